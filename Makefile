@@ -1,0 +1,52 @@
+# enginefs — see README.md. Targets that run containers need root.
+GO      ?= go
+BIN     := bin
+FIXTURE := build/fixtures/busybox.tar
+PKGS    := busybox-static fuse3 docker-registry diod runc hyperfine
+
+.PHONY: all build fixtures deps test test-short fuzz bench up down vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/enginefs ./cmd/enginefs
+	$(GO) build -o $(BIN)/dctl ./cmd/dctl
+
+# The busybox image archive the tests and the README use, built from Debian's
+# busybox-static by the project's own fixture code.
+fixtures: $(FIXTURE)
+$(FIXTURE): /bin/busybox $(wildcard tests/fixture/*.go tests/fixture/mkfixture/*.go)
+	$(GO) run ./tests/fixture/mkfixture -o $@
+
+# Everything a fresh Debian machine needs (run as root).
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PKGS)
+	$(GO) mod download
+
+vet:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# Every test: unit, transports, runtime, image store, and end to end (root).
+test: vet fixtures
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-short: fixtures
+	$(GO) test -count=1 -short ./...
+
+fuzz:
+	$(GO) test ./ctl -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+bench: build fixtures
+	bench/run.sh
+
+# Start the daemon in the background, load busybox and run a first container.
+up: build fixtures
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
+clean:
+	rm -rf $(BIN) build

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/runtime"
+)
+
+// Status is the state a container is in.
+type Status string
+
+// The statuses, as docker names them. New is a container id handed out by
+// containers/clone and not configured yet; it is never persisted.
+const (
+	StatusNew     Status = "new"
+	StatusCreated Status = "created"
+	StatusRunning Status = "running"
+	StatusExited  Status = "exited"
+)
+
+// State is a container's runtime state, persisted with its record.
+type State struct {
+	Status     Status    `json:"Status"`
+	Pid        int       `json:"Pid,omitempty"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+	ExitCode   int       `json:"ExitCode"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	// Error is why the last start or run failed, if it did.
+	Error string `json:"Error,omitempty"`
+}
+
+// Record is everything persisted about a container.
+type Record struct {
+	ID      string    `json:"Id"`
+	Name    string    `json:"Name"`
+	Created time.Time `json:"Created"`
+	Config  Config    `json:"Config"`
+	// ImageID is the image the container was created from ("sha256:...").
+	ImageID string `json:"ImageId"`
+	// Path and Args are the program the last start ran (docker's inspect fields).
+	Path  string   `json:"Path"`
+	Args  []string `json:"Args"`
+	State State    `json:"State"`
+}
+
+// Container is one container. Its methods are safe for concurrent use; the
+// values they return are copies.
+type Container struct {
+	id string
+
+	mu   sync.Mutex // guards the fields below
+	rec  Record
+	proc runtime.Process // set while running
+	next *run            // the run a waiter that comes now will see end
+	busy bool            // a start or removal is in progress
+}
+
+// run is one run of a container, from start to exit, as waiters see it.
+type run struct {
+	done   chan struct{}
+	status runtime.ExitStatus
+	err    error // the container was removed before the run ended
+}
+
+func newRun() *run { return &run{done: make(chan struct{})} }
+
+// ID returns the container's id (64 hex digits).
+func (c *Container) ID() string { return c.id }
+
+// Record returns a copy of the container's record.
+func (c *Container) Record() Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rec
+	r.Args = append([]string(nil), r.Args...)
+	return r
+}
+
+// StatusLine is the one-line state people read from `status`:
+// `running pid=4242 started=...`, `exited code=0 started=... finished=...`.
+func (r Record) StatusLine() string {
+	s := r.State
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	switch s.Status {
+	case StatusRunning:
+		return fmt.Sprintf("running pid=%d started=%s", s.Pid, ts(s.StartedAt))
+	case StatusExited:
+		line := fmt.Sprintf("exited code=%d started=%s finished=%s", s.ExitCode, ts(s.StartedAt), ts(s.FinishedAt))
+		if s.OOMKilled {
+			line += " oomkilled"
+		}
+		if s.Error != "" {
+			line += " error=" + quoteValue(s.Error)
+		}
+		return line
+	}
+	return string(s.Status)
+}
+
+func quoteValue(s string) string {
+	if strings.ContainsAny(s, " \t\"'\\") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+// Wait returns a function that blocks until the run the container is in now
+// ends (when it is running or not started yet) and returns its exit status; for
+// a container that has exited it returns the last exit status at once. The
+// split lets a client open `wait` before `start` without missing the run.
+func (c *Container) Wait() func(ctx context.Context) (runtime.ExitStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State.Status == StatusExited {
+		st := runtime.ExitStatus{Code: c.rec.State.ExitCode, OOMKilled: c.rec.State.OOMKilled, ExitedAt: c.rec.State.FinishedAt}
+		return func(context.Context) (runtime.ExitStatus, error) { return st, nil }
+	}
+	r := c.next
+	return func(ctx context.Context) (runtime.ExitStatus, error) {
+		select {
+		case <-r.done:
+			return r.status, r.err
+		case <-ctx.Done():
+			return runtime.ExitStatus{}, ctx.Err()
+		}
+	}
+}
+
+// parseSignal reads a signal as docker's kill -s does: a name with or without
+// SIG, or a number.
+func parseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return syscall.SIGKILL, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
+		if n <= 0 || n > 64 {
+			return 0, errdefs.Invalid("invalid signal %q", s)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig, ok := signalNames[name]; ok {
+		return sig, nil
+	}
+	return 0, errdefs.Invalid("invalid signal %q", s)
+}
+
+var signalNames = map[string]syscall.Signal{
+	"SIGABRT": syscall.SIGABRT, "SIGALRM": syscall.SIGALRM, "SIGBUS": syscall.SIGBUS,
+	"SIGCHLD": syscall.SIGCHLD, "SIGCONT": syscall.SIGCONT, "SIGFPE": syscall.SIGFPE,
+	"SIGHUP": syscall.SIGHUP, "SIGILL": syscall.SIGILL, "SIGINT": syscall.SIGINT,
+	"SIGIO": syscall.SIGIO, "SIGKILL": syscall.SIGKILL, "SIGPIPE": syscall.SIGPIPE,
+	"SIGPROF": syscall.SIGPROF, "SIGPWR": syscall.SIGPWR, "SIGQUIT": syscall.SIGQUIT,
+	"SIGSEGV": syscall.SIGSEGV, "SIGSTOP": syscall.SIGSTOP, "SIGSYS": syscall.SIGSYS,
+	"SIGTERM": syscall.SIGTERM, "SIGTRAP": syscall.SIGTRAP, "SIGTSTP": syscall.SIGTSTP,
+	"SIGTTIN": syscall.SIGTTIN, "SIGTTOU": syscall.SIGTTOU, "SIGURG": syscall.SIGURG,
+	"SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2, "SIGVTALRM": syscall.SIGVTALRM,
+	"SIGWINCH": syscall.SIGWINCH, "SIGXCPU": syscall.SIGXCPU, "SIGXFSZ": syscall.SIGXFSZ,
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Info is the system-wide summary served as /info; field names follow
+// docker's GET /info.
+type Info struct {
+	Containers        int    `json:"Containers"`
+	ContainersRunning int    `json:"ContainersRunning"`
+	ContainersStopped int    `json:"ContainersStopped"`
+	Images            int    `json:"Images"`
+	Driver            string `json:"Driver"`
+	CgroupVersion     string `json:"CgroupVersion"`
+	KernelVersion     string `json:"KernelVersion"`
+	OperatingSystem   string `json:"OperatingSystem"`
+	OSType            string `json:"OSType"`
+	Architecture      string `json:"Architecture"`
+	NCPU              int    `json:"NCPU"`
+	MemTotal          int64  `json:"MemTotal"`
+	RootDir           string `json:"DockerRootDir"`
+	Name              string `json:"Name"`
+}
+
+// Info gathers the summary.
+func (e *Engine) Info(ctx context.Context) Info {
+	in := Info{
+		Driver:       "overlay",
+		OSType:       goruntime.GOOS,
+		Architecture: goruntime.GOARCH,
+		NCPU:         goruntime.NumCPU(),
+		RootDir:      e.dir,
+	}
+	for _, c := range e.List() {
+		switch c.Record().State.Status {
+		case StatusNew:
+			continue
+		case StatusRunning:
+			in.ContainersRunning++
+		default:
+			in.ContainersStopped++
+		}
+		in.Containers++
+	}
+	if imgs, err := e.images.List(ctx); err == nil {
+		in.Images = len(imgs)
+	}
+	in.CgroupVersion = "1"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		in.CgroupVersion = "2"
+	}
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		in.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+		in.Name = unix.ByteSliceToString(uts.Nodename[:])
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		in.MemTotal = int64(si.Totalram) * int64(si.Unit)
+	}
+	if data, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				in.OperatingSystem = strings.Trim(v, `"`)
+			}
+		}
+	}
+	return in
+}

@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketContainers = []byte("containers")
+
+// put writes a container's record in its own transaction; bbolt fsyncs at
+// commit, so a record that put returned is on disk.
+func (e *Engine) put(rec Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return e.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContainers).Put([]byte(rec.ID), data)
+	})
+}
+
+func (e *Engine) del(id string) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContainers).Delete([]byte(id))
+	})
+}
+
+// loadRecords reads every record. A record that does not decode is reported
+// and skipped rather than blocking start-up.
+func (e *Engine) loadRecords() ([]Record, error) {
+	var out []Record
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketContainers)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil || r.ID != string(k) {
+				e.logf("skipping unreadable container record %q: %v", k, err)
+				return nil
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading container records: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,25 @@
+// Package fs defines the enginefs file tree once, over a small node interface,
+// so that every transport (FUSE in fs/fuse, 9P2000.L in fs/ninep, the REST
+// bridge in process) serves the same tree without knowing what is in it.
+//
+// A tree is made of [Node] values: a [Dir] looks up and lists children, a
+// [File] is opened into a [Handle] that reads and writes at offsets. The kit in
+// this package builds the usual kinds of synthetic files from plain functions:
+//
+//   - [ReadFile]: content computed at open (a per-open snapshot), e.g. status.
+//   - [CtlFile]: each written line is a command; a read returns the reply of the
+//     last command written on the same open file; failures also land in the
+//     directory's [ErrFile].
+//   - [BlockingFile]: the first read blocks until the content exists, e.g. wait.
+//   - [DocFile]: a whole document (JSON) read as a snapshot and written back.
+//   - [HostFile]: a regular file on the host that grows, e.g. log; it reports its
+//     true size so that tail -f follows it.
+//   - [StaticDir] and [DirFunc]: fixed and computed directories.
+//
+// Adding a file to the tree is adding a Node; no transport code changes.
+//
+// Errors returned by nodes carry an errdefs class; [Errno] is the single place
+// that turns a class into the errno a transport sends. On the client side,
+// [Client] opens files by path through any transport, and [Command] writes one
+// ctl line and returns the daemon's message on failure.
+package fs

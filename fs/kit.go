@@ -1,0 +1,391 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/errdefs"
+)
+
+// writable reports whether an open flag asks for write access.
+func writable(flag int) bool { return flag&(os.O_WRONLY|os.O_RDWR) != 0 }
+
+// readOnly refuses an open for writing of a file that cannot be written.
+func readOnly(flag int) error {
+	if writable(flag) {
+		return errdefs.New(errdefs.ErrPermission, "file is read-only")
+	}
+	return nil
+}
+
+// snapshot is a handle over content fixed at open.
+type snapshot struct{ data []byte }
+
+func (s *snapshot) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	return readAtBytes(s.data, p, off)
+}
+func (s *snapshot) WriteAt(context.Context, []byte, int64) (int, error) {
+	return 0, errdefs.New(errdefs.ErrPermission, "file is read-only")
+}
+func (s *snapshot) Close() error { return nil }
+
+func readAtBytes(data, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errdefs.Invalid("negative offset %d", off)
+	}
+	if off >= int64(len(data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// ReadFile is a read-only file whose content is computed at each open; every
+// open sees a fresh snapshot and keeps it until closed, so a reader that reads
+// in pieces never sees a torn value.
+type ReadFile func(ctx context.Context) ([]byte, error)
+
+// Attr implements Node; the size is unknown until open and reported as 0.
+func (f ReadFile) Attr(context.Context) (Attr, error) { return Attr{Mode: 0o444}, nil }
+
+// Open implements File.
+func (f ReadFile) Open(ctx context.Context, flag int) (Handle, error) {
+	if err := readOnly(flag); err != nil {
+		return nil, err
+	}
+	data, err := f(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{data: data}, nil
+}
+
+// Text is a ReadFile of a fixed string.
+func Text(s string) ReadFile {
+	return func(context.Context) ([]byte, error) { return []byte(s), nil }
+}
+
+// ErrSlot holds the last error of a directory, served by its ErrFile. It is
+// the zero value ready to use and safe for concurrent use.
+type ErrSlot struct {
+	mu  sync.Mutex
+	msg string
+}
+
+// Set records err's message; nil leaves the slot as it is.
+func (s *ErrSlot) Set(err error) {
+	if err == nil || s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.msg = err.Error()
+	s.mu.Unlock()
+}
+
+// String returns the last recorded message, or "".
+func (s *ErrSlot) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.msg
+}
+
+// ErrFile serves the message in slot, one line (Plan 9 ip(3)'s err).
+func ErrFile(slot *ErrSlot) ReadFile {
+	return func(context.Context) ([]byte, error) {
+		if m := slot.String(); m != "" {
+			return []byte(m + "\n"), nil
+		}
+		return nil, nil
+	}
+}
+
+// CtlFile is a file that takes commands. Each line written (ctl.SplitLines:
+// newlines inside quotes do not end a line) is passed to Exec;
+// the write fails with the first failing command's error (its class becomes the
+// errno) and that message is recorded in Errors. Reading the same open file
+// returns the reply of the last command (Exec's text, or the error message), so
+// a client that opened ctl read-write learns what happened without races.
+type CtlFile struct {
+	Exec   func(ctx context.Context, line string) (reply string, err error)
+	Errors *ErrSlot // may be nil
+}
+
+// Attr implements Node.
+func (f *CtlFile) Attr(context.Context) (Attr, error) { return Attr{Mode: 0o644}, nil }
+
+// Open implements File.
+func (f *CtlFile) Open(context.Context, int) (Handle, error) { return &ctlHandle{f: f}, nil }
+
+type ctlHandle struct {
+	f     *CtlFile
+	mu    sync.Mutex
+	reply []byte
+}
+
+func (h *ctlHandle) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return readAtBytes(h.reply, p, off)
+}
+
+// WriteAt runs the lines in p. The offset is ignored: a ctl file is a stream of
+// commands, not a document.
+func (h *ctlHandle) WriteAt(ctx context.Context, p []byte, _ int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out strings.Builder
+	for _, line := range ctl.SplitLines(string(p)) {
+		reply, err := h.f.Exec(ctx, line)
+		if err != nil {
+			h.reply = []byte(err.Error() + "\n")
+			h.f.Errors.Set(err)
+			return 0, err
+		}
+		if reply != "" {
+			out.WriteString(strings.TrimSuffix(reply, "\n") + "\n")
+		}
+	}
+	h.reply = []byte(out.String())
+	return len(p), nil
+}
+
+func (h *ctlHandle) Close() error { return nil }
+
+// BlockingFile is a read-only file whose content may not exist yet. Open calls
+// the function, which must not block: it fixes what the open waits for (say,
+// the end of the container's current run) and returns the wait. The first read
+// calls wait, which blocks until the content exists or ctx is done; the result
+// is kept for the rest of the open.
+type BlockingFile func(ctx context.Context) (wait func(ctx context.Context) ([]byte, error), err error)
+
+// Attr implements Node.
+func (f BlockingFile) Attr(context.Context) (Attr, error) { return Attr{Mode: 0o444}, nil }
+
+// Open implements File.
+func (f BlockingFile) Open(ctx context.Context, flag int) (Handle, error) {
+	if err := readOnly(flag); err != nil {
+		return nil, err
+	}
+	wait, err := f(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &blockingHandle{wait: wait}, nil
+}
+
+type blockingHandle struct {
+	mu   sync.Mutex // held while waiting: concurrent reads of one open wait together
+	wait func(ctx context.Context) ([]byte, error)
+	data []byte
+	done bool
+}
+
+func (h *blockingHandle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.done {
+		data, err := h.wait(ctx)
+		if err != nil {
+			return 0, err
+		}
+		h.data, h.done = data, true
+	}
+	return readAtBytes(h.data, p, off)
+}
+
+func (h *blockingHandle) WriteAt(context.Context, []byte, int64) (int, error) {
+	return 0, errdefs.New(errdefs.ErrPermission, "file is read-only")
+}
+
+func (h *blockingHandle) Close() error { return nil }
+
+// ErrIncomplete is returned by a DocFile's Write when the document written so
+// far is not whole yet (a JSON text cut between two writes); the handle keeps
+// buffering and tries again after the next write.
+var ErrIncomplete = errors.New("document incomplete")
+
+// DocFile is a document read as a snapshot and replaced by writing it whole
+// (a JSON config). Writes at offsets build the new document; after each write
+// the whole buffer is passed to Write, which either applies it, returns
+// ErrIncomplete to wait for more, or fails (the write fails with that error).
+type DocFile struct {
+	Read   func(ctx context.Context) ([]byte, error)
+	Write  func(ctx context.Context, doc []byte) error
+	Errors *ErrSlot // may be nil
+}
+
+// Attr implements Node.
+func (f *DocFile) Attr(context.Context) (Attr, error) { return Attr{Mode: 0o644}, nil }
+
+// Open implements File.
+func (f *DocFile) Open(ctx context.Context, flag int) (Handle, error) {
+	h := &docHandle{f: f}
+	if flag&os.O_WRONLY == 0 {
+		data, err := f.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.snap = data
+	}
+	return h, nil
+}
+
+type docHandle struct {
+	f    *DocFile
+	mu   sync.Mutex
+	snap []byte
+	buf  []byte
+}
+
+func (h *docHandle) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return readAtBytes(h.snap, p, off)
+}
+
+func (h *docHandle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off < 0 || off > int64(len(h.buf)) {
+		return 0, errdefs.Invalid("write at offset %d of a %d-byte document", off, len(h.buf))
+	}
+	h.buf = append(h.buf[:off], p...)
+	err := h.f.Write(ctx, bytes.Clone(h.buf))
+	switch {
+	case errors.Is(err, ErrIncomplete):
+		return len(p), nil
+	case err != nil:
+		h.f.Errors.Set(err)
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Truncate starts the document over, as `cat new.json > config` does.
+func (h *docHandle) Truncate(_ context.Context, size int64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if size > int64(len(h.buf)) {
+		return errdefs.Invalid("cannot extend a document by truncate")
+	}
+	h.buf = h.buf[:size]
+	return nil
+}
+
+func (h *docHandle) Close() error { return nil }
+
+// HostFile serves a regular file of the host that may grow (a container log).
+// It reports the file's true size, so tail -f, which polls the size, follows
+// it; each open reads the file itself, so a reader keeps its content even if
+// the file is removed meanwhile.
+type HostFile func() (path string, err error)
+
+// Attr implements Node.
+func (f HostFile) Attr(context.Context) (Attr, error) {
+	path, err := f()
+	if err != nil {
+		return Attr{}, err
+	}
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Attr{Mode: 0o444}, nil
+	}
+	if err != nil {
+		return Attr{}, err
+	}
+	return Attr{Mode: 0o444, Size: st.Size(), Mtime: st.ModTime()}, nil
+}
+
+// Open implements File.
+func (f HostFile) Open(_ context.Context, flag int) (Handle, error) {
+	if err := readOnly(flag); err != nil {
+		return nil, err
+	}
+	path, err := f()
+	if err != nil {
+		return nil, err
+	}
+	file, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &snapshot{}, nil // not written yet: empty
+	}
+	if err != nil {
+		return nil, err
+	}
+	return hostHandle{file}, nil
+}
+
+type hostHandle struct{ f *os.File }
+
+func (h hostHandle) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	return h.f.ReadAt(p, off)
+}
+func (h hostHandle) WriteAt(context.Context, []byte, int64) (int, error) {
+	return 0, errdefs.New(errdefs.ErrPermission, "file is read-only")
+}
+func (h hostHandle) Close() error { return h.f.Close() }
+
+// Entry is a named node of a StaticDir.
+type Entry struct {
+	Name string
+	Node Node
+}
+
+// StaticDir is a directory with a fixed list of children, listed in order.
+type StaticDir []Entry
+
+// Attr implements Node.
+func (d StaticDir) Attr(context.Context) (Attr, error) { return Attr{Mode: os.ModeDir | 0o555}, nil }
+
+// Lookup implements Dir.
+func (d StaticDir) Lookup(_ context.Context, name string) (Node, error) {
+	for _, e := range d {
+		if e.Name == name {
+			return e.Node, nil
+		}
+	}
+	return nil, errdefs.NotFound("no file %q", name)
+}
+
+// ReadDir implements Dir.
+func (d StaticDir) ReadDir(context.Context) ([]DirEntry, error) {
+	out := make([]DirEntry, len(d))
+	for i, e := range d {
+		out[i] = DirEntry{Name: e.Name, Mode: ModeOf(e.Node)}
+	}
+	return out, nil
+}
+
+// DirFunc is a directory whose children are computed on each call (the list of
+// containers). Lookup may resolve names List does not return.
+type DirFunc struct {
+	List func(ctx context.Context) ([]DirEntry, error)
+	Get  func(ctx context.Context, name string) (Node, error)
+}
+
+// Attr implements Node.
+func (d *DirFunc) Attr(context.Context) (Attr, error) { return Attr{Mode: os.ModeDir | 0o555}, nil }
+
+// Lookup implements Dir.
+func (d *DirFunc) Lookup(ctx context.Context, name string) (Node, error) { return d.Get(ctx, name) }
+
+// ReadDir implements Dir.
+func (d *DirFunc) ReadDir(ctx context.Context) ([]DirEntry, error) { return d.List(ctx) }
+
+// ModeOf returns the type bits of a node without calling it: a Dir is a
+// directory, anything else a regular file.
+func ModeOf(n Node) os.FileMode {
+	if _, ok := n.(Dir); ok {
+		return os.ModeDir
+	}
+	return 0
+}

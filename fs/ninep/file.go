@@ -1,0 +1,384 @@
+package ninep
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hugelgupf/p9/fsimpl/templatefs"
+	"github.com/hugelgupf/p9/linux"
+	"github.com/hugelgupf/p9/p9"
+
+	"github.com/enginefs/enginefs/fs"
+)
+
+// errno turns an error from the tree into the error p9 sends: always a
+// linux.Errno, which p9 passes on as it is (it would turn EPERM, among
+// others, into EACCES if it had to guess from a syscall.Errno).
+func errno(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return io.EOF
+	}
+	return linux.Errno(fs.Errno(err))
+}
+
+// attacher gives each attach of a connection a fresh root.
+type attacher struct {
+	c    *serverConn
+	root fs.Dir
+}
+
+// Attach implements p9.Attacher.
+func (a attacher) Attach() (p9.File, error) { return a.c.newFile("/", a.root), nil }
+
+// file is one fid: a node of the tree, and once opened its handle. p9
+// creates one per fid (Walk always returns a new file), so the per-open
+// state in the handle is never shared between two opens.
+//
+// p9's File methods take no context; a file uses its connection's, and for
+// reads and writes one of its own per call, which Tflush, Tclunk and the end
+// of the connection cancel.
+type file struct {
+	templatefs.NotImplementedFile
+
+	c    *serverConn
+	path string
+	node fs.Node
+	qid  p9.QID
+
+	mu       sync.Mutex
+	h        fs.Handle // set by Open of a file
+	ents     []fs.DirEntry
+	listed   bool // ents were served: a Readdir at 0 lists afresh
+	isDir    bool // opened as a directory
+	ctx      context.Context
+	stop     context.CancelFunc
+	ops      map[uint64]context.CancelFunc
+	nextOp   uint64
+	flushing int // flushed requests not yet answered
+}
+
+var _ p9.File = (*file)(nil)
+
+func (c *serverConn) newFile(p string, n fs.Node) *file {
+	t := p9.TypeRegular
+	if fs.ModeOf(n).IsDir() {
+		t = p9.TypeDir
+	}
+	return &file{c: c, path: p, node: n, qid: p9.QID{Type: t, Path: fs.PathID(p)}}
+}
+
+// Walk implements p9.File: no name clones the fid, one name looks it up (p9
+// never passes more).
+func (f *file) Walk(names []string) ([]p9.QID, p9.File, error) {
+	switch len(names) {
+	case 0:
+		return nil, f.c.newFile(f.path, f.node), nil
+	case 1:
+	default:
+		return nil, nil, linux.EINVAL
+	}
+	d, ok := f.node.(fs.Dir)
+	if !ok {
+		return nil, nil, linux.ENOTDIR
+	}
+	child, err := d.Lookup(f.c.ctx, names[0])
+	if err != nil {
+		return nil, nil, errno(err)
+	}
+	nf := f.c.newFile(path.Join(f.path, names[0]), child)
+	return []p9.QID{nf.qid}, nf, nil
+}
+
+// GetAttr implements p9.File from the node's fs.Attr.
+func (f *file) GetAttr(p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
+	a, err := f.node.Attr(f.c.ctx)
+	if err != nil {
+		return p9.QID{}, p9.AttrMask{}, p9.Attr{}, errno(err)
+	}
+	mtime := a.Mtime
+	if mtime.IsZero() {
+		mtime = time.Now() // synthetic content is as new as the read
+	}
+	sec, nsec := uint64(mtime.Unix()), uint64(mtime.Nanosecond())
+	size := uint64(max(a.Size, 0))
+	attr := p9.Attr{
+		Mode:             p9.ModeFromOS(a.Mode),
+		NLink:            1,
+		Size:             size,
+		BlockSize:        4096,
+		Blocks:           (size + 511) / 512,
+		ATimeSeconds:     sec,
+		ATimeNanoSeconds: nsec,
+		MTimeSeconds:     sec,
+		MTimeNanoSeconds: nsec,
+		CTimeSeconds:     sec,
+		CTimeNanoSeconds: nsec,
+	}
+	if a.Mode.IsDir() {
+		attr.NLink = 2
+	}
+	valid := p9.AttrMask{Mode: true, NLink: true, UID: true, GID: true, Size: true, Blocks: true, ATime: true, MTime: true, CTime: true}
+	return f.qid, valid, attr, nil
+}
+
+// SetAttr implements p9.File. A size goes to the open handle's
+// fs.Truncater; without one 0 is accepted (`echo cmd > ctl` truncates
+// first) and any other size is EINVAL. Everything else is ignored.
+func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
+	if !valid.Size {
+		return nil
+	}
+	f.mu.Lock()
+	t, _ := f.h.(fs.Truncater)
+	f.mu.Unlock()
+	if t == nil {
+		if attr.Size != 0 {
+			return linux.EINVAL
+		}
+		return nil
+	}
+	ctx, end := f.begin()
+	defer end()
+	return errno(t.Truncate(ctx, int64(attr.Size)))
+}
+
+// Open implements p9.File. A directory is listed now, for Readdir to serve;
+// a file is opened, and its QID version carries a serial that tells the
+// connection which fid this file is (see serverConn).
+func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
+	acc := int(mode.Mode())
+	if d, ok := f.node.(fs.Dir); ok {
+		ents, err := d.ReadDir(f.c.ctx)
+		if err != nil {
+			return p9.QID{}, 0, errno(err)
+		}
+		f.mu.Lock()
+		f.isDir, f.ents = true, ents
+		f.mu.Unlock()
+		return f.qid, 0, nil
+	}
+	node, ok := f.node.(fs.File)
+	if !ok {
+		return p9.QID{}, 0, linux.EINVAL
+	}
+	if acc != os.O_RDONLY {
+		a, err := f.node.Attr(f.c.ctx)
+		if err != nil {
+			return p9.QID{}, 0, errno(err)
+		}
+		if a.Mode.Perm()&0o222 == 0 {
+			return p9.QID{}, 0, linux.EACCES
+		}
+	}
+	h, err := node.Open(f.c.ctx, acc|int(mode)&(syscall.O_TRUNC|syscall.O_APPEND))
+	if err != nil {
+		return p9.QID{}, 0, errno(err)
+	}
+	ctx, stop := context.WithCancel(f.c.ctx)
+	f.mu.Lock()
+	f.h, f.ctx, f.stop, f.ops = h, ctx, stop, map[uint64]context.CancelFunc{}
+	f.mu.Unlock()
+	f.c.track(f)
+	qid := f.qid
+	qid.Version = f.c.opened(f)
+	return qid, 0, nil
+}
+
+// begin returns the context of one read or write, and the function that
+// ends it. The context is cancelled by a Tflush of this request, a Tclunk of
+// the fid, or the end of the connection.
+func (f *file) begin() (context.Context, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	parent := f.ctx
+	if parent == nil {
+		parent = f.c.ctx
+	}
+	ctx, cancel := context.WithCancel(parent)
+	if f.flushing > 0 {
+		cancel() // flushed before it started
+	}
+	id := f.nextOp
+	f.nextOp++
+	if f.ops == nil {
+		f.ops = map[uint64]context.CancelFunc{}
+	}
+	f.ops[id] = cancel
+	return ctx, func() {
+		f.mu.Lock()
+		delete(f.ops, id)
+		f.mu.Unlock()
+		cancel()
+	}
+}
+
+// flush cancels the reads and writes in progress, and those that start
+// before unflush: a Tflush names one request, but a fid says no more than
+// that one of its requests is meant, so all of them stop.
+func (f *file) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushing++
+	for _, cancel := range f.ops {
+		cancel()
+	}
+}
+
+// unflush is called once a flushed request has been answered.
+func (f *file) unflush() {
+	f.mu.Lock()
+	f.flushing--
+	f.mu.Unlock()
+}
+
+// shutdown cancels every read and write, now and later (Tclunk).
+func (f *file) shutdown() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stop != nil {
+		f.stop()
+	}
+}
+
+func (f *file) handle() (fs.Handle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.isDir:
+		return nil, linux.EISDIR
+	case f.h == nil:
+		return nil, linux.EBADF
+	}
+	return f.h, nil
+}
+
+// ReadAt implements p9.File.
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
+	ctx, end := f.begin()
+	defer end()
+	n, err := h.ReadAt(ctx, p, off)
+	return n, errno(err)
+}
+
+// WriteAt implements p9.File.
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
+	ctx, end := f.begin()
+	defer end()
+	n, err := h.WriteAt(ctx, p, off)
+	return n, errno(err)
+}
+
+// Readdir implements p9.File. Offsets are indexes into the listing made at
+// open, so a listing read in several calls is consistent; a Readdir at 0
+// after the listing was served (rewinddir) lists afresh.
+func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.isDir {
+		return nil, linux.ENOTDIR
+	}
+	if offset == 0 && f.listed {
+		ents, err := f.node.(fs.Dir).ReadDir(f.c.ctx)
+		if err != nil {
+			return nil, errno(err)
+		}
+		f.ents = ents
+	}
+	f.listed = true
+	var out p9.Dirents
+	size := 0
+	for i := offset; i < uint64(len(f.ents)); i++ {
+		e := f.ents[i]
+		// qid[13] offset[8] type[1] name[s]: stop where p9 would cut.
+		if size += 24 + len(e.Name); size > int(count) && len(out) > 0 {
+			break
+		}
+		t := p9.TypeRegular
+		if e.Mode.IsDir() {
+			t = p9.TypeDir
+		}
+		q := p9.QID{Type: t, Path: fs.PathID(path.Join(f.path, e.Name))}
+		out = append(out, p9.Dirent{QID: q, Offset: i + 1, Type: t, Name: e.Name})
+	}
+	return out, nil
+}
+
+// Close implements p9.File; it runs once the fid is clunked and no request
+// uses it any more.
+func (f *file) Close() error {
+	f.mu.Lock()
+	h, stop := f.h, f.stop
+	f.h = nil
+	f.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if h != nil {
+		f.c.untrack(f)
+		_ = h.Close()
+	}
+	return nil
+}
+
+// StatFS implements p9.File.
+func (f *file) StatFS() (p9.FSStat, error) {
+	return p9.FSStat{Type: 0x01021997 /* V9FS_MAGIC */, BlockSize: 4096, NameLength: 255}, nil
+}
+
+// FSync implements p9.File: there is nothing to sync.
+func (f *file) FSync() error { return nil }
+
+// Renamed implements p9.File; nothing is ever renamed.
+func (f *file) Renamed(p9.File, string) {}
+
+// The tree is changed through ctl files, not by creating, linking or
+// removing names.
+
+// Create implements p9.File: EPERM.
+func (f *file) Create(string, p9.OpenFlags, p9.FileMode, p9.UID, p9.GID) (p9.File, p9.QID, uint32, error) {
+	return nil, p9.QID{}, 0, linux.EPERM
+}
+
+// Mkdir implements p9.File: EPERM.
+func (f *file) Mkdir(string, p9.FileMode, p9.UID, p9.GID) (p9.QID, error) {
+	return p9.QID{}, linux.EPERM
+}
+
+// Symlink implements p9.File: EPERM.
+func (f *file) Symlink(string, string, p9.UID, p9.GID) (p9.QID, error) {
+	return p9.QID{}, linux.EPERM
+}
+
+// Link implements p9.File: EPERM.
+func (f *file) Link(p9.File, string) error { return linux.EPERM }
+
+// Mknod implements p9.File: EPERM.
+func (f *file) Mknod(string, p9.FileMode, uint32, uint32, p9.UID, p9.GID) (p9.QID, error) {
+	return p9.QID{}, linux.EPERM
+}
+
+// UnlinkAt implements p9.File: EPERM.
+func (f *file) UnlinkAt(string, uint32) error { return linux.EPERM }
+
+// RenameAt implements p9.File: EPERM (the connection answers first).
+func (f *file) RenameAt(string, p9.File, string) error { return linux.EPERM }
+
+// Rename implements p9.File: EPERM.
+func (f *file) Rename(p9.File, string) error { return linux.EPERM }

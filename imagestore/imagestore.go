@@ -1,0 +1,38 @@
+// Package imagestore keeps images: content-addressed blobs (sha256), each
+// layer unpacked once into its own directory, and references (name:tag) that
+// point at images. Containers get their root filesystem as an overlayfs whose
+// lower directories are the image's unpacked layers.
+//
+// Entry points: New opens a store; Store.Load imports a docker-save or OCI
+// archive; Store.Get resolves a reference or id; Store.Mount and Unmount build
+// and tear down a container's rootfs.
+//
+// Also: Store.List and Store.Tag; ParseReference and Familiar, docker's
+// reference normalisation and short form; Unpack, which writes one layer
+// tar into a directory (overlayfs whiteouts, never outside it). The on-disk
+// layout is described at Store. The package is Linux-only and expects root
+// (owners, device nodes, trusted.* attributes, mounts).
+package imagestore
+
+import (
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is an image known to the store.
+type Image struct {
+	ID       string    // "sha256:<hex>", the digest of the config blob (docker's image id)
+	RepoTags []string  // familiar references, sorted: "busybox:latest", "127.0.0.1:5000/x/y:v1"
+	Created  time.Time // from the config
+	Size     int64     // unpacked size of all layers, bytes
+	Config   v1.ConfigFile
+	Manifest []byte   // the manifest as stored
+	Layers   []string // diff ids ("sha256:<hex>"), base first
+
+	// ManifestDigest is the digest of Manifest ("sha256:<hex>"), what a
+	// digest reference (busybox@sha256:<hex>) names. For a docker-save
+	// archive, which carries no manifest, the store writes an OCI manifest
+	// of the blobs as loaded.
+	ManifestDigest string
+}

@@ -1,0 +1,385 @@
+//go:build linux
+
+package builtin
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// These tests need neither root nor a container.
+
+func TestParseMountOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		options []string
+		want    mountOptions
+	}{
+		{"none", nil, mountOptions{}},
+		{"dev tmpfs", []string{"nosuid", "strictatime", "mode=755", "size=65536k"},
+			mountOptions{flags: unix.MS_NOSUID | unix.MS_STRICTATIME, data: "mode=755,size=65536k"}},
+		{"rw clears ro", []string{"ro", "nodev", "rw"}, mountOptions{flags: unix.MS_NODEV}},
+		{"rbind with propagation", []string{"rbind", "ro", "rprivate"},
+			mountOptions{flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY, propagation: []uintptr{unix.MS_PRIVATE | unix.MS_REC}}},
+		{"devpts data", []string{"newinstance", "ptmxmode=0666", "gid=5"}, mountOptions{data: "newinstance,ptmxmode=0666,gid=5"}},
+		{"exec and suid clear", []string{"noexec", "nosuid", "exec", "suid"}, mountOptions{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseMountOptions(tc.options); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("parseMountOptions(%q) = %+v, want %+v", tc.options, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"prog": 0o755, "data": 0o644} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		file string
+		env  []string
+		want string // path found, or part of the error
+		err  bool
+	}{
+		{"in PATH", "prog", []string{"PATH=/nosuch:" + dir}, dir + "/prog", false},
+		{"last PATH wins", "prog", []string{"PATH=/nosuch", "PATH=" + dir}, dir + "/prog", false},
+		{"not executable", "data", []string{"PATH=" + dir}, `exec: "data": executable file not found in $PATH`, true},
+		{"directory", "sub", []string{"PATH=" + dir}, `exec: "sub": executable file not found in $PATH`, true},
+		{"missing", "nosuch", []string{"PATH=" + dir}, `exec: "nosuch": executable file not found in $PATH`, true},
+		{"absolute", dir + "/prog", nil, dir + "/prog", false},
+		{"absolute missing", "/nosuch/x", nil, `exec: "/nosuch/x": stat /nosuch/x: no such file or directory`, true},
+		{"absolute not executable", dir + "/data", nil, "permission denied", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := lookPath(tc.file, tc.env)
+			if tc.err {
+				if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("lookPath = %q, %v; want ErrInvalid saying %s", got, err, tc.want)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("lookPath = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ws     syscall.WaitStatus
+		code   int
+		signal syscall.Signal
+	}{
+		{"exit 0", 0, 0, 0},
+		{"exit 3", 3 << 8, 3, 0},
+		{"killed", syscall.WaitStatus(syscall.SIGKILL), 137, syscall.SIGKILL},
+		{"terminated with core", syscall.WaitStatus(syscall.SIGSEGV) | 0x80, 139, syscall.SIGSEGV},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, sig := exitCode(tc.ws)
+			if code != tc.code || sig != tc.signal {
+				t.Errorf("exitCode(%#x) = %d, %v; want %d, %v", uint32(tc.ws), code, sig, tc.code, tc.signal)
+			}
+		})
+	}
+}
+
+func TestProtocol(t *testing.T) {
+	s, err := runtime.Spec(runtime.SpecOptions{ID: "c1", Args: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := t.TempDir()
+	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := newInitConfig(bundle, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cgroups = []cgroupDir{{Name: "memory", Source: "/sys/fs/cgroup/memory/enginefs/c1"}}
+	msg, err := encodeConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(append(msg, goAhead))
+	got, err := readConfig(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, cfg) {
+		t.Errorf("read back %+v, want %+v", got, cfg)
+	}
+	if b, _ := r.ReadByte(); b != goAhead {
+		t.Errorf("readConfig read past the config")
+	}
+	if _, err := readConfig(bytes.NewReader(msg[:len(msg)-1])); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("truncated config: %v", err)
+	}
+
+	for _, class := range classes {
+		err := decodeError(encodeError(errdefs.New(class, "exec: %q: boom", "x")))
+		if errdefs.Class(err) != class || err.Error() != `exec: "x": boom` {
+			t.Errorf("class %v came back as %v (%v)", class, errdefs.Class(err), err)
+		}
+	}
+	if err := decodeError(encodeError(errors.New("mount failed"))); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("an unclassed error came back as %v", err)
+	}
+}
+
+func TestOpenInRoot(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	// An image may point anything anywhere.
+	for link, target := range map[string]string{"etc": "/", "up": "../../..", "abs": outside, "rel": "a/b", "loop1": "loop2", "loop2": "loop1"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rootfd)
+	for _, tc := range []struct {
+		path string
+		file bool
+		want string // where it must land, relative to root
+	}{
+		{"/dev/pts", false, "dev/pts"},
+		{"/etc/hostname", true, "hostname"},
+		{"/up/x", false, "x"},
+		{"/abs/y", false, filepath.Join(strings.TrimPrefix(outside, "/"), "y")},
+		{"/rel/z", true, "a/b/z"},
+		{"/", false, "."},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			fd, err := openInRoot(rootfd, tc.path, tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			got, err := os.Readlink(procFd(fd))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := filepath.Join(root, tc.want); got != want {
+				t.Errorf("opened %s, want %s", got, want)
+			}
+			fi, err := os.Stat(got)
+			if err != nil || fi.IsDir() == tc.file {
+				t.Errorf("%s: %v, is a directory: %v", got, err, fi != nil && fi.IsDir())
+			}
+		})
+	}
+	if fd, err := openInRoot(rootfd, "/loop1/x", false); err == nil {
+		unix.Close(fd)
+		t.Error("opened a path through a symlink loop")
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("created outside the root: %v", entries)
+	}
+}
+
+func TestCgroupPath(t *testing.T) {
+	for _, tc := range []struct {
+		path, want string
+		err        bool
+	}{
+		{"", "/enginefs/c1", false},
+		{"/enginefs/c1", "/enginefs/c1", false},
+		{"custom/x", "/custom/x", false},
+		{"/a/../../b", "/b", false},
+		{"/", "", true},
+		{"system.slice:enginefs:c1", "", true},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			got, err := cgroupPath("c1", &specs.Spec{Linux: &specs.Linux{CgroupsPath: tc.path}})
+			if tc.err != (err != nil) || got != tc.want {
+				t.Errorf("cgroupPath(%q) = %q, %v; want %q", tc.path, got, err, tc.want)
+			}
+			if err != nil && !errors.Is(err, errdefs.ErrInvalid) {
+				t.Errorf("error %v is not ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestBPFDeviceRules(t *testing.T) {
+	s, err := runtime.Spec(runtime.SpecOptions{ID: "c1", Args: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := bpfDeviceRules(s.Linux.Resources.Devices)
+	for i, r := range rules {
+		if r.Type == "" || r.Major == nil || r.Minor == nil {
+			t.Errorf("rule %d: %+v still implicit", i, r)
+		}
+	}
+	if rules[0].Type != "a" || *rules[0].Major != -1 || *rules[0].Minor != -1 || rules[0].Allow {
+		t.Errorf("deny-all became %+v", rules[0])
+	}
+	if s.Linux.Resources.Devices[0].Type != "" {
+		t.Error("bpfDeviceRules changed the spec")
+	}
+}
+
+func TestNewInitConfig(t *testing.T) {
+	bundle := t.TempDir()
+	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newSpec := func(edit func(*specs.Spec)) *specs.Spec {
+		s, err := runtime.Spec(runtime.SpecOptions{ID: "c1", Args: []string{"true"}, User: "5:6"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(s)
+		return s
+	}
+
+	t.Run("default spec", func(t *testing.T) {
+		cfg, flags, err := newInitConfig(bundle, newSpec(func(*specs.Spec) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET); flags != want {
+			t.Errorf("clone flags %#x, want %#x", flags, want)
+		}
+		if cfg.Rootfs != filepath.Join(bundle, "rootfs") || cfg.Cwd != "/" || cfg.UID != 5 || cfg.GID != 6 ||
+			cfg.Umask != 0o022 || !cfg.NewNet || !cfg.NewUTS || !cfg.SetupDev || !cfg.Devpts || cfg.Hostname != "c1" {
+			t.Errorf("config %+v", cfg)
+		}
+		dev := cfg.Mounts[1]
+		if dev.Dest != "/dev" || dev.Kind != kindMount || dev.Flags != unix.MS_NOSUID|unix.MS_STRICTATIME || dev.Data != "mode=755,size=65536k" {
+			t.Errorf("/dev mount %+v", dev)
+		}
+		if cfg.Mounts[4].Kind != kindCgroup || cfg.Mounts[4].Flags&unix.MS_RDONLY == 0 {
+			t.Errorf("cgroup mount %+v", cfg.Mounts[4])
+		}
+		null := cfg.Devices[0]
+		if null.Path != "/dev/null" || null.Mode != unix.S_IFCHR|0o666 || null.Dev != unix.Mkdev(1, 3) || null.UID != 0 {
+			t.Errorf("/dev/null %+v", null)
+		}
+	})
+
+	for _, tc := range []struct {
+		name  string
+		edit  func(*specs.Spec)
+		class error
+		check func(*initConfig) bool
+	}{
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "srv" }, errdefs.ErrInvalid, nil},
+		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, errdefs.ErrInvalid, nil},
+		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_FOO"}} }, errdefs.ErrInvalid, nil},
+		{"rlimit", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1, Hard: 2}}
+		}, nil, func(c *initConfig) bool { return c.Rlimits[0] == rlimit{unix.RLIMIT_NOFILE, 1, 2} }},
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "nosuch" }, errdefs.ErrNotFound, nil},
+		{"bind source missing", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nosuch"})
+		}, errdefs.ErrInvalid, nil},
+		{"relative bind source, a file", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x/", Source: "file", Options: []string{"rbind", "ro"}})
+		}, nil, func(c *initConfig) bool {
+			m := c.Mounts[len(c.Mounts)-1]
+			return m.Kind == kindBind && m.File && m.Source == filepath.Join(bundle, "file") && m.Dest == "/x"
+		}},
+		{"host /dev", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind"}})
+		}, nil, func(c *initConfig) bool { return !c.SetupDev }},
+		{"mount on /", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/", Type: "tmpfs", Source: "tmpfs"})
+		}, errdefs.ErrInvalid, nil},
+		{"bad device type", func(s *specs.Spec) { s.Linux.Devices[0].Type = "x" }, errdefs.ErrInvalid, nil},
+		{"bad sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net..x": "1"} }, errdefs.ErrInvalid, nil},
+		{"sysctls", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "9"}
+		}, nil, func(c *initConfig) bool {
+			return reflect.DeepEqual(c.Sysctls, []sysctl{{"kernel/msgmax", "9"}, {"net/ipv4/ip_forward", "1"}})
+		}},
+		{"bad propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, errdefs.ErrInvalid, nil},
+		{"join a network namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces[4] = specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"}
+		}, nil, func(c *initConfig) bool {
+			return !c.NewNet && len(c.Join) == 1 && c.Join[0] == nsPath{unix.CLONE_NEWNET, "/run/netns/x"}
+		}},
+		{"join a pid namespace", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, errdefs.ErrUnavailable, nil},
+		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:1] }, errdefs.ErrInvalid, nil},
+		{"user namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}, errdefs.ErrUnavailable, nil},
+		{"cgroup namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		}, nil, func(c *initConfig) bool { return c.CgroupNS }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := newInitConfig(bundle, newSpec(tc.edit))
+			if errdefs.Class(err) != tc.class {
+				t.Fatalf("newInitConfig = %v, want class %v", err, tc.class)
+			}
+			if tc.check != nil && !tc.check(cfg) {
+				t.Errorf("config %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestSupported(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"default spec", func(*specs.Spec) {}, ""},
+		{"capabilities", func(s *specs.Spec) { s.Process.Capabilities = &specs.LinuxCapabilities{} }, "process.capabilities"},
+		{"seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, "linux.seccomp"},
+		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, "apparmorProfile"},
+		{"hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/x"}}} }, "hooks"},
+		{"empty hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{} }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := runtime.Spec(runtime.SpecOptions{ID: "c1", Args: []string{"true"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(s)
+			err = supported(s)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("supported = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("supported = %v, want ErrUnavailable naming %s", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,274 @@
+//go:build linux
+
+// Package tests holds the end-to-end tests: they build the real binaries,
+// start the daemon as root in a temporary directory, and drive it through the
+// FUSE mount with shell tools, over 9P with the Go client and Debian's diodcat,
+// and with dctl.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enginefs/enginefs/tests/fixture"
+)
+
+// bins holds the binaries and the fixture built once by TestMain.
+var bins struct {
+	dir      string // holds enginefs and dctl
+	enginefs string
+	dctl     string
+	busybox  string // the busybox image archive
+	skip     string // why the end-to-end tests cannot run here, if they cannot
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "enginefs-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		bins.dir = dir
+		bins.enginefs = filepath.Join(dir, "enginefs")
+		bins.dctl = filepath.Join(dir, "dctl")
+		bins.busybox = filepath.Join(dir, "busybox.tar")
+		switch {
+		case os.Geteuid() != 0:
+			bins.skip = "needs root (namespaces, cgroups, overlayfs, FUSE)"
+		case !exists("/dev/fuse"):
+			bins.skip = "needs /dev/fuse"
+		case !exists("/bin/busybox"):
+			bins.skip = "needs Debian's busybox-static (/bin/busybox)"
+		}
+		if bins.skip == "" {
+			for _, b := range []struct{ out, pkg string }{{bins.enginefs, "./cmd/enginefs"}, {bins.dctl, "./cmd/dctl"}} {
+				cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+				cmd.Dir = ".."
+				if out, err := cmd.CombinedOutput(); err != nil {
+					fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", b.pkg, err, out)
+					return 1
+				}
+			}
+			f, err := os.Create(bins.busybox)
+			if err == nil {
+				err = fixture.Busybox(context.Background(), f)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "building the busybox fixture:", err)
+				return 1
+			}
+		}
+		return m.Run()
+	}())
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// daemon is one enginefs started by a test.
+type daemon struct {
+	t     *testing.T
+	state string
+	run   string
+	mnt   string
+	sock  string // unix:PATH of the 9P socket
+	tcp   string // tcp:127.0.0.1:PORT, if asked for
+	cmd   *exec.Cmd
+	out   *bytes.Buffer
+}
+
+// startDaemon starts enginefs in a temporary directory with its mount, a 9P
+// unix socket and optional extra flags, loads the busybox image, and stops it
+// (SIGTERM, then SIGKILL) when the test ends.
+func startDaemon(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	if bins.skip != "" {
+		t.Skip(bins.skip)
+	}
+	base := t.TempDir()
+	d := &daemon{
+		t:     t,
+		state: filepath.Join(base, "state"),
+		run:   filepath.Join(base, "run"),
+		mnt:   filepath.Join(base, "mnt"),
+		out:   &bytes.Buffer{},
+	}
+	d.sock = "unix:" + filepath.Join(d.run, "9p.sock")
+	d.start(extra...)
+	t.Cleanup(d.stop)
+	d.sh("echo load " + bins.busybox + " > " + d.mnt + "/images/ctl")
+	return d
+}
+
+func (d *daemon) start(extra ...string) {
+	d.t.Helper()
+	args := append([]string{"--state", d.state, "--run", d.run, "--mount", d.mnt, "--9p", d.sock}, extra...)
+	for i, a := range extra {
+		if a == "--9p" && i+1 < len(extra) && strings.HasPrefix(extra[i+1], "tcp:") {
+			d.tcp = extra[i+1]
+		}
+	}
+	d.cmd = exec.Command(bins.enginefs, args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.ReadFile(filepath.Join(d.mnt, "version")); err == nil && exists(strings.TrimPrefix(d.sock, "unix:")) {
+			return
+		}
+		if d.cmd.ProcessState != nil || time.Now().After(deadline) {
+			d.stop()
+			d.t.Fatalf("enginefs did not come up:\n%s", d.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits; a daemon that does not stop is killed and
+// its mount lazily unmounted, so nothing outlives the test.
+func (d *daemon) stop() {
+	if d.cmd == nil {
+		return
+	}
+	cmd := d.cmd
+	d.cmd = nil
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		d.t.Errorf("enginefs did not stop on SIGTERM; killing it\n%s", d.out)
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	if isMounted(d.mnt) {
+		d.t.Errorf("%s is still mounted after the daemon stopped", d.mnt)
+		_ = syscall.Unmount(d.mnt, syscall.MNT_DETACH)
+	}
+	if d.t.Failed() {
+		d.t.Logf("daemon output:\n%s", d.out)
+	}
+}
+
+// kill9 kills the daemon with SIGKILL, as a crash would, and cleans the mount
+// it leaves behind.
+func (d *daemon) kill9() {
+	d.t.Helper()
+	_ = d.cmd.Process.Kill()
+	_ = d.cmd.Wait()
+	d.cmd = nil
+	_ = syscall.Unmount(d.mnt, syscall.MNT_DETACH)
+}
+
+// isMounted reports whether path is a mount point in /proc/self/mounts.
+func isMounted(path string) bool {
+	data, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == path {
+			return true
+		}
+	}
+	return false
+}
+
+// mountsUnder lists the mount points below dir.
+func mountsUnder(dir string) []string {
+	var out []string
+	data, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
+// sh runs a bash command line in the mount directory and fails the test if
+// it fails; it returns stdout.
+func (d *daemon) sh(script string) string {
+	d.t.Helper()
+	out, errOut, err := d.trySh(script)
+	if err != nil {
+		d.t.Fatalf("sh -c %q: %v\nstdout: %s\nstderr: %s", script, err, out, errOut)
+	}
+	return out
+}
+
+// trySh runs a bash command line in the mount directory.
+func (d *daemon) trySh(script string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// bash, not dash: dash reports every failed write as "I/O error"
+	// whatever the errno, which would hide what the test checks.
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
+	cmd.Dir = d.mnt
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// dctl runs dctl against the daemon's 9P socket; it returns stdout, stderr
+// and the exit code.
+func (d *daemon) dctl(args ...string) (string, string, int) {
+	d.t.Helper()
+	return d.dctlAt(d.sock, args...)
+}
+
+func (d *daemon) dctlAt(host string, args ...string) (string, string, int) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.dctl, append([]string{"-H", host}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			d.t.Fatalf("dctl %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return o.String(), e.String(), code
+}
+
+// mustDctl runs dctl and fails the test unless it exits 0.
+func (d *daemon) mustDctl(args ...string) string {
+	d.t.Helper()
+	out, errOut, code := d.dctl(args...)
+	if code != 0 {
+		d.t.Fatalf("dctl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// cgroupsOf lists the cgroup directories the engine has for a container id.
+func cgroupsOf(id string) []string {
+	var out []string
+	for _, pattern := range []string{"/sys/fs/cgroup/*/enginefs/" + id, "/sys/fs/cgroup/enginefs/" + id} {
+		m, _ := filepath.Glob(pattern)
+		out = append(out, m...)
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+// Package tree presents an engine as the enginefs file tree: the one API that
+// FUSE, 9P and the REST bridge all serve. It maps engine objects to fs nodes
+// and ctl lines to engine calls; it holds no state of its own beyond the last
+// error of each directory.
+//
+// Entry point: New returns the root directory.
+package tree
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/fs"
+	"github.com/enginefs/enginefs/version"
+)
+
+// tree holds what the nodes share.
+type tree struct {
+	e *engine.Engine
+
+	mu   sync.Mutex
+	errs map[string]*fs.ErrSlot // last error per directory path
+}
+
+// New returns the root of the tree over e.
+func New(e *engine.Engine) fs.Dir {
+	t := &tree{e: e, errs: map[string]*fs.ErrSlot{}}
+	return fs.StaticDir{
+		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
+		{Name: "info", Node: fs.ReadFile(t.info)},
+		{Name: "containers", Node: t.containers()},
+		{Name: "images", Node: t.images()},
+	}
+}
+
+// slot returns the error slot of a directory.
+func (t *tree) slot(dir string) *fs.ErrSlot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.errs[dir]
+	if !ok {
+		s = &fs.ErrSlot{}
+		t.errs[dir] = s
+	}
+	return s
+}
+
+// forget drops the error slot of a directory that went away.
+func (t *tree) forget(dir string) {
+	t.mu.Lock()
+	delete(t.errs, dir)
+	t.mu.Unlock()
+}
+
+func (t *tree) info(ctx context.Context) ([]byte, error) {
+	return jsonDoc(t.e.Info(ctx))
+}
+
+// jsonDoc formats v as an indented JSON document ending in a newline.
+func jsonDoc(v any) ([]byte, error) {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
