@@ -25,12 +25,12 @@ deps:
 	$(GO) mod download
 
 vet:
-	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@test -z "$$(gofmt -l .)" || { echo 'gofmt would change:'; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
 # Every test: unit, transports, runtime, image store, and end to end (root).
 test: vet fixtures
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-short: fixtures
 	$(GO) test -count=1 -short ./...

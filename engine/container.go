@@ -55,11 +55,41 @@ type Record struct {
 type Container struct {
 	id string
 
-	mu   sync.Mutex // guards the fields below
-	rec  Record
-	proc runtime.Process // set while running
-	next *run            // the run a waiter that comes now will see end
-	busy bool            // a start or removal is in progress
+	// Lock order: Engine.mu may be held when taking mu, never the reverse.
+	mu       sync.Mutex // guards the fields below
+	rec      Record
+	proc     runtime.Process // set while running
+	next     *run            // the run a waiter that comes now will see end
+	starting bool            // a start is in progress
+	removing bool            // a removal is in progress
+	removed  bool            // final: the container is gone (or the reserved id released)
+	gone     chan struct{}   // closed when removed is set
+}
+
+func newContainer(id string, rec Record) *Container {
+	rec.ID = id
+	return &Container{id: id, rec: rec, next: newRun(), gone: make(chan struct{})}
+}
+
+// markRemoved ends the container: waiters of the next run learn it is gone.
+// c.mu is held.
+func (c *Container) markRemoved() {
+	c.removed, c.removing = true, false
+	c.next.err = errdefs.NotFound("no such container: %s (removed)", c.id)
+	close(c.next.done)
+	close(c.gone)
+}
+
+// gate returns the error for an operation on a container that is not there
+// or is going away. c.mu is held.
+func (c *Container) gate() error {
+	switch {
+	case c.removed:
+		return errdefs.NotFound("no such container: %s", c.id)
+	case c.removing:
+		return errdefs.Busy("container %s is being removed", c.id)
+	}
+	return nil
 }
 
 // run is one run of a container, from start to exit, as waiters see it.
@@ -81,34 +111,6 @@ func (c *Container) Record() Record {
 	r := c.rec
 	r.Args = append([]string(nil), r.Args...)
 	return r
-}
-
-// StatusLine is the one-line state people read from `status`:
-// `running pid=4242 started=...`, `exited code=0 started=... finished=...`.
-func (r Record) StatusLine() string {
-	s := r.State
-	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-	switch s.Status {
-	case StatusRunning:
-		return fmt.Sprintf("running pid=%d started=%s", s.Pid, ts(s.StartedAt))
-	case StatusExited:
-		line := fmt.Sprintf("exited code=%d started=%s finished=%s", s.ExitCode, ts(s.StartedAt), ts(s.FinishedAt))
-		if s.OOMKilled {
-			line += " oomkilled"
-		}
-		if s.Error != "" {
-			line += " error=" + quoteValue(s.Error)
-		}
-		return line
-	}
-	return string(s.Status)
-}
-
-func quoteValue(s string) string {
-	if strings.ContainsAny(s, " \t\"'\\") {
-		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-	}
-	return s
 }
 
 // Wait returns a function that blocks until the run the container is in now

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/docker/docker/pkg/namesgenerator"
@@ -33,6 +32,7 @@ type Engine struct {
 	mu         sync.Mutex
 	containers map[string]*Container // by id
 	names      map[string]*Container // by name
+	closing    bool                  // Close was called: no more starts
 	monitors   sync.WaitGroup        // one per running container
 }
 
@@ -74,10 +74,8 @@ func New(ctx context.Context, dir string, images *imagestore.Store, rt runtime.R
 		return nil, err
 	}
 	for _, r := range recs {
-		c := &Container{id: r.ID, rec: r, next: newRun()}
-		if r.State.Status == StatusRunning {
-			e.recover(ctx, c)
-		}
+		c := newContainer(r.ID, r)
+		e.recover(ctx, c)
 		e.containers[r.ID] = c
 		if r.Name != "" {
 			e.names[r.Name] = c
@@ -86,23 +84,23 @@ func New(ctx context.Context, dir string, images *imagestore.Store, rt runtime.R
 	return e, nil
 }
 
-// recover deals with a container a previous daemon was running. This daemon
-// is not its parent and cannot learn its exit code, so the container is
-// stopped and marked exited; keeping it running across daemon restarts is the
-// job of the live-restore work (a later issue).
+// recover cleans up after the previous daemon. No container can be running
+// for this daemon yet, so whatever still runs in a container's cgroup is an
+// orphan: a container that was running when the daemon died (this daemon is
+// not its parent and cannot learn its exit code), or one whose start the
+// crash cut short. The runtime kills such processes and removes the cgroup,
+// the rootfs is unmounted, and a container recorded as running is marked
+// exited. Keeping containers running across daemon restarts (live restore)
+// is later work.
 func (e *Engine) recover(ctx context.Context, c *Container) {
-	pid := c.rec.State.Pid
-	if pid > 0 && inCgroupOf(pid, c.id) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		for i := 0; i < 200 && inCgroupOf(pid, c.id); i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
+	if err := e.rt.Delete(ctx, c.id); err != nil {
+		e.logf("container %s: %v", c.id, err)
 	}
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: unmounting rootfs: %v", c.id, err)
 	}
-	if err := e.rt.Delete(ctx, c.id); err != nil {
-		e.logf("container %s: %v", c.id, err)
+	if c.rec.State.Status != StatusRunning {
+		return
 	}
 	c.rec.State = State{
 		Status:     StatusExited,
@@ -116,16 +114,12 @@ func (e *Engine) recover(ctx context.Context, c *Container) {
 	}
 }
 
-// inCgroupOf reports whether pid is alive and in the container's cgroup, which
-// tells a container's process from an unrelated process that reused the pid.
-func inCgroupOf(pid int, id string) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	return err == nil && strings.Contains(string(data), "/enginefs/"+id)
-}
-
 // Close stops every running container (the daemon's containers do not outlive
 // it yet), waits for them and closes the state.
 func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
 	for _, c := range e.List() {
 		if c.Record().State.Status == StatusRunning {
 			if err := e.Kill(ctx, c.id, "KILL"); err != nil {
@@ -201,8 +195,7 @@ func newID() string {
 // containers/clone file). It is not persisted; Configure makes it a container,
 // Release drops it.
 func (e *Engine) Reserve() *Container {
-	c := &Container{id: newID(), rec: Record{State: State{Status: StatusNew}}, next: newRun()}
-	c.rec.ID = c.id
+	c := newContainer(newID(), Record{State: State{Status: StatusNew}})
 	e.mu.Lock()
 	e.containers[c.id] = c
 	e.mu.Unlock()
@@ -212,15 +205,18 @@ func (e *Engine) Reserve() *Container {
 // Release drops a reserved id that was never configured. It does nothing to a
 // configured container.
 func (e *Engine) Release(c *Container) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rec.State.Status == StatusNew && e.containers[c.id] == c {
-		delete(e.containers, c.id)
-		c.next.err = errdefs.NotFound("no such container: %s", c.id)
-		close(c.next.done)
+	if c.removed || c.rec.State.Status != StatusNew {
+		c.mu.Unlock()
+		return
 	}
+	c.markRemoved()
+	c.mu.Unlock()
+	e.mu.Lock()
+	if e.containers[c.id] == c {
+		delete(e.containers, c.id)
+	}
+	e.mu.Unlock()
 }
 
 // Create makes a new container from cfg, with name (empty: a generated one).
@@ -233,10 +229,29 @@ func (e *Engine) Create(ctx context.Context, name string, cfg Config) (*Containe
 	return c, nil
 }
 
+// reservedNames are the files of /containers, which a container name would hide.
+var reservedNames = map[string]bool{"clone": true, "ctl": true, "err": true, "list": true}
+
+// prepare checks a config against its image and returns the image.
+func (e *Engine) prepare(ctx context.Context, cfg *Config) (*imagestore.Image, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	img, err := e.images.Get(ctx, cfg.Image)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := merge(img, cfg); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
 // Configure turns a reserved container into a created one: it checks cfg,
 // resolves the image, claims the name and persists the record.
 func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg Config) error {
-	if err := cfg.validate(); err != nil {
+	img, err := e.prepare(ctx, &cfg)
+	if err != nil {
 		return err
 	}
 	if name != "" {
@@ -244,72 +259,82 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			return err
 		}
 	}
-	img, err := e.images.Get(ctx, cfg.Image)
-	if err != nil {
-		return err
-	}
-	if _, err := merge(img, &cfg); err != nil {
+	if name, err = e.claimName(c, name); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rec.State.Status != StatusNew {
-		return errdefs.Busy("container %s is already created", c.id)
-	}
-	if err := e.claimName(c, name); err != nil {
-		return err
-	}
 	rec := Record{
 		ID:      c.id,
-		Name:    c.rec.Name,
+		Name:    name,
 		Created: time.Now().UTC(),
 		Config:  cfg,
 		ImageID: img.ID,
 		State:   State{Status: StatusCreated},
 	}
-	// The log exists from creation on, so a client can open it before
-	// start and read the first run's output from the first byte.
-	if err := os.MkdirAll(e.containerDir(c.id), 0o700); err != nil {
-		e.dropName(c.rec.Name)
-		return fmt.Errorf("container %s: %w", c.id, err)
+	err = c.gate()
+	if err == nil && c.rec.State.Status != StatusNew {
+		err = errdefs.Busy("container %s is already created", c.id)
 	}
-	if err := os.WriteFile(e.LogPath(c.id), nil, 0o640); err != nil {
-		e.dropName(c.rec.Name)
-		os.RemoveAll(e.containerDir(c.id))
-		return fmt.Errorf("container %s: %w", c.id, err)
+	if err == nil {
+		err = e.persistNew(c.id, rec)
 	}
-	if err := e.put(rec); err != nil {
-		e.dropName(c.rec.Name)
-		os.RemoveAll(e.containerDir(c.id))
-		return fmt.Errorf("container %s: saving: %w", c.id, err)
+	if err != nil {
+		e.dropName(name, c)
+		return err
 	}
 	c.rec = rec
 	return nil
 }
 
-// claimName gives c the name (or a generated one); c.mu is held.
-func (e *Engine) claimName(c *Container, name string) error {
+// persistNew makes the directory of a new container, with an empty log that a
+// client can open before start to read the first run from its first byte,
+// and saves its record.
+func (e *Engine) persistNew(id string, rec Record) error {
+	dir := e.containerDir(id)
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		err = os.WriteFile(e.LogPath(id), nil, 0o640)
+	}
+	if err == nil {
+		err = e.put(rec)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return fmt.Errorf("container %s: saving: %w", id, err)
+	}
+	return nil
+}
+
+// claimName reserves name (or a generated one) for c and returns it. It takes
+// only the engine's lock.
+func (e *Engine) claimName(c *Container, name string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if name == "" {
 		for retry := 0; ; retry++ {
 			name = namesgenerator.GetRandomName(retry)
-			if _, taken := e.names[name]; !taken {
+			if _, taken := e.names[name]; !taken && !reservedNames[name] {
 				break
 			}
 		}
 	}
+	if reservedNames[name] {
+		return "", errdefs.Invalid("container name %q is reserved: it names a file of /containers", name)
+	}
 	if other, taken := e.names[name]; taken && other != c {
-		return errdefs.AlreadyExists("the container name %q is already in use by container %s", name, other.id)
+		return "", errdefs.AlreadyExists("the container name %q is already in use by container %s", name, other.id)
 	}
 	e.names[name] = c
-	c.rec.Name = name
-	return nil
+	return name, nil
 }
 
-func (e *Engine) dropName(name string) {
+// dropName frees name if c holds it.
+func (e *Engine) dropName(name string, c *Container) {
 	e.mu.Lock()
-	delete(e.names, name)
+	if e.names[name] == c {
+		delete(e.names, name)
+	}
 	e.mu.Unlock()
 }
 
@@ -322,28 +347,30 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
+	if name, err = e.claimName(c, name); err != nil {
+		return err
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rec.State.Status == StatusNew {
-		return errdefs.Busy("container %s is not created yet", c.id)
-	}
 	old := c.rec.Name
-	if old == name {
-		return nil
+	err = c.gate()
+	if err == nil && c.rec.State.Status == StatusNew {
+		err = errdefs.Busy("container %s is not created yet", c.id)
 	}
-	if err := e.claimName(c, name); err != nil {
-		return err
+	if err == nil && old != name {
+		rec := c.rec
+		rec.Name = name
+		if err = e.put(rec); err == nil {
+			c.rec = rec
+		}
 	}
-	if err := e.put(c.rec); err != nil {
-		e.dropName(name)
-		e.mu.Lock()
-		e.names[old] = c
-		e.mu.Unlock()
-		c.rec.Name = old
-		return err
+	c.mu.Unlock()
+	switch {
+	case err != nil:
+		e.dropName(name, c)
+	case old != name:
+		e.dropName(old, c)
 	}
-	e.dropName(old)
-	return nil
+	return err
 }
 
 // LoadImage imports the images of a docker-save or OCI archive.
@@ -371,26 +398,19 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 	c.mu.Lock()
 	status := c.rec.State.Status
 	c.mu.Unlock()
-	switch status {
-	case StatusNew:
+	if status == StatusNew {
 		return e.Configure(ctx, c, "", cfg)
-	case StatusCreated:
-	default:
-		return errdefs.Busy("container %s has started: its config is writable only until start", c.id)
 	}
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	img, err := e.images.Get(ctx, cfg.Image)
+	img, err := e.prepare(ctx, &cfg)
 	if err != nil {
-		return err
-	}
-	if _, err := merge(img, &cfg); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rec.State.Status != StatusCreated || c.busy {
+	if err := c.gate(); err != nil {
+		return err
+	}
+	if c.rec.State.Status != StatusCreated || c.starting {
 		return errdefs.Busy("container %s has started: its config is writable only until start", c.id)
 	}
 	rec := c.rec

@@ -22,7 +22,17 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
+	closing := e.closing
+	e.mu.Unlock()
+	if closing {
+		return errdefs.Unavailable("the daemon is shutting down")
+	}
 	c.mu.Lock()
+	if err := c.gate(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
 	switch {
 	case c.rec.State.Status == StatusNew:
 		c.mu.Unlock()
@@ -30,18 +40,18 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 	case c.rec.State.Status == StatusRunning:
 		c.mu.Unlock()
 		return errdefs.Busy("container %s is already running", c.id)
-	case c.busy:
+	case c.starting:
 		c.mu.Unlock()
-		return errdefs.Busy("container %s is being started or removed", c.id)
+		return errdefs.Busy("container %s is being started", c.id)
 	}
-	c.busy = true
+	c.starting = true
 	rec := c.rec
 	c.mu.Unlock()
 
 	proc, path, args, err := e.launch(ctx, rec)
 
 	c.mu.Lock()
-	c.busy = false
+	c.starting = false
 	if err != nil {
 		c.rec.State.Error = err.Error()
 		perr := e.put(c.rec)
@@ -55,7 +65,7 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 				e.logf("container %s: auto-remove: %v", c.id, rerr)
 			}
 		}
-		return fmt.Errorf("starting container %s: %w", c.id, err)
+		return err
 	}
 	c.proc = proc
 	c.rec.Path, c.rec.Args = path, args
@@ -129,19 +139,22 @@ func (e *Engine) launch(ctx context.Context, rec Record) (runtime.Process, strin
 	return proc, p.Args[0], p.Args[1:], nil
 }
 
-// monitor waits for a run to end and records how it ended.
+// monitor waits for a run to end and records how it ended. A container with
+// AutoRemove is removed before its waiters wake, so a client that saw the exit
+// code finds the name free.
 func (e *Engine) monitor(c *Container, proc runtime.Process) {
 	defer e.monitors.Done()
 	st, err := proc.Wait(context.Background())
 	if err != nil {
-		e.logf("container %s: waiting: %v", c.id, err)
-		st = runtime.ExitStatus{Code: 255, ExitedAt: time.Now()}
+		// The status is still valid when the runtime only failed to clean
+		// up; without an exit time it is not.
+		e.logf("container %s: %v", c.id, err)
+		if st.ExitedAt.IsZero() {
+			st = runtime.ExitStatus{Code: 255, ExitedAt: time.Now()}
+		}
 	}
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: %v", c.id, err)
-	}
-	if st.ExitedAt.IsZero() {
-		st.ExitedAt = time.Now()
 	}
 	c.mu.Lock()
 	c.proc = nil
@@ -156,17 +169,21 @@ func (e *Engine) monitor(c *Container, proc runtime.Process) {
 	r := c.next
 	r.status = st
 	c.next = newRun()
-	auto := c.rec.Config.AutoRemove
+	auto := c.rec.Config.AutoRemove && !c.removing
+	if auto {
+		c.removing = true
+	}
+	name := c.rec.Name
 	if perr := e.put(c.rec); perr != nil {
 		e.logf("container %s: saving exit: %v", c.id, perr)
 	}
 	c.mu.Unlock()
-	close(r.done)
 	if auto {
-		if err := e.Remove(context.Background(), c.id, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		if err := e.remove(context.Background(), c, name); err != nil {
 			e.logf("container %s: auto-remove: %v", c.id, err)
 		}
 	}
+	close(r.done)
 }
 
 // running returns the container's process and current run if it is running.
@@ -177,6 +194,34 @@ func (c *Container) running() (runtime.Process, *run, bool) {
 		return nil, nil, false
 	}
 	return c.proc, c.next, true
+}
+
+// signal sends sig to proc; a process that has just exited is not an error,
+// the caller is waiting for its exit anyway.
+func signal(proc runtime.Process, sig syscall.Signal) error {
+	if err := proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// waitRun waits for a run to end, or for timeout (0: no limit) or ctx. It
+// reports whether the run ended.
+func waitRun(ctx context.Context, r *run, timeout time.Duration) (bool, error) {
+	var expire <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case <-r.done:
+		return true, nil
+	case <-expire:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // Stop sends the stop signal (SIGTERM), waits up to timeout for the container
@@ -190,32 +235,26 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	if !ok {
 		return nil
 	}
-	if err := proc.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		e.logf("container %s: SIGTERM: %v", c.id, err)
+	if err := signal(proc, syscall.SIGTERM); err != nil {
+		return err
 	}
-	select {
-	case <-r.done:
-		return nil
-	case <-time.After(timeout):
-	case <-ctx.Done():
-		return ctx.Err()
+	if timeout > 0 {
+		if ended, err := waitRun(ctx, r, timeout); ended || err != nil {
+			return err
+		}
 	}
-	if err := proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("container %s: SIGKILL: %w", c.id, err)
+	if err := signal(proc, syscall.SIGKILL); err != nil {
+		return err
 	}
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err = waitRun(ctx, r, 0)
+	return err
 }
 
 // Kill sends a signal (a name like TERM or SIGTERM, or a number; default
 // KILL) to the container's process. For SIGKILL it also waits for the exit, so
 // that the status read next says exited.
-func (e *Engine) Kill(ctx context.Context, ref, signal string) error {
-	sig, err := parseSignal(signal)
+func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
+	s, err := parseSignal(sig)
 	if err != nil {
 		return err
 	}
@@ -227,59 +266,77 @@ func (e *Engine) Kill(ctx context.Context, ref, signal string) error {
 	if !ok {
 		return errdefs.Busy("container %s is not running", c.id)
 	}
-	if err := proc.Signal(sig); err != nil {
-		return fmt.Errorf("container %s: signal %d: %w", c.id, sig, err)
+	if err := signal(proc, s); err != nil || s != syscall.SIGKILL {
+		return err
 	}
-	if sig == syscall.SIGKILL {
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	_, err = waitRun(ctx, r, 0)
+	return err
 }
 
 // Remove deletes a container, its files and its record. A running container
-// is refused unless force is set, in which case it is killed first.
+// is refused unless force is set, in which case it is killed first. Removing
+// a container whose removal is under way (an auto-remove) waits for it.
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
 	}
-	if proc, r, ok := c.running(); ok {
-		if !force {
-			return errdefs.Busy("cannot remove container %s: it is running (stop it first, or rm force)", c.id)
+	for {
+		c.mu.Lock()
+		switch {
+		case c.removed:
+			c.mu.Unlock()
+			return nil
+		case c.removing:
+			gone := c.gone
+			c.mu.Unlock()
+			select {
+			case <-gone:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case c.starting:
+			c.mu.Unlock()
+			return errdefs.Busy("container %s is being started", c.id)
+		case c.rec.State.Status == StatusNew:
+			c.mu.Unlock()
+			e.Release(c)
+			return nil
+		case c.rec.State.Status == StatusRunning:
+			proc, r := c.proc, c.next
+			c.mu.Unlock()
+			if !force {
+				return errdefs.Busy("cannot remove container %s: it is running (stop it first, or rm force)", c.id)
+			}
+			if err := signal(proc, syscall.SIGKILL); err != nil {
+				return err
+			}
+			if _, err := waitRun(ctx, r, 0); err != nil {
+				return err
+			}
+			continue // the exit may have started an auto-remove
 		}
-		if err := proc.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return fmt.Errorf("container %s: %w", c.id, err)
-		}
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	c.mu.Lock()
-	if c.busy || c.rec.State.Status == StatusRunning {
+		c.removing = true
+		name := c.rec.Name
 		c.mu.Unlock()
-		return errdefs.Busy("container %s is being started or removed", c.id)
+		return e.remove(ctx, c, name)
 	}
-	if c.rec.State.Status == StatusNew {
-		c.mu.Unlock()
-		e.Release(c)
-		return nil
-	}
-	c.busy = true
-	name := c.rec.Name
-	c.mu.Unlock()
+}
+
+// remove does the removal of a container marked removing. On failure the
+// container stays, no longer marked.
+func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	fail := func(err error) error {
 		c.mu.Lock()
-		c.busy = false
+		c.removing = false
 		c.mu.Unlock()
 		return fmt.Errorf("removing container %s: %w", c.id, err)
 	}
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
+		return fail(err)
+	}
+	if err := e.rt.Delete(ctx, c.id); err != nil {
 		return fail(err)
 	}
 	if err := e.del(c.id); err != nil {
@@ -295,8 +352,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 		e.logf("container %s: removing files: %v", c.id, err)
 	}
 	c.mu.Lock()
-	c.next.err = errdefs.NotFound("container %s was removed", c.id)
-	close(c.next.done)
+	c.markRemoved()
 	c.mu.Unlock()
 	return nil
 }

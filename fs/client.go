@@ -53,11 +53,7 @@ func (c localClient) Open(ctx context.Context, name string, flag int) (Handle, e
 	if err != nil {
 		return nil, err
 	}
-	f, ok := n.(File)
-	if !ok {
-		return nil, errdefs.Invalid("%s: is a directory", name)
-	}
-	return f.Open(ctx, flag)
+	return OpenNode(ctx, n, flag)
 }
 
 func (c localClient) ReadDir(ctx context.Context, name string) ([]DirEntry, error) {
@@ -147,6 +143,12 @@ func Command(ctx context.Context, c Client, name, line string) (string, error) {
 		return "", err
 	}
 	defer h.Close()
+	return WriteCommand(ctx, h, line)
+}
+
+// WriteCommand writes one line to an open ctl handle and returns the reply,
+// or an error with the daemon's message read back from the same handle.
+func WriteCommand(ctx context.Context, h Handle, line string) (string, error) {
 	if _, werr := h.WriteAt(ctx, []byte(line+"\n"), 0); werr != nil {
 		msg, rerr := ReadHandle(ctx, h)
 		if rerr != nil || len(msg) == 0 {

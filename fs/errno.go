@@ -25,6 +25,9 @@ func Errno(err error) syscall.Errno {
 	case errors.Is(err, errdefs.ErrBusy):
 		return syscall.EBUSY
 	case errors.Is(err, errdefs.ErrPermission):
+		if errors.Is(err, syscall.EACCES) { // a mode that forbids the access
+			return syscall.EACCES
+		}
 		return syscall.EPERM
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return syscall.EAGAIN

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
@@ -16,10 +18,47 @@ import (
 // writable reports whether an open flag asks for write access.
 func writable(flag int) bool { return flag&(os.O_WRONLY|os.O_RDWR) != 0 }
 
+// errReadOnly is a write to a file whose mode forbids it (EACCES).
+var errReadOnly = errdefs.New(errdefs.ErrPermission, "file is read-only: %w", syscall.EACCES)
+
 // readOnly refuses an open for writing of a file that cannot be written.
 func readOnly(flag int) error {
 	if writable(flag) {
-		return errdefs.New(errdefs.ErrPermission, "file is read-only")
+		return errReadOnly
+	}
+	return nil
+}
+
+// OpenNode opens n as every transport does: a directory cannot be opened as
+// a file, and an open for writing of a file whose mode has no write bit is
+// refused (EACCES) before the file sees it.
+func OpenNode(ctx context.Context, n Node, flag int) (Handle, error) {
+	f, ok := n.(File)
+	if !ok {
+		return nil, errdefs.Invalid("is a directory: %w", syscall.EISDIR)
+	}
+	if writable(flag) {
+		a, err := n.Attr(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if a.Mode.Perm()&0o222 == 0 {
+			return nil, errReadOnly
+		}
+	}
+	return f.Open(ctx, flag)
+}
+
+// TruncateHandle applies a truncate that a transport received for an open
+// handle (FUSE SETATTR, 9P Tsetattr): a Truncater decides; otherwise a
+// truncate to 0, the half of `echo cmd > ctl` the shell sends, is a no-op
+// and any other size is invalid.
+func TruncateHandle(ctx context.Context, h Handle, size int64) error {
+	if t, ok := h.(Truncater); ok {
+		return t.Truncate(ctx, size)
+	}
+	if size != 0 {
+		return errdefs.Invalid("cannot truncate to %d bytes", size)
 	}
 	return nil
 }
@@ -31,7 +70,7 @@ func (s *snapshot) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
 	return readAtBytes(s.data, p, off)
 }
 func (s *snapshot) WriteAt(context.Context, []byte, int64) (int, error) {
-	return 0, errdefs.New(errdefs.ErrPermission, "file is read-only")
+	return 0, errReadOnly
 }
 func (s *snapshot) Close() error { return nil }
 
@@ -109,7 +148,8 @@ func ErrFile(slot *ErrSlot) ReadFile {
 }
 
 // CtlFile is a file that takes commands. Each line written (ctl.SplitLines:
-// newlines inside quotes do not end a line) is passed to Exec;
+// newlines inside quotes do not end a line) is passed to Exec, in order, until
+// one fails: like a shell script under set -e, the lines before it took effect;
 // the write fails with the first failing command's error (its class becomes the
 // errno) and that message is recorded in Errors. Reading the same open file
 // returns the reply of the last command (Exec's text, or the error message), so
@@ -143,8 +183,13 @@ func (h *ctlHandle) WriteAt(ctx context.Context, p []byte, _ int64) (int, error)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out strings.Builder
-	for _, line := range ctl.SplitLines(string(p)) {
+	lines := ctl.SplitLines(string(p))
+	for i, line := range lines {
 		reply, err := h.f.Exec(ctx, line)
+		if err != nil && len(lines) > 1 {
+			// The lines before ran; say which one failed.
+			err = fmt.Errorf("line %d of %d: %w", i+1, len(lines), err)
+		}
 		if err != nil {
 			h.reply = []byte(err.Error() + "\n")
 			h.f.Errors.Set(err)
@@ -203,7 +248,7 @@ func (h *blockingHandle) ReadAt(ctx context.Context, p []byte, off int64) (int, 
 }
 
 func (h *blockingHandle) WriteAt(context.Context, []byte, int64) (int, error) {
-	return 0, errdefs.New(errdefs.ErrPermission, "file is read-only")
+	return 0, errReadOnly
 }
 
 func (h *blockingHandle) Close() error { return nil }
@@ -240,10 +285,11 @@ func (f *DocFile) Open(ctx context.Context, flag int) (Handle, error) {
 }
 
 type docHandle struct {
-	f    *DocFile
-	mu   sync.Mutex
-	snap []byte
-	buf  []byte
+	f       *DocFile
+	mu      sync.Mutex
+	snap    []byte
+	buf     []byte
+	applied bool // the buffer as it is now was applied
 }
 
 func (h *docHandle) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
@@ -260,11 +306,13 @@ func (h *docHandle) WriteAt(ctx context.Context, p []byte, off int64) (int, erro
 	}
 	h.buf = append(h.buf[:off], p...)
 	err := h.f.Write(ctx, bytes.Clone(h.buf))
+	h.applied = err == nil
 	switch {
 	case errors.Is(err, ErrIncomplete):
 		return len(p), nil
 	case err != nil:
 		h.f.Errors.Set(err)
+		h.buf = h.buf[:0]
 		return 0, err
 	}
 	return len(p), nil
@@ -278,10 +326,20 @@ func (h *docHandle) Truncate(_ context.Context, size int64) error {
 		return errdefs.Invalid("cannot extend a document by truncate")
 	}
 	h.buf = h.buf[:size]
+	h.applied = size == 0
 	return nil
 }
 
-func (h *docHandle) Close() error { return nil }
+// Close reports, in the directory's err file, a document that was written
+// but never whole: its writer's echo succeeded and nothing else can tell it.
+func (h *docHandle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.buf) > 0 && !h.applied {
+		h.f.Errors.Set(errdefs.Invalid("the document written was incomplete and was not applied (%d bytes)", len(h.buf)))
+	}
+	return nil
+}
 
 // HostFile serves a regular file of the host that may grow (a container log).
 // It reports the file's true size, so tail -f, which polls the size, follows
@@ -330,7 +388,7 @@ func (h hostHandle) ReadAt(_ context.Context, p []byte, off int64) (int, error) 
 	return h.f.ReadAt(p, off)
 }
 func (h hostHandle) WriteAt(context.Context, []byte, int64) (int, error) {
-	return 0, errdefs.New(errdefs.ErrPermission, "file is read-only")
+	return 0, errReadOnly
 }
 func (h hostHandle) Close() error { return h.f.Close() }
 

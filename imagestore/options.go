@@ -1,6 +1,7 @@
 package imagestore
 
 import (
+	"log"
 	"runtime"
 	"time"
 
@@ -13,13 +14,21 @@ type Option func(*options)
 type options struct {
 	lockTimeout time.Duration
 	platform    v1.Platform
+	logf        func(format string, args ...any)
 }
 
 func defaultOptions() options {
 	return options{
 		lockTimeout: 5 * time.Second,
 		platform:    v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH},
+		logf:        log.Printf,
 	}
+}
+
+// WithLogger sets where the store reports what it skips rather than fails
+// on (an unreadable record at start-up). Default: the standard logger.
+func WithLogger(logf func(format string, args ...any)) Option {
+	return func(o *options) { o.logf = logf }
 }
 
 // WithLockTimeout sets how long New waits for another Store (in this or

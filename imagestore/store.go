@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +37,7 @@ type Store struct {
 	root     string
 	db       *bolt.DB
 	platform v1.Platform
+	logf     func(format string, args ...any)
 
 	mu      sync.RWMutex // guards the maps below and closed
 	closed  bool
@@ -101,6 +101,7 @@ func New(root string, opts ...Option) (*Store, error) {
 		root:     root,
 		db:       db,
 		platform: o.platform,
+		logf:     o.logf,
 		images:   map[string]*entry{},
 		refs:     map[string]string{},
 		layers:   map[string]int64{},
@@ -132,13 +133,17 @@ func (s *Store) read() error {
 			}
 		}
 		if err := tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
+			// An unreadable record is skipped, not fatal: one bad image
+			// must not keep the daemon from starting.
 			var rec record
 			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("image %s: %w", k, err)
+				s.logf("image store: skipping unreadable image record %s: %v", k, err)
+				return nil
 			}
 			cfg, err := v1.ParseConfigFile(bytes.NewReader(rec.Config))
 			if err != nil {
-				return fmt.Errorf("image %s: config: %w", k, err)
+				s.logf("image store: skipping image %s: bad config: %v", k, err)
+				return nil
 			}
 			s.images[rec.ID] = &entry{rec: rec, cfg: cfg}
 			return nil
@@ -154,7 +159,8 @@ func (s *Store) read() error {
 		return tx.Bucket(bucketLayers).ForEach(func(k, v []byte) error {
 			var l layerRecord
 			if err := json.Unmarshal(v, &l); err != nil {
-				return fmt.Errorf("layer %s: %w", k, err)
+				s.logf("image store: skipping unreadable layer record %s: %v", k, err)
+				return nil
 			}
 			s.layers[string(k)] = l.Size
 			return nil

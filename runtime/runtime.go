@@ -24,9 +24,9 @@ type Runtime interface {
 	// in which case nothing of the container is left behind.
 	Start(ctx context.Context, c Container) (Process, error)
 	// Delete removes what the runtime keeps of a container whose process
-	// ended without a Process.Wait to clean up after it (the daemon that
-	// started it died): its cgroup. Deleting what is not there is not an
-	// error; a container whose processes still run is errdefs.ErrBusy.
+	// has no Process.Wait to clean up after it (the daemon that started it
+	// died): it kills whatever still runs in the container's cgroup and
+	// removes the cgroup. Deleting what is not there is not an error.
 	Delete(ctx context.Context, id string) error
 }
 
@@ -48,7 +48,8 @@ type Stdio struct {
 type Process interface {
 	// Pid is the process id in the daemon's pid namespace.
 	Pid() int
-	// Signal sends sig to the container's init process.
+	// Signal sends sig to the container's init process. Signalling a
+	// process that has exited is an error wrapping os.ErrProcessDone.
 	Signal(sig syscall.Signal) error
 	// Wait blocks until the process has exited and the container's
 	// resources (cgroup, namespaces) are released, and returns how it

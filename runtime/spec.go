@@ -106,14 +106,20 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 	return s, nil
 }
 
-// withSecurity is where the confinement Docker applies by default goes:
-// process.capabilities (moby's DefaultCapabilities), process.rlimits,
-// noNewPrivileges, linux.maskedPaths and linux.readonlyPaths, and the
-// seccomp profile. It sets none of them yet (a later issue does); the
-// built-in runtime already applies rlimits, noNewPrivileges and the masked and
-// read-only paths of a spec, and refuses capabilities and seccomp it cannot
-// apply.
-func withSecurity(s *specs.Spec) {}
+// withSecurity applies the confinement Docker applies by default. So far:
+// the masked and read-only /proc and /sys paths of moby's oci/defaults.go, so
+// a container cannot reach the host's kernel through them (sysrq-trigger,
+// core_pattern, kcore). Capabilities, rlimits and noNewPrivileges come next.
+func withSecurity(s *specs.Spec) {
+	s.Linux.MaskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	s.Linux.ReadonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+}
 
 // validateID checks that id can name a cgroup and a state directory.
 func validateID(id string) error {

@@ -20,6 +20,7 @@ import (
 const isolationScript = `echo pid=$$; echo host=$(hostname); echo net=$(ls /sys/class/net); ` +
 	`echo procs=$(ls /proc | grep -c '^[0-9]'); ` +
 	`test -e /etc/enginefs-fixture && echo rootfs=image; test -e /work -o -e /usr/local/go && echo rootfs=HOST; ` +
+	`(echo h > /proc/sys/kernel/hostname) 2>/dev/null && echo procsys=rw || echo procsys=ro; ` +
 	`i=0; while [ $i -lt 20 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done; echo done`
 
 // TestFUSEShell drives a container with nothing but sh, echo, cat, ls and
@@ -71,7 +72,7 @@ func TestFUSEShell(t *testing.T) {
 		t.Errorf("wait = %q, want 0", got)
 	}
 	log := d.sh("cat containers/web/log")
-	for _, want := range []string{"pid=1\n", "host=webhost\n", "net=lo\n", "rootfs=image\n", "tick 19\n"} {
+	for _, want := range []string{"pid=1\n", "host=webhost\n", "net=lo\n", "rootfs=image\n", "tick 19\n", "procsys=ro\n"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}

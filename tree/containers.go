@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -185,7 +186,7 @@ func (t *tree) container(id string) fs.Dir {
 			if err != nil {
 				return nil, err
 			}
-			return []byte(c.Record().StatusLine() + "\n"), nil
+			return []byte(statusLine(c.Record().State) + "\n"), nil
 		})},
 		{Name: "inspect", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
 			c, err := get()
@@ -288,6 +289,26 @@ func decodeStrict(doc []byte, v any) error {
 		return errdefs.Invalid("bad config: more than one JSON document")
 	}
 	return nil
+}
+
+// statusLine is the one-line state people read from `status`:
+// `running pid=4242 started=...`, `exited code=0 started=... finished=...`.
+func statusLine(s engine.State) string {
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	switch s.Status {
+	case engine.StatusRunning:
+		return fmt.Sprintf("running pid=%d started=%s", s.Pid, ts(s.StartedAt))
+	case engine.StatusExited:
+		line := fmt.Sprintf("exited code=%d started=%s finished=%s", s.ExitCode, ts(s.StartedAt), ts(s.FinishedAt))
+		if s.OOMKilled {
+			line += " oomkilled"
+		}
+		if s.Error != "" {
+			line += " error=" + ctl.Quote(s.Error)
+		}
+		return line
+	}
+	return string(s.Status)
 }
 
 // humanStatus is the STATUS column of docker ps.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	goruntime "runtime"
+	"strings"
 	"sync"
 
 	"github.com/enginefs/enginefs/engine"
@@ -22,8 +23,9 @@ import (
 type tree struct {
 	e *engine.Engine
 
-	mu   sync.Mutex
-	errs map[string]*fs.ErrSlot // last error per directory path
+	mu    sync.Mutex
+	errs  map[string]*fs.ErrSlot // last error per directory path
+	added int                    // slots made since the last prune
 }
 
 // New returns the root of the tree over e.
@@ -45,8 +47,25 @@ func (t *tree) slot(dir string) *fs.ErrSlot {
 	if !ok {
 		s = &fs.ErrSlot{}
 		t.errs[dir] = s
+		if t.added++; t.added > 256 {
+			t.prune()
+		}
 	}
 	return s
+}
+
+// prune drops the slots of containers that are gone (auto-removed, or
+// reserved by clone and released), so the map does not grow with every
+// container ever made. t.mu is held.
+func (t *tree) prune() {
+	t.added = 0
+	for dir := range t.errs {
+		if id, ok := strings.CutPrefix(dir, "containers/"); ok {
+			if _, err := t.e.Get(id); err != nil {
+				delete(t.errs, dir)
+			}
+		}
+	}
 }
 
 // forget drops the error slot of a directory that went away.

@@ -19,6 +19,15 @@ import (
 	"github.com/enginefs/enginefs/fs"
 )
 
+// containerDir returns the tree path of a container named by id or name,
+// refusing a reference that would reach elsewhere in the tree.
+func containerDir(ref string) (string, error) {
+	if ref == "" || ref == "." || ref == ".." || strings.ContainsAny(ref, "/\x00") {
+		return "", fmt.Errorf("invalid container name or id %q", ref)
+	}
+	return "containers/" + ref + "/", nil
+}
+
 // each runs a ctl command on every container named in args, printing each
 // name as typed on success as docker does, and fails if any failed.
 func (c *cli) each(cmd *cobra.Command, args []string, line func(ref string) string, quiet bool) error {
@@ -29,7 +38,11 @@ func (c *cli) each(cmd *cobra.Command, args []string, line func(ref string) stri
 	}
 	var failed []string
 	for _, ref := range args {
-		if _, err := fs.Command(ctx, client, "containers/"+ref+"/ctl", line(ref)); err != nil {
+		dir, err := containerDir(ref)
+		if err == nil {
+			_, err = fs.Command(ctx, client, dir+"ctl", line(ref))
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "Error response from daemon: %s\n", err)
 			failed = append(failed, ref)
 			continue
@@ -126,7 +139,11 @@ func (c *cli) waitCmd() *cobra.Command {
 				return err
 			}
 			for _, ref := range args {
-				b, err := fs.ReadAll(ctx, client, "containers/"+ref+"/wait")
+				dir, err := containerDir(ref)
+				if err != nil {
+					return err
+				}
+				b, err := fs.ReadAll(ctx, client, dir+"wait")
 				if err != nil {
 					return notFound(err, ref)
 				}
@@ -157,7 +174,10 @@ func (c *cli) logsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dir := "containers/" + args[0] + "/"
+			dir, err := containerDir(args[0])
+			if err != nil {
+				return err
+			}
 			log, err := client.Open(ctx, dir+"log", os.O_RDONLY)
 			if err != nil {
 				return notFound(err, args[0])
@@ -252,8 +272,12 @@ func (c *cli) inspectCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var docs []json.RawMessage
 			for _, ref := range args {
+				dir, err := containerDir(ref)
+				if err != nil {
+					return err
+				}
 				var doc json.RawMessage
-				if err := c.readJSON(cmd.Context(), "containers/"+ref+"/inspect", &doc); err != nil {
+				if err := c.readJSON(cmd.Context(), dir+"inspect", &doc); err != nil {
 					return notFound(err, ref)
 				}
 				docs = append(docs, doc)

@@ -105,14 +105,8 @@ func (c *cli) create(ctx context.Context, line ctl.Command) (string, fs.Handle, 
 // writeCtl writes one command to an open ctl handle and turns a failure into
 // the daemon's message.
 func writeCtl(ctx context.Context, h fs.Handle, line string) error {
-	if _, err := h.WriteAt(ctx, []byte(line+"\n"), 0); err != nil {
-		msg, rerr := fs.ReadHandle(ctx, h)
-		if rerr != nil || len(msg) == 0 {
-			return err
-		}
-		return fs.RemoteError(err, strings.TrimSpace(string(msg)))
-	}
-	return nil
+	_, err := fs.WriteCommand(ctx, h, line)
+	return err
 }
 
 func (c *cli) createCmd() *cobra.Command {

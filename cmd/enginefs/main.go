@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	flag "github.com/spf13/pflag"
 
@@ -65,11 +66,12 @@ func run(ctx context.Context, stateDir, runDir, mountDir string, ninepAddrs []st
 		return err
 	}
 	pidFile := filepath.Join(runDir, "enginefs.pid")
-	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
-		return err
+	if data, err := os.ReadFile(pidFile); err == nil {
+		var pid int
+		if _, err := fmt.Sscan(string(data), &pid); err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("another enginefs (pid %d) uses %s", pid, runDir)
+		}
 	}
-	defer os.Remove(pidFile)
-
 	images, err := imagestore.New(filepath.Join(stateDir, "images"))
 	if err != nil {
 		return err
@@ -89,6 +91,12 @@ func run(ctx context.Context, stateDir, runDir, mountDir string, ninepAddrs []st
 		}
 	}()
 	root := tree.New(eng)
+	// The pid file is written once this daemon holds the state's locks, so
+	// a second daemon that fails on them never touches it.
+	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(pidFile)
 
 	serveCtx, cancelServe := context.WithCancel(context.Background())
 	var servers sync.WaitGroup
@@ -123,6 +131,14 @@ func run(ctx context.Context, stateDir, runDir, mountDir string, ninepAddrs []st
 		defer func() {
 			if err := srv.Unmount(); err != nil {
 				log.Printf("unmounting %s: %v", mountDir, err)
+			}
+			// Let requests in flight finish before the engine closes,
+			// but do not wait for a lazily detached mount's last reader.
+			served := make(chan struct{})
+			go func() { srv.Wait(); close(served) }()
+			select {
+			case <-served:
+			case <-time.After(5 * time.Second):
 			}
 		}()
 		log.Printf("tree mounted at %s", mountDir)

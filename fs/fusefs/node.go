@@ -90,14 +90,11 @@ func (n *node) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut
 // times are accepted and ignored.
 func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := in.GetSize(); ok {
-		var t fs.Truncater
-		if h, ok := f.(*handle); ok {
-			t, _ = h.h.(fs.Truncater)
-		}
+		h, open := f.(*handle)
 		switch {
-		case t != nil:
+		case open:
 			ctx, cancel := n.srv.opContext(ctx)
-			err := t.Truncate(ctx, int64(size))
+			err := fs.TruncateHandle(ctx, h.h, int64(size))
 			cancel()
 			if err != nil {
 				return errno(err)
@@ -158,22 +155,8 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 // Open implements gofs.NodeOpener. Every open is direct I/O, so that reads
 // are never served from the page cache.
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	cur := n.get()
-	f, ok := cur.(fs.File)
-	if !ok {
-		return nil, 0, syscall.EISDIR
-	}
 	acc := int(flags) & syscall.O_ACCMODE
-	if acc != os.O_RDONLY {
-		a, err := cur.Attr(ctx)
-		if err != nil {
-			return nil, 0, errno(err)
-		}
-		if a.Mode.Perm()&0o222 == 0 {
-			return nil, 0, syscall.EACCES
-		}
-	}
-	h, err := f.Open(ctx, acc|int(flags)&(os.O_TRUNC|os.O_APPEND))
+	h, err := fs.OpenNode(ctx, n.get(), acc|int(flags)&(os.O_TRUNC|os.O_APPEND))
 	if err != nil {
 		return nil, 0, errno(err)
 	}

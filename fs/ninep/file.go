@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path"
 	"sync"
 	"syscall"
@@ -130,17 +129,17 @@ func (f *file) GetAttr(p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
 	return f.qid, valid, attr, nil
 }
 
-// SetAttr implements p9.File. A size goes to the open handle's
-// fs.Truncater; without one 0 is accepted (`echo cmd > ctl` truncates
-// first) and any other size is EINVAL. Everything else is ignored.
+// SetAttr implements p9.File. A size goes to the open handle
+// (fs.TruncateHandle: `echo cmd > ctl` truncates first); everything else is
+// ignored.
 func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
 	if !valid.Size {
 		return nil
 	}
 	f.mu.Lock()
-	t, _ := f.h.(fs.Truncater)
+	h := f.h
 	f.mu.Unlock()
-	if t == nil {
+	if h == nil {
 		if attr.Size != 0 {
 			return linux.EINVAL
 		}
@@ -148,7 +147,7 @@ func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
 	}
 	ctx, end := f.begin()
 	defer end()
-	return errno(t.Truncate(ctx, int64(attr.Size)))
+	return errno(fs.TruncateHandle(ctx, h, int64(attr.Size)))
 }
 
 // Open implements p9.File. A directory is listed now, for Readdir to serve;
@@ -166,20 +165,7 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 		f.mu.Unlock()
 		return f.qid, 0, nil
 	}
-	node, ok := f.node.(fs.File)
-	if !ok {
-		return p9.QID{}, 0, linux.EINVAL
-	}
-	if acc != os.O_RDONLY {
-		a, err := f.node.Attr(f.c.ctx)
-		if err != nil {
-			return p9.QID{}, 0, errno(err)
-		}
-		if a.Mode.Perm()&0o222 == 0 {
-			return p9.QID{}, 0, linux.EACCES
-		}
-	}
-	h, err := node.Open(f.c.ctx, acc|int(mode)&(syscall.O_TRUNC|syscall.O_APPEND))
+	h, err := fs.OpenNode(f.c.ctx, f.node, acc|int(mode)&(syscall.O_TRUNC|syscall.O_APPEND))
 	if err != nil {
 		return p9.QID{}, 0, errno(err)
 	}

@@ -236,6 +236,25 @@ func (g *cgroup) delete() error {
 	return nil
 }
 
+// pids lists the processes in the cgroup, in any of its hierarchies.
+func (g *cgroup) pids() []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, d := range g.dirs {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+				seen[pid] = true
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
 // rmdir removes the cgroup's directories, waiting a little for the kernel
 // to release the tasks of a process that has just been reaped.
 func (g *cgroup) rmdir() error {

@@ -40,14 +40,14 @@ func (p *process) Pid() int { return p.proc.Pid }
 
 // Signal sends sig to the init process. Like any pid 1, it only receives
 // the signals it handles, besides SIGKILL and SIGSTOP. A process that has
-// exited is errdefs.ErrBusy.
+// exited is errdefs.ErrBusy wrapping os.ErrProcessDone.
 func (p *process) Signal(sig syscall.Signal) error {
 	err := p.proc.Signal(sig)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, os.ErrProcessDone):
-		return errdefs.Busy("container %s: process has exited", p.id)
+		return errdefs.Busy("container %s: process has exited: %w", p.id, os.ErrProcessDone)
 	}
 	return classify(fmt.Errorf("container %s: signal %v: %w", p.id, sig, err))
 }

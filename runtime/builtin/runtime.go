@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
@@ -44,13 +45,27 @@ func New(opts ...Option) (*Runtime, error) {
 	return &Runtime{binary: o.binary, cg: cg}, nil
 }
 
-// Delete implements runtime.Runtime: it removes the container's cgroup
-// directories (at runtime.CgroupParent/<id>, where Spec puts them).
+// Delete implements runtime.Runtime for the cgroup at
+// runtime.CgroupParent/<id>, where Spec puts it: it kills the processes
+// still in it (SIGKILL), waits for them to go, and removes its directories.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	p := runtime.CgroupParent + "/" + id
 	g := &cgroup{path: p}
 	for _, d := range r.cg.dirs(p) {
 		g.dirs = append(g.dirs, d.Source)
+	}
+	for i := 0; ; i++ {
+		pids := g.pids()
+		if len(pids) == 0 {
+			break
+		}
+		if i == 200 || ctx.Err() != nil {
+			return errdefs.Busy("container %s: processes %v do not die", id, pids)
+		}
+		for _, pid := range pids {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if err := g.rmdir(); err != nil {
 		return errdefs.Busy("container %s: %w", id, err)
