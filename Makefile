@@ -11,6 +11,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/enginefs ./cmd/enginefs
 	$(GO) build -o $(BIN)/dctl ./cmd/dctl
+	$(GO) build -o $(BIN)/enginefs-keeper ./cmd/enginefs-keeper
 
 # The busybox image archive the tests and the README use, built from Debian's
 # busybox-static by the project's own fixture code.

@@ -9,7 +9,8 @@ import (
 )
 
 // Config is what a user sets on a container before it starts. Field names
-// follow docker's container config so the JSON reads the same.
+// follow docker's container config and host config, flattened, so the JSON
+// reads the same and the REST bridge maps one to one.
 type Config struct {
 	Image string `json:"Image"`
 	// Entrypoint overrides the image's; nil keeps it, an empty list clears it.
@@ -19,9 +20,70 @@ type Config struct {
 	Env        []string `json:"Env"`
 	WorkingDir string   `json:"WorkingDir"`
 	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
+	// User is a name or uid, with an optional :group or :gid.
+	User string `json:"User"`
+	// GroupAdd are supplementary groups (names or gids) besides the user's.
+	GroupAdd []string `json:"GroupAdd,omitempty"`
+
+	// Tty gives the process a terminal; OpenStdin keeps its stdin open for
+	// attach; StdinOnce closes it when the first attached writer closes.
+	Tty       bool `json:"Tty"`
+	OpenStdin bool `json:"OpenStdin"`
+	StdinOnce bool `json:"StdinOnce"`
+
+	// StopSignal replaces the image's (default SIGTERM); StopTimeout the
+	// 10 s stop waits before SIGKILL.
+	StopSignal  string `json:"StopSignal,omitempty"`
+	StopTimeout *int   `json:"StopTimeout,omitempty"`
+
 	// AutoRemove removes the container when its process exits (run --rm).
-	AutoRemove bool `json:"AutoRemove"`
+	AutoRemove    bool          `json:"AutoRemove"`
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
+	// Runtime names the runtime that runs the container ("" is the
+	// daemon's default).
+	Runtime string `json:"Runtime,omitempty"`
+
+	Resources
+
+	// CapAdd and CapDrop change docker's default capability set; "ALL" is
+	// every capability.
+	CapAdd         []string `json:"CapAdd,omitempty"`
+	CapDrop        []string `json:"CapDrop,omitempty"`
+	Privileged     bool     `json:"Privileged,omitempty"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs,omitempty"`
+	// SecurityOpt holds "no-new-privileges" (or "no-new-privileges:true").
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
+	Ulimits     []Ulimit `json:"Ulimits,omitempty"`
+	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
+	ShmSize int64 `json:"ShmSize,omitempty"`
+}
+
+// Resources are the limits of a container, in docker's units.
+type Resources struct {
+	Memory            int64  `json:"Memory,omitempty"`            // bytes
+	MemorySwap        int64  `json:"MemorySwap,omitempty"`        // memory+swap bytes; -1 unlimited
+	MemoryReservation int64  `json:"MemoryReservation,omitempty"` // bytes
+	NanoCPUs          int64  `json:"NanoCpus,omitempty"`          // CPUs × 1e9
+	CPUShares         int64  `json:"CpuShares,omitempty"`
+	CPUQuota          int64  `json:"CpuQuota,omitempty"`  // µs per period
+	CPUPeriod         int64  `json:"CpuPeriod,omitempty"` // µs
+	CpusetCpus        string `json:"CpusetCpus,omitempty"`
+	PidsLimit         *int64 `json:"PidsLimit,omitempty"` // nil or ≤0: unlimited
+}
+
+// RestartPolicy says when the engine restarts a container that stopped:
+// "no" (or ""), "always", "unless-stopped", "on-failure" (up to
+// MaximumRetryCount times when non-zero).
+type RestartPolicy struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// Ulimit is one resource limit (docker's --ulimit nofile=1024:2048).
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -33,6 +95,9 @@ func checkName(name string) error {
 	}
 	return nil
 }
+
+// minMemory is docker's lowest memory limit.
+const minMemory = 6 * 1024 * 1024
 
 // validate checks what can be checked without the image.
 func (c *Config) validate() error {
@@ -53,7 +118,85 @@ func (c *Config) validate() error {
 	if c.Hostname != "" && !validName.MatchString(c.Hostname) {
 		return errdefs.Invalid("invalid hostname %q", c.Hostname)
 	}
+	if c.StopSignal != "" {
+		if _, err := parseSignal(c.StopSignal); err != nil {
+			return err
+		}
+	}
+	if c.StopTimeout != nil && *c.StopTimeout < -1 {
+		return errdefs.Invalid("invalid stop timeout %d", *c.StopTimeout)
+	}
+	if err := c.RestartPolicy.validate(); err != nil {
+		return err
+	}
+	if c.AutoRemove && c.RestartPolicy.Name != "" && c.RestartPolicy.Name != "no" {
+		return errdefs.Invalid("conflicting options: restart policy %q and auto-remove (--rm)", c.RestartPolicy.Name)
+	}
+	if c.StdinOnce && !c.OpenStdin {
+		return errdefs.Invalid("stdin-once needs an open stdin")
+	}
+	if err := c.Resources.validate(); err != nil {
+		return err
+	}
+	for _, o := range c.SecurityOpt {
+		if o != "no-new-privileges" && o != "no-new-privileges:true" && o != "no-new-privileges:false" {
+			return errdefs.Invalid("unsupported security option %q (only no-new-privileges)", o)
+		}
+	}
+	for _, u := range c.Ulimits {
+		if u.Soft > u.Hard || u.Soft < 0 {
+			return errdefs.Invalid("invalid ulimit %s=%d:%d: soft must be between 0 and hard", u.Name, u.Soft, u.Hard)
+		}
+	}
+	if c.ShmSize < 0 {
+		return errdefs.Invalid("invalid shm size %d", c.ShmSize)
+	}
 	return nil
+}
+
+func (p RestartPolicy) validate() error {
+	switch p.Name {
+	case "", "no", "always", "unless-stopped":
+		if p.MaximumRetryCount != 0 {
+			return errdefs.Invalid("maximum retry count applies only to the on-failure restart policy")
+		}
+	case "on-failure":
+		if p.MaximumRetryCount < 0 {
+			return errdefs.Invalid("invalid maximum retry count %d", p.MaximumRetryCount)
+		}
+	default:
+		return errdefs.Invalid("invalid restart policy %q (no, always, unless-stopped, on-failure[:N])", p.Name)
+	}
+	return nil
+}
+
+func (r Resources) validate() error {
+	switch {
+	case r.Memory != 0 && r.Memory < minMemory:
+		return errdefs.Invalid("minimum memory limit allowed is 6MB")
+	case r.MemorySwap > 0 && r.Memory == 0:
+		return errdefs.Invalid("a memory+swap limit needs a memory limit")
+	case r.MemorySwap > 0 && r.MemorySwap < r.Memory:
+		return errdefs.Invalid("minimum memory+swap limit should be larger than the memory limit")
+	case r.MemoryReservation < 0 || r.Memory < 0 || r.CPUShares < 0 || r.NanoCPUs < 0:
+		return errdefs.Invalid("resource limits cannot be negative")
+	case r.NanoCPUs > 0 && (r.CPUQuota > 0 || r.CPUPeriod > 0):
+		return errdefs.Invalid("conflicting options: cpus and cpu quota/period cannot both be set")
+	case r.CPUPeriod != 0 && (r.CPUPeriod < 1000 || r.CPUPeriod > 1000000):
+		return errdefs.Invalid("cpu period must be between 1ms and 1s")
+	case r.CPUQuota != 0 && r.CPUQuota < 1000 && r.CPUQuota != -1:
+		return errdefs.Invalid("cpu quota must be at least 1ms")
+	}
+	return nil
+}
+
+// noNewPrivileges reports whether the security options ask for it.
+func (c *Config) noNewPrivileges() bool {
+	nnp := false
+	for _, o := range c.SecurityOpt {
+		nnp = o != "no-new-privileges:false"
+	}
+	return nnp
 }
 
 func looksLikeID(s string) bool {

@@ -17,12 +17,18 @@ type Status string
 
 // The statuses, as docker names them. New is a container id handed out by
 // containers/clone and not configured yet; it is never persisted.
+// Restarting is the wait between an exit and the restart its policy asks for.
 const (
-	StatusNew     Status = "new"
-	StatusCreated Status = "created"
-	StatusRunning Status = "running"
-	StatusExited  Status = "exited"
+	StatusNew        Status = "new"
+	StatusCreated    Status = "created"
+	StatusRunning    Status = "running"
+	StatusPaused     Status = "paused"
+	StatusRestarting Status = "restarting"
+	StatusExited     Status = "exited"
 )
+
+// live reports whether the container has a process (running or paused).
+func (s Status) live() bool { return s == StatusRunning || s == StatusPaused }
 
 // State is a container's runtime state, persisted with its record.
 type State struct {
@@ -48,6 +54,14 @@ type Record struct {
 	Path  string   `json:"Path"`
 	Args  []string `json:"Args"`
 	State State    `json:"State"`
+	// RestartCount counts restarts by the restart policy since the last
+	// start by a user.
+	RestartCount int `json:"RestartCount"`
+	// ManuallyStopped is set by stop and kill, cleared by start: a policy
+	// does not restart what a user stopped.
+	ManuallyStopped bool `json:"ManuallyStopped,omitempty"`
+	// Runtime is the runtime the container last ran with.
+	Runtime string `json:"Runtime,omitempty"`
 }
 
 // Container is one container. Its methods are safe for concurrent use; the
@@ -58,17 +72,22 @@ type Container struct {
 	// Lock order: Engine.mu may be held when taking mu, never the reverse.
 	mu       sync.Mutex // guards the fields below
 	rec      Record
-	proc     runtime.Process // set while running
-	next     *run            // the run a waiter that comes now will see end
-	starting bool            // a start is in progress
-	removing bool            // a removal is in progress
-	removed  bool            // final: the container is gone (or the reserved id released)
-	gone     chan struct{}   // closed when removed is set
+	next     *run          // the run a waiter that comes now will see end
+	starting bool          // a start is in progress
+	removing bool          // a removal is in progress
+	removed  bool          // final: the container is gone (or the reserved id released)
+	gone     chan struct{} // closed when removed is set
+	// cancelRestart stops a pending restart by the policy (nil when none).
+	cancelRestart context.CancelFunc
+	// backoff is the delay before the next restart by the policy.
+	backoff  time.Duration
+	execs    map[string]*Exec
+	nextExec int
 }
 
 func newContainer(id string, rec Record) *Container {
 	rec.ID = id
-	return &Container{id: id, rec: rec, next: newRun(), gone: make(chan struct{})}
+	return &Container{id: id, rec: rec, next: newRun(), gone: make(chan struct{}), execs: map[string]*Exec{}}
 }
 
 // markRemoved ends the container: waiters of the next run learn it is gone.
@@ -78,6 +97,9 @@ func (c *Container) markRemoved() {
 	c.next.err = errdefs.NotFound("no such container: %s (removed)", c.id)
 	close(c.next.done)
 	close(c.gone)
+	if c.cancelRestart != nil {
+		c.cancelRestart()
+	}
 }
 
 // gate returns the error for an operation on a container that is not there
@@ -114,9 +136,10 @@ func (c *Container) Record() Record {
 }
 
 // Wait returns a function that blocks until the run the container is in now
-// ends (when it is running or not started yet) and returns its exit status; for
-// a container that has exited it returns the last exit status at once. The
-// split lets a client open `wait` before `start` without missing the run.
+// ends (when it is running, restarting or not started yet) and returns its
+// exit status; for a container that has exited it returns the last exit
+// status at once. The split lets a client open `wait` before `start` without
+// missing the run.
 func (c *Container) Wait() func(ctx context.Context) (runtime.ExitStatus, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

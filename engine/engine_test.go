@@ -7,23 +7,39 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
-	"github.com/enginefs/enginefs/runtime/builtin"
+	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tests/fixture"
 )
 
+// keeperBin is the enginefs-keeper built for the tests.
+var keeperBin string
+
 func TestMain(m *testing.M) {
-	if builtin.IsInit() {
-		builtin.Init()
-		return
-	}
-	os.Exit(m.Run())
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "engine-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		keeperBin = filepath.Join(dir, "enginefs-keeper")
+		cmd := exec.Command("go", "build", "-o", keeperBin, "./cmd/enginefs-keeper")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building the keeper: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}())
 }
 
 // newEngine opens an engine in a temporary directory with the busybox
@@ -53,23 +69,57 @@ func newEngine(t *testing.T) (*Engine, string) {
 	return e, dir
 }
 
+// clients are the keeper clients of the engines the tests open.
+var clients = map[*Engine]*keeper.Client{}
+
+// closeEngine closes an engine as the daemon does at shutdown, with its image
+// store and its keeper client; its containers go on under the keeper.
+func closeEngine(e *Engine) {
+	e.Close(context.Background())
+	e.images.Close()
+	clients[e].Close()
+}
+
+// openEngine opens the engine of dir with its keeper (started if none runs).
+// When the test ends it removes every container, closes the engine and
+// waits for the keeper, idle, to exit, so nothing outlives the test.
 func openEngine(t *testing.T, dir string) *Engine {
 	t.Helper()
 	images, err := imagestore.New(filepath.Join(dir, "images"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := builtin.New()
+	k, err := keeper.Connect(context.Background(), keeper.Options{
+		Binary: keeperBin, RunDir: filepath.Join(dir, "run"), Idle: 200 * time.Millisecond,
+		Runtimes: map[string]string{"builtin": "builtin"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(context.Background(), filepath.Join(dir, "state"), images, rt, WithLogger(t.Logf))
+	e, err := New(context.Background(), filepath.Join(dir, "state"), images, k, WithLogger(t.Logf))
 	if err != nil {
 		t.Fatal(err)
 	}
+	clients[e] = k
 	t.Cleanup(func() {
-		e.Close(context.Background())
-		images.Close()
+		ctx := context.Background()
+		if e.closing.Load() {
+			return // closed by the test with closeEngine
+		}
+		for _, c := range e.List() {
+			if err := e.Remove(ctx, c.ID(), true); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+		pid := k.Pid()
+		closeEngine(e)
+		for i := 0; i < 500 && pid > 0 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			t.Errorf("the keeper (pid %d) did not exit once idle; killing it", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	})
 	return e
 }
@@ -190,8 +240,7 @@ func TestRenameRemoveRace(t *testing.T) {
 			t.Fatalf("iteration %d: the new name is still taken after the removal", i)
 		}
 	}
-	e.Close(ctx)
-	e.images.Close()
+	closeEngine(e)
 	e2 := openEngine(t, dir)
 	if n := len(e2.List()); n != 0 {
 		t.Errorf("after reopening, %d removed containers came back", n)
@@ -215,8 +264,7 @@ func TestPersist(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Reserve()
-	e.Close(ctx)
-	e.images.Close()
+	closeEngine(e)
 
 	e2 := openEngine(t, dir)
 	if n := len(e2.List()); n != 1 {

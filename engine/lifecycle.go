@@ -11,40 +11,54 @@ import (
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/keeper"
 )
 
 // Start runs a created or exited container: it mounts its root filesystem,
-// writes its bundle and hands it to the runtime. It returns once the
-// container's program runs, or with the runtime's error (which is also kept in
-// the container's State.Error).
+// writes its bundle and hands it to the keeper. It returns once the
+// container's program runs, or with the error (also kept in State.Error).
+// A start by a user resets the restart count and the manual stop.
 func (e *Engine) Start(ctx context.Context, ref string) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	closing := e.closing
-	e.mu.Unlock()
-	if closing {
-		return errdefs.Unavailable("the daemon is shutting down")
+	return e.start(ctx, c, false)
+}
+
+// start is Start for a user (byPolicy false) or for the restart policy.
+func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
+	if err := e.closed(); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	if err := c.gate(); err != nil {
 		c.mu.Unlock()
 		return err
 	}
-	switch {
-	case c.rec.State.Status == StatusNew:
+	switch st := c.rec.State.Status; {
+	case st == StatusNew:
 		c.mu.Unlock()
 		return errdefs.Busy("container %s is not created yet: write create to its ctl first", c.id)
-	case c.rec.State.Status == StatusRunning:
+	case st.live():
 		c.mu.Unlock()
 		return errdefs.Busy("container %s is already running", c.id)
 	case c.starting:
 		c.mu.Unlock()
 		return errdefs.Busy("container %s is being started", c.id)
 	}
+	if c.cancelRestart != nil {
+		// A user start replaces the pending restart; the policy's own
+		// start is that restart, whose context must live on.
+		if !byPolicy {
+			c.cancelRestart()
+		}
+		c.cancelRestart = nil
+	}
 	c.starting = true
+	if !byPolicy {
+		c.rec.ManuallyStopped, c.rec.RestartCount = false, 0
+	}
 	rec := c.rec
 	c.mu.Unlock()
 
@@ -53,6 +67,9 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 	c.mu.Lock()
 	c.starting = false
 	if err != nil {
+		if c.rec.State.Status == StatusRestarting {
+			c.rec.State.Status = StatusExited
+		}
 		c.rec.State.Error = err.Error()
 		perr := e.put(c.rec)
 		auto := c.rec.Config.AutoRemove
@@ -67,88 +84,78 @@ func (e *Engine) Start(ctx context.Context, ref string) error {
 		}
 		return err
 	}
-	c.proc = proc
 	c.rec.Path, c.rec.Args = path, args
-	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid(), StartedAt: time.Now().UTC()}
+	c.rec.Runtime = firstOf(rec.Config.Runtime, e.runtime)
+	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: time.Now().UTC()}
 	perr := e.put(c.rec)
 	e.monitors.Add(1)
 	c.mu.Unlock()
-	go e.monitor(c, proc)
+	go e.monitor(c)
 	if perr != nil {
-		// The container runs but its state is not on disk; a restart would
-		// not know it. Say so rather than pretend.
+		// The container runs but its state is not on disk. Say so rather
+		// than pretend; the keeper still knows it, so a restarted daemon
+		// adopts it.
 		return fmt.Errorf("container %s started but its state was not saved: %w", c.id, perr)
 	}
 	return nil
 }
 
-// launch does the work of Start outside the container's lock.
-func (e *Engine) launch(ctx context.Context, rec Record) (runtime.Process, string, []string, error) {
+// launch does the work of a start outside the container's lock.
+func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, []string, error) {
 	img, err := e.images.Get(ctx, rec.ImageID)
 	if err != nil {
-		return nil, "", nil, err
+		return keeper.Proc{}, "", nil, err
 	}
 	p, err := merge(img, &rec.Config)
 	if err != nil {
-		return nil, "", nil, err
+		return keeper.Proc{}, "", nil, err
 	}
 	dir, rootfs := e.containerDir(rec.ID), e.rootfs(rec.ID)
 	if err := e.images.Mount(ctx, img, rootfs, dir); err != nil {
-		return nil, "", nil, err
+		return keeper.Proc{}, "", nil, err
 	}
-	undo := func() {
-		if err := imagestore.Unmount(rootfs); err != nil {
-			e.logf("container %s: %v", rec.ID, err)
+	fail := func(err error) (keeper.Proc, string, []string, error) {
+		if uerr := imagestore.Unmount(rootfs); uerr != nil {
+			e.logf("container %s: %v", rec.ID, uerr)
 		}
+		return keeper.Proc{}, "", nil, err
 	}
-	user, err := resolveUser(rootfs, p.User)
+	opts, err := e.specOptions(rec, p, rootfs)
 	if err != nil {
-		undo()
-		return nil, "", nil, err
+		return fail(err)
 	}
-	spec, err := runtime.Spec(runtime.SpecOptions{
-		ID:       rec.ID,
-		Hostname: firstOf(rec.Config.Hostname, rec.ID[:12]),
-		Args:     p.Args,
-		Env:      p.Env,
-		Cwd:      p.Cwd,
-		User:     user,
-	})
+	spec, err := runtime.Spec(opts)
 	if err == nil {
 		err = runtime.WriteBundle(dir, spec)
 	}
 	if err != nil {
-		undo()
-		return nil, "", nil, err
+		return fail(err)
 	}
-	logf, err := os.OpenFile(e.LogPath(rec.ID), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		undo()
-		return nil, "", nil, err
-	}
-	defer logf.Close()
-	proc, err := e.rt.Start(ctx, runtime.Container{
-		ID:     rec.ID,
-		Bundle: dir,
-		Stdio:  runtime.Stdio{Stdout: logf, Stderr: logf},
+	proc, err := e.keeper.Start(ctx, keeper.StartRequest{
+		ID:        rec.ID,
+		Bundle:    dir,
+		Runtime:   firstOf(rec.Config.Runtime, e.runtime),
+		OpenStdin: rec.Config.OpenStdin,
+		LogDir:    e.LogDir(rec.ID),
 	})
 	if err != nil {
-		undo()
-		return nil, "", nil, err
+		return fail(err)
 	}
 	return proc, p.Args[0], p.Args[1:], nil
 }
 
-// monitor waits for a run to end and records how it ended. A container with
-// AutoRemove is removed before its waiters wake, so a client that saw the exit
-// code finds the name free.
-func (e *Engine) monitor(c *Container, proc runtime.Process) {
+// monitor waits for the end of a container's run and records it. When the
+// daemon shuts down it lets go without recording anything: the container
+// goes on under the keeper. A container with AutoRemove is removed before its
+// waiters wake, so a client that saw the exit code finds the name free.
+func (e *Engine) monitor(c *Container) {
 	defer e.monitors.Done()
-	st, err := proc.Wait(context.Background())
+	st, err := e.wait(c.id, "")
+	if e.ctx.Err() != nil {
+		return
+	}
 	if err != nil {
-		// The status is still valid when the runtime only failed to clean
-		// up; without an exit time it is not.
-		e.logf("container %s: %v", c.id, err)
+		e.logf("container %s: waiting: %v", c.id, err)
 		if st.ExitedAt.IsZero() {
 			st = runtime.ExitStatus{Code: 255, ExitedAt: time.Now()}
 		}
@@ -157,27 +164,40 @@ func (e *Engine) monitor(c *Container, proc runtime.Process) {
 		e.logf("container %s: %v", c.id, err)
 	}
 	c.mu.Lock()
-	c.proc = nil
-	c.rec.State.Status = StatusExited
-	c.rec.State.Pid = 0
-	c.rec.State.ExitCode = st.Code
-	c.rec.State.OOMKilled = st.OOMKilled
-	c.rec.State.FinishedAt = st.ExitedAt.UTC()
+	started := c.rec.State.StartedAt
+	c.rec.State = State{
+		Status:     StatusExited,
+		StartedAt:  started,
+		FinishedAt: st.ExitedAt.UTC(),
+		ExitCode:   st.Code,
+		OOMKilled:  st.OOMKilled,
+	}
 	if err != nil {
 		c.rec.State.Error = err.Error()
 	}
 	r := c.next
 	r.status = st
 	c.next = newRun()
+	delay, restart := e.restartDelay(c, st, time.Since(started))
+	if restart {
+		c.rec.State.Status = StatusRestarting
+		c.rec.RestartCount++
+	}
 	auto := c.rec.Config.AutoRemove && !c.removing
 	if auto {
 		c.removing = true
 	}
 	name := c.rec.Name
-	if perr := e.put(c.rec); perr != nil {
-		e.logf("container %s: saving exit: %v", c.id, perr)
+	perr := e.put(c.rec)
+	if restart {
+		e.scheduleRestart(c, delay)
 	}
 	c.mu.Unlock()
+	if perr != nil {
+		e.logf("container %s: saving exit: %v", c.id, perr)
+	} else if err := e.keeper.Forget(e.ctx, c.id, ""); err != nil && !isGone(err) {
+		e.logf("container %s: %v", c.id, err)
+	}
 	if auto {
 		if err := e.remove(context.Background(), c, name); err != nil {
 			e.logf("container %s: auto-remove: %v", c.id, err)
@@ -186,21 +206,50 @@ func (e *Engine) monitor(c *Container, proc runtime.Process) {
 	close(r.done)
 }
 
-// running returns the container's process and current run if it is running.
-func (c *Container) running() (runtime.Process, *run, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rec.State.Status != StatusRunning || c.proc == nil {
-		return nil, nil, false
+// wait waits for a process through the keeper. A connection to the keeper
+// that broke fails a Wait with errdefs.ErrUnavailable; the client connects
+// again on the next call, so the wait is retried (a keeper that came back
+// without the process then says not found).
+func (e *Engine) wait(id, execID string) (runtime.ExitStatus, error) {
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		st, err := e.keeper.Wait(e.ctx, id, execID)
+		if !errors.Is(err, errdefs.ErrUnavailable) || e.ctx.Err() != nil {
+			return st, err
+		}
+		e.logf("container %s: waiting: %v; trying again", id, err)
+		select {
+		case <-time.After(delay):
+		case <-e.ctx.Done():
+			return st, e.ctx.Err()
+		}
 	}
-	return c.proc, c.next, true
 }
 
-// signal sends sig to proc; a process that has just exited is not an error,
-// the caller is waiting for its exit anyway.
-func signal(proc runtime.Process, sig syscall.Signal) error {
-	if err := proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+// live returns the current run of a container that has a process.
+func (c *Container) live() (*run, Status, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.rec.State.Status
+	return c.next, st, st.live()
+}
+
+// signal sends sig to a container's init; a process that has just exited is
+// not an error, the caller waits for its exit anyway. A paused container is
+// thawed after the signal so the signal is delivered.
+func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal, paused bool) error {
+	err := e.keeper.Signal(ctx, c.id, "", sig)
+	if err != nil && !isGone(err) {
 		return err
+	}
+	if paused {
+		if err := e.keeper.Resume(ctx, c.id); err != nil && !isGone(err) {
+			return err
+		}
+		c.mu.Lock()
+		if c.rec.State.Status == StatusPaused {
+			c.rec.State.Status = StatusRunning
+		}
+		c.mu.Unlock()
 	}
 	return nil
 }
@@ -224,18 +273,55 @@ func waitRun(ctx context.Context, r *run, timeout time.Duration) (bool, error) {
 	}
 }
 
-// Stop sends the stop signal (SIGTERM), waits up to timeout for the container
-// to exit, then kills it. Stopping a container that is not running does nothing.
+// markStopped records that a user stopped the container (a restart policy
+// then leaves it alone) and cancels a pending restart. It reports whether a
+// pending restart was cancelled, which leaves the container exited.
+func (e *Engine) markStopped(c *Container) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.ManuallyStopped = true
+	cancelled := false
+	if c.rec.State.Status == StatusRestarting && c.cancelRestart != nil {
+		c.cancelRestart()
+		c.cancelRestart = nil
+		c.rec.State.Status = StatusExited
+		cancelled = true
+	}
+	if err := e.put(c.rec); err != nil {
+		e.logf("container %s: %v", c.id, err)
+	}
+	return cancelled
+}
+
+// StopTimeout is what stop waits by default before SIGKILL.
+const StopTimeout = 10 * time.Second
+
+// Stop sends the stop signal (the container's, else the image's, else
+// SIGTERM), waits up to timeout (negative: the container's stop timeout) for
+// the container to exit, then kills it. Stopping a container that is not
+// running does nothing.
 func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
 	}
-	proc, r, ok := c.running()
+	e.markStopped(c)
+	r, status, ok := c.live()
 	if !ok {
 		return nil
 	}
-	if err := signal(proc, syscall.SIGTERM); err != nil {
+	rec := c.Record()
+	sig := syscall.SIGTERM
+	if s := e.stopSignal(ctx, rec); s != 0 {
+		sig = s
+	}
+	if timeout < 0 {
+		timeout = StopTimeout
+		if rec.Config.StopTimeout != nil {
+			timeout = time.Duration(*rec.Config.StopTimeout) * time.Second
+		}
+	}
+	if err := e.signal(ctx, c, sig, status == StatusPaused); err != nil {
 		return err
 	}
 	if timeout > 0 {
@@ -243,16 +329,35 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 			return err
 		}
 	}
-	if err := signal(proc, syscall.SIGKILL); err != nil {
+	if err := e.signal(ctx, c, syscall.SIGKILL, false); err != nil {
 		return err
 	}
 	_, err = waitRun(ctx, r, 0)
 	return err
 }
 
+// stopSignal is the container's stop signal, else the image's, else 0.
+func (e *Engine) stopSignal(ctx context.Context, rec Record) syscall.Signal {
+	name := rec.Config.StopSignal
+	if name == "" {
+		if img, err := e.images.Get(ctx, rec.ImageID); err == nil {
+			name = img.Config.Config.StopSignal
+		}
+	}
+	if name == "" {
+		return 0
+	}
+	sig, err := parseSignal(name)
+	if err != nil {
+		return 0
+	}
+	return sig
+}
+
 // Kill sends a signal (a name like TERM or SIGTERM, or a number; default
 // KILL) to the container's process. For SIGKILL it also waits for the exit, so
-// that the status read next says exited.
+// that the status read next says exited. A KILL, TERM or INT counts as a stop
+// by the user for the restart policy.
 func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 	s, err := parseSignal(sig)
 	if err != nil {
@@ -262,15 +367,72 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 	if err != nil {
 		return err
 	}
-	proc, r, ok := c.running()
+	r, status, ok := c.live()
 	if !ok {
 		return errdefs.Busy("container %s is not running", c.id)
 	}
-	if err := signal(proc, s); err != nil || s != syscall.SIGKILL {
+	if s == syscall.SIGKILL || s == syscall.SIGTERM || s == syscall.SIGINT {
+		e.markStopped(c)
+	}
+	if err := e.signal(ctx, c, s, status == StatusPaused && s == syscall.SIGKILL); err != nil {
 		return err
+	}
+	if s != syscall.SIGKILL {
+		return nil
 	}
 	_, err = waitRun(ctx, r, 0)
 	return err
+}
+
+// Pause freezes the container's processes; Resume thaws them.
+func (e *Engine) Pause(ctx context.Context, ref string) error {
+	return e.setPaused(ctx, ref, true)
+}
+
+// Resume thaws a paused container.
+func (e *Engine) Resume(ctx context.Context, ref string) error {
+	return e.setPaused(ctx, ref, false)
+}
+
+func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.gate(); err != nil {
+		return err
+	}
+	switch st := c.rec.State.Status; {
+	case !st.live():
+		return errdefs.Busy("container %s is not running", c.id)
+	case pause && st == StatusPaused:
+		return errdefs.Busy("container %s is already paused", c.id)
+	case !pause && st != StatusPaused:
+		return errdefs.Busy("container %s is not paused", c.id)
+	}
+	if pause {
+		err = e.keeper.Pause(ctx, c.id)
+	} else {
+		err = e.keeper.Resume(ctx, c.id)
+	}
+	if err != nil {
+		return err
+	}
+	c.rec.State.Status = StatusRunning
+	if pause {
+		c.rec.State.Status = StatusPaused
+	}
+	return e.put(c.rec)
+}
+
+// Restart stops the container (as Stop) and starts it again.
+func (e *Engine) Restart(ctx context.Context, ref string, timeout time.Duration) error {
+	if err := e.Stop(ctx, ref, timeout); err != nil {
+		return err
+	}
+	return e.Start(ctx, ref)
 }
 
 // Remove deletes a container, its files and its record. A running container
@@ -283,7 +445,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	}
 	for {
 		c.mu.Lock()
-		switch {
+		switch st := c.rec.State.Status; {
 		case c.removed:
 			c.mu.Unlock()
 			return nil
@@ -299,17 +461,23 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 		case c.starting:
 			c.mu.Unlock()
 			return errdefs.Busy("container %s is being started", c.id)
-		case c.rec.State.Status == StatusNew:
+		case st == StatusNew:
 			c.mu.Unlock()
 			e.Release(c)
 			return nil
-		case c.rec.State.Status == StatusRunning:
-			proc, r := c.proc, c.next
+		case st.live() || st == StatusRestarting:
 			c.mu.Unlock()
 			if !force {
-				return errdefs.Busy("cannot remove container %s: it is running (stop it first, or rm force)", c.id)
+				return errdefs.Busy("cannot remove container %s: it is %s (stop it first, or rm force)", c.id, st)
 			}
-			if err := signal(proc, syscall.SIGKILL); err != nil {
+			if e.markStopped(c) {
+				continue // a pending restart was cancelled: it is exited now
+			}
+			r, status, ok := c.live()
+			if !ok {
+				continue
+			}
+			if err := e.signal(ctx, c, syscall.SIGKILL, status == StatusPaused); err != nil {
 				return err
 			}
 			if _, err := waitRun(ctx, r, 0); err != nil {
@@ -336,9 +504,10 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		return fail(err)
 	}
-	if err := e.rt.Delete(ctx, c.id); err != nil {
+	if err := e.keeper.Delete(ctx, c.id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return fail(err)
 	}
+	e.forgetExecs(ctx, c)
 	if err := e.del(c.id); err != nil {
 		return fail(err)
 	}

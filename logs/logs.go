@@ -5,14 +5,65 @@
 // when. The index lets readers separate the streams (attach, docker logs),
 // add timestamps and start at the last N lines without a second copy of the
 // output.
+//
+// Entry points: [Create] returns the [Writer] of a log directory (one per
+// directory, in the keeper); [Open] returns a [Reader] (any number, in any
+// process), whose Next follows the log as it grows.
+//
+// # Format
+//
+// log holds the bytes the processes wrote, in the order the keeper read
+// them, nothing else. log.idx starts with a 16-byte header, then holds one
+// 24-byte record per write; all integers are little-endian:
+//
+//	header:  0  [8]byte  magic "efslogix"
+//	         8  uint32   format version, 1
+//	        12  uint32   record size, 24
+//	record:  0  uint64   offset in log of the first byte
+//	         8  uint32   length in bytes
+//	        12  uint8    stream: 1 stdout, 2 stderr, 0 End (length 0)
+//	        13  [3]byte  zero
+//	        16  int64    time the keeper read the bytes, Unix nanoseconds
+//
+// A record appears after its bytes: Write appends the bytes to log with one
+// write(2) (O_APPEND), then the record to log.idx with another. An End
+// record says a run is over and every byte its process wrote is above it;
+// the next run of the container appends after it.
+//
+// # Crashes
+//
+// A writer that dies between its two writes leaves bytes in log that no
+// record covers, and one that dies in the middle of a record (a full disk)
+// leaves part of a record. Readers ignore both: a reader cannot tell them
+// from a live writer between its two writes, and waits there when it
+// follows. The next Create of the directory repairs the index before it
+// appends: it drops the partial record and indexes the unindexed bytes as
+// one Stdout record stamped with log's modification time. So nothing that
+// reached log is lost, and readers waiting at the end of the old index go on
+// with the repaired one. A log truncated by hand (shorter than its index
+// says) gets a new index, its remaining bytes one Stdout record.
+//
+// # Following
+//
+// Next with follow waits for log.idx to change through inotify: one inotify
+// instance per process, started on first use, watching each followed
+// directory once whatever the number of its readers (the default limit is
+// 128 instances per user, so one per reader would not do). A timer re-reads
+// the index every second in case an event was missed, every 100ms where
+// inotify cannot watch the directory.
 package logs
 
 import (
-	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
-)
 
-// This file fixes the API; the bodies are placeholders the implementation replaces.
+	"github.com/enginefs/enginefs/errdefs"
+)
 
 // Stream is where output came from.
 type Stream uint8
@@ -25,21 +76,174 @@ const (
 
 // Writer appends output to a log directory. One writer per directory; safe
 // for concurrent use by the goroutines that copy a process's streams.
-type Writer struct{}
+type Writer struct {
+	dir string
 
-// Create opens the log of dir for appending, creating log and log.idx.
-func Create(dir string) (*Writer, error) { panic("unimplemented") }
+	mu   sync.Mutex // orders the two writes of a record
+	log  *os.File
+	idx  *os.File
+	size int64 // of log: the offset of the next write
+	rec  [RecordSize]byte
+}
 
-// Write appends p as one record of stream s, stamped now.
-func (w *Writer) Write(s Stream, p []byte) error { panic("unimplemented") }
+// Create opens the log of dir for appending, creating log and log.idx (and
+// dir, mode 0700, if missing). It repairs what a writer that crashed left
+// (see the package doc). An index of another format is errdefs.ErrInvalid.
+func Create(dir string) (*Writer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("log %s: %w", dir, err)
+	}
+	lf, err := os.OpenFile(filepath.Join(dir, LogName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", dir, err)
+	}
+	xf, err := os.OpenFile(filepath.Join(dir, IndexName), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("log %s: %w", dir, err)
+	}
+	w := &Writer{dir: dir, log: lf, idx: xf}
+	if err := w.recover(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("log %s: %w", dir, err)
+	}
+	return w, nil
+}
+
+// recover checks the header (writing it to a new index), drops a partial
+// last record and indexes the bytes of log that no record covers.
+func (w *Writer) recover() error {
+	xi, err := w.idx.Stat()
+	if err != nil {
+		return err
+	}
+	size := xi.Size()
+	if size < HeaderSize {
+		// New, or a header cut short: nothing was indexed yet.
+		if err := w.idx.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := w.idx.Write(header()); err != nil {
+			return err
+		}
+		size = HeaderSize
+	} else {
+		h := make([]byte, HeaderSize)
+		if _, err := w.idx.ReadAt(h, 0); err != nil {
+			return err
+		}
+		if err := checkHeader(IndexName, h); err != nil {
+			return err
+		}
+	}
+	if whole := HeaderSize + (size-HeaderSize)/RecordSize*RecordSize; whole != size {
+		if err := w.idx.Truncate(whole); err != nil {
+			return err
+		}
+		size = whole
+	}
+	var indexed int64
+	if size > HeaderSize {
+		b := make([]byte, RecordSize)
+		if _, err := w.idx.ReadAt(b, size-RecordSize); err != nil {
+			return err
+		}
+		last, err := decode(b)
+		if err != nil {
+			return err
+		}
+		indexed = last.offset + int64(last.length)
+	}
+	li, err := w.log.Stat()
+	if err != nil {
+		return err
+	}
+	w.size = li.Size()
+	if w.size < indexed {
+		// Truncated behind our back (as people do to docker's logs):
+		// the records point past the end. Start the index again.
+		if err := w.idx.Truncate(HeaderSize); err != nil {
+			return err
+		}
+		indexed = 0
+	}
+	for off := indexed; off < w.size; off += maxRecord {
+		n := min(w.size-off, maxRecord)
+		if err := w.append(record{offset: off, length: uint32(n), stream: Stdout, nanos: li.ModTime().UnixNano()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write appends p as one record of stream s, stamped now. Writes larger
+// than 1 GiB become several records. A stream other than Stdout and Stderr
+// is errdefs.ErrInvalid.
+func (w *Writer) Write(s Stream, p []byte) error {
+	if s != Stdout && s != Stderr {
+		return errdefs.Invalid("log %s: write to %v", w.dir, s)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.log == nil {
+		return fmt.Errorf("log %s: %w", w.dir, fs.ErrClosed)
+	}
+	for len(p) > 0 {
+		chunk := p[:min(len(p), maxRecord)]
+		n, err := w.log.Write(chunk)
+		if n > 0 {
+			rec := record{offset: w.size, length: uint32(n), stream: s, nanos: time.Now().UnixNano()}
+			w.size += int64(n)
+			if err := w.append(rec); err != nil {
+				return fmt.Errorf("log %s: %w", w.dir, err)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("log %s: %w", w.dir, err)
+		}
+		p = p[n:]
+	}
+	return nil
+}
 
 // End appends the record that ends a run: every byte the process wrote is
 // in the log. Followers stop there (Next returns io.EOF); a later run of the
 // same container appends after it.
-func (w *Writer) End() error { panic("unimplemented") }
+func (w *Writer) End() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.append(record{offset: w.size, stream: end, nanos: time.Now().UnixNano()}); err != nil {
+		return fmt.Errorf("log %s: %w", w.dir, err)
+	}
+	return nil
+}
 
-// Close closes the files.
-func (w *Writer) Close() error { panic("unimplemented") }
+// append writes one record with one write(2); w.mu is held.
+func (w *Writer) append(rec record) error {
+	if w.idx == nil {
+		return fs.ErrClosed
+	}
+	rec.put(w.rec[:])
+	_, err := w.idx.Write(w.rec[:])
+	return err
+}
+
+// Close closes the files. Closing twice is not an error.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var errs []error
+	for _, f := range []**os.File{&w.log, &w.idx} {
+		if *f != nil {
+			errs = append(errs, (*f).Close())
+			*f = nil
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("log %s: %w", w.dir, err)
+	}
+	return nil
+}
 
 // Entry is one record: the bytes a process wrote in one write.
 type Entry struct {
@@ -48,22 +252,3 @@ type Entry struct {
 	Offset int64 // where Data starts in log
 	Data   []byte
 }
-
-// Reader reads a log directory's records in order.
-type Reader struct{}
-
-// Open opens the log of dir for reading from the first record.
-func Open(dir string) (*Reader, error) { panic("unimplemented") }
-
-// SeekEnd positions the reader after the last record written so far, so
-// Next returns only what is written from now on (attach).
-func (r *Reader) SeekEnd() error { panic("unimplemented") }
-
-// Next returns the next output record, skipping End records. At the end of
-// what is written it returns io.EOF, unless follow is set: then it waits for
-// the next record (without polling in a busy loop) until ctx is done, and
-// returns io.EOF when it reaches an End record, positioned after it.
-func (r *Reader) Next(ctx context.Context, follow bool) (Entry, error) { panic("unimplemented") }
-
-// Close releases the reader.
-func (r *Reader) Close() error { panic("unimplemented") }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,48 @@ type SpecOptions struct {
 	// --group-add, plus the groups the engine found for the user). None by
 	// default: the process keeps no supplementary group of the daemon.
 	AdditionalGids []uint32
+
+	// CapAdd and CapDrop change Docker's default capabilities
+	// (DefaultCapabilities) as docker run's --cap-add and --cap-drop do.
+	// Names are case-insensitive, with or without the CAP_ prefix; "ALL"
+	// in CapAdd gives every capability but those dropped, "ALL" in
+	// CapDrop keeps only those added. A root process gets the result as
+	// its bounding, effective and permitted sets; any other user the same
+	// bounding set and no effective or permitted capability (as Docker
+	// does). Inheritable and ambient sets are empty.
+	CapAdd, CapDrop []string
+	// Privileged is docker run --privileged: every capability, every
+	// device allowed by the device cgroup, /sys and the cgroup mount
+	// writable, no masked or read-only path. Unlike Docker, the host's
+	// device nodes are not copied into the container's /dev (a
+	// privileged container may mknod them).
+	Privileged bool
+	// NoNewPrivileges sets no_new_privs on the process (docker's
+	// --security-opt no-new-privileges): setuid binaries and file
+	// capabilities grant nothing.
+	NoNewPrivileges bool
+	// Rlimits are the process's resource limits (docker's --ulimit), with
+	// the kernel's names ("RLIMIT_NOFILE"); Soft may not exceed Hard. A
+	// runtime cannot raise a hard limit above its own without
+	// CAP_SYS_RESOURCE.
+	Rlimits []specs.POSIXRlimit
+	// ShmSize is the size of /dev/shm in bytes (--shm-size); 0 is
+	// Docker's 64 MiB.
+	ShmSize int64
+	// Resources are the cgroup limits (memory, CPU, pids).
+	Resources Resources
+	// Mounts are added after the default mounts, in order: the engine's
+	// binds of /etc/hosts, /etc/hostname and /etc/resolv.conf (a bind of
+	// a file onto a file works), then volumes. A mount on the destination
+	// of a default mount replaces it (--tmpfs /dev/shm), as in Docker.
+	// Destinations must be absolute, as must the sources of binds.
+	Mounts []specs.Mount
+	// Sysctls are kernel parameters of the container's namespaces
+	// (docker's --sysctl): kernel.msg*, kernel.sem, kernel.shm*,
+	// fs.mqueue.* and net.*; any other is errdefs.ErrInvalid, as in
+	// Docker. net.* ones need the container's own network namespace: the
+	// engine refuses them with --network host, as Docker does.
+	Sysctls map[string]string
 }
 
 // DefaultPathEnv is the PATH a container gets when its image sets none;
@@ -45,11 +88,15 @@ const CgroupParent = "/enginefs"
 // denies everything else. The rootfs is "rootfs" in the bundle.
 //
 // The environment starts with Docker's PATH and HOSTNAME (and TERM=xterm with
-// a terminal); opts.Env replaces or extends them, in order.
+// a terminal); opts.Env replaces or extends them, in order. Capabilities,
+// masked and read-only paths are Docker's defaults (see withSecurity);
+// opts adds the limits, mounts and sysctls of docker run's flags.
 //
 // It returns an error of class errdefs.ErrInvalid when an option is bad: no
 // ID or one that is not a plain name, empty Args, a relative Cwd, a User that
-// is not numeric.
+// is not numeric, an unknown capability or rlimit, a soft rlimit above its
+// hard one, resources Docker refuses, a mount with a relative destination,
+// a sysctl outside the container's namespaces.
 func Spec(opts SpecOptions) (*specs.Spec, error) {
 	if err := validateID(opts.ID); err != nil {
 		return nil, err
@@ -77,18 +124,36 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 		}
 	}
 
+	rlimits, err := checkRlimits(opts.Rlimits)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
+	}
+	if opts.ShmSize < 0 {
+		return nil, errdefs.Invalid("container %s: shm size %d is negative", opts.ID, opts.ShmSize)
+	}
+	mounts, err := mergeMounts(defaultMounts(opts.ShmSize, opts.Privileged), opts.Mounts)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
+	}
+	sysctls, err := checkSysctls(opts.Sysctls)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
+	}
+
 	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Terminal: opts.Terminal,
-			User:     user,
-			Args:     append([]string(nil), opts.Args...),
-			Env:      processEnv(hostname, opts.Terminal, opts.Env),
-			Cwd:      path.Clean(cwd),
+			Terminal:        opts.Terminal,
+			User:            user,
+			Args:            append([]string(nil), opts.Args...),
+			Env:             processEnv(hostname, opts.Terminal, opts.Env),
+			Cwd:             path.Clean(cwd),
+			Rlimits:         rlimits,
+			NoNewPrivileges: opts.NoNewPrivileges,
 		},
 		Root:     &specs.Root{Path: "rootfs", Readonly: opts.ReadonlyRootfs},
 		Hostname: hostname,
-		Mounts:   defaultMounts(),
+		Mounts:   mounts,
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace},
@@ -100,17 +165,42 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 			CgroupsPath: CgroupParent + "/" + opts.ID,
 			Devices:     defaultDevices(),
 			Resources:   &specs.LinuxResources{Devices: defaultDeviceRules()},
+			Sysctl:      sysctls,
 		},
 	}
-	withSecurity(s)
+	if err := opts.Resources.linuxResources(s.Linux.Resources); err != nil {
+		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
+	}
+	if err := withSecurity(s, opts); err != nil {
+		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
+	}
 	return s, nil
 }
 
-// withSecurity applies the confinement Docker applies by default. So far:
-// the masked and read-only /proc and /sys paths of moby's oci/defaults.go, so
-// a container cannot reach the host's kernel through them (sysrq-trigger,
-// core_pattern, kcore). Capabilities, rlimits and noNewPrivileges come next.
-func withSecurity(s *specs.Spec) {
+// withSecurity applies the confinement Docker applies by default: its
+// capabilities, changed by CapAdd and CapDrop, and the masked and read-only
+// /proc and /sys paths of moby's oci/defaults.go, so that a container cannot
+// reach the host's kernel through them (sysrq-trigger, core_pattern,
+// kcore). A privileged container gets every capability and device, and no
+// masked path.
+func withSecurity(s *specs.Spec, opts SpecOptions) error {
+	caps, err := tweakCapabilities(DefaultCapabilities(), opts.CapAdd, opts.CapDrop)
+	if err != nil {
+		return err
+	}
+	if opts.Privileged {
+		caps = AllCapabilities()
+	}
+	c := &specs.LinuxCapabilities{Bounding: caps}
+	if s.Process.User.UID == 0 {
+		c.Effective = slices.Clone(caps)
+		c.Permitted = slices.Clone(caps)
+	}
+	s.Process.Capabilities = c
+	if opts.Privileged {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		return nil
+	}
 	s.Linux.MaskedPaths = []string{
 		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
@@ -119,6 +209,7 @@ func withSecurity(s *specs.Spec) {
 	s.Linux.ReadonlyPaths = []string{
 		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 	}
+	return nil
 }
 
 // validateID checks that id can name a cgroup and a state directory.
@@ -179,17 +270,119 @@ func processEnv(hostname string, terminal bool, env []string) []string {
 	return out
 }
 
-// defaultMounts are Docker's default mounts; /dev/shm carries runc's size.
-func defaultMounts() []specs.Mount {
+// DefaultShmSize is the size of a container's /dev/shm unless
+// SpecOptions.ShmSize says otherwise: Docker's 64 MiB.
+const DefaultShmSize = 64 << 20
+
+// defaultMounts are Docker's default mounts, /dev/shm of shmSize bytes
+// (DefaultShmSize if 0); /sys and the cgroups are writable in a privileged
+// container.
+func defaultMounts(shmSize int64, privileged bool) []specs.Mount {
+	if shmSize == 0 {
+		shmSize = DefaultShmSize
+	}
+	shm := "size=" + strconv.FormatInt(shmSize, 10)
+	if shmSize%1024 == 0 {
+		shm = "size=" + strconv.FormatInt(shmSize/1024, 10) + "k"
+	}
+	ro := "ro"
+	if privileged {
+		ro = "rw"
+	}
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", ro}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", ro}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", shm}},
 	}
+}
+
+// mergeMounts returns defaults followed by extra; a mount of extra on the
+// destination of a default replaces the default (in its place, so that
+// /dev stays before what is mounted below it). Two mounts of extra on one
+// destination are errdefs.ErrInvalid, as in Docker.
+func mergeMounts(defaults, extra []specs.Mount) ([]specs.Mount, error) {
+	out := slices.Clone(defaults)
+	seen := map[string]bool{}
+	for _, m := range extra {
+		if !path.IsAbs(m.Destination) {
+			return nil, errdefs.Invalid("mount destination %q is not an absolute path", m.Destination)
+		}
+		m.Destination = path.Clean(m.Destination)
+		switch {
+		case m.Destination == "/":
+			return nil, errdefs.Invalid("a mount on / is not allowed")
+		case seen[m.Destination]:
+			return nil, errdefs.Invalid("duplicate mount point: %s", m.Destination)
+		}
+		seen[m.Destination] = true
+		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		if bind && !path.IsAbs(m.Source) {
+			return nil, errdefs.Invalid("bind mount on %s: source %q is not an absolute path", m.Destination, m.Source)
+		}
+		m.Options = slices.Clone(m.Options)
+		if i := slices.IndexFunc(defaults, func(d specs.Mount) bool { return d.Destination == m.Destination }); i >= 0 {
+			out[i] = m
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// rlimitNames are the resource limits the kernel knows.
+var rlimitNames = []string{
+	"RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE",
+	"RLIMIT_LOCKS", "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
+	"RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS", "RLIMIT_RTPRIO",
+	"RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+}
+
+// checkRlimits checks the names and that soft does not exceed hard; the
+// last limit given for a resource wins, as with docker's --ulimit.
+func checkRlimits(limits []specs.POSIXRlimit) ([]specs.POSIXRlimit, error) {
+	var out []specs.POSIXRlimit
+	for _, l := range limits {
+		if !slices.Contains(rlimitNames, l.Type) {
+			return nil, errdefs.Invalid("unknown rlimit %q", l.Type)
+		}
+		if l.Soft > l.Hard {
+			return nil, errdefs.Invalid("rlimit %s: soft limit %d is above the hard limit %d", l.Type, l.Soft, l.Hard)
+		}
+		if i := slices.IndexFunc(out, func(o specs.POSIXRlimit) bool { return o.Type == l.Type }); i >= 0 {
+			out[i] = l
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// checkSysctls keeps the sysctls of the container's namespaces (Docker's
+// list: IPC and network parameters) and refuses the others.
+func checkSysctls(sysctls map[string]string) (map[string]string, error) {
+	if len(sysctls) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(sysctls))
+	for k, v := range sysctls {
+		ok := false
+		switch {
+		case k == "kernel.sem" || k == "kernel.msgmax" || k == "kernel.msgmnb" || k == "kernel.msgmni" ||
+			k == "kernel.shmall" || k == "kernel.shmmax" || k == "kernel.shmmni" || k == "kernel.shm_rmid_forced":
+			ok = true
+		case strings.HasPrefix(k, "fs.mqueue.") || strings.HasPrefix(k, "net."):
+			ok = !strings.Contains(k, "/") && !strings.HasSuffix(k, ".")
+		}
+		if !ok {
+			return nil, errdefs.Invalid("sysctl %q is not allowed", k)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // device is one of the default character devices.

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -167,63 +166,5 @@ func TestFUSEErrors(t *testing.T) {
 	}
 	if got := d.sh("cat containers/e/status"); got != "created\n" {
 		t.Errorf("status = %q, want created", got)
-	}
-}
-
-// TestShutdown checks SIGTERM: the mount goes, running containers are
-// stopped and their state is kept for the next start.
-func TestShutdown(t *testing.T) {
-	d := startDaemon(t)
-	d.sh("echo 'create name=long image=busybox -- sleep 300' > containers/ctl; echo start > containers/long/ctl")
-	d.sh("echo 'create name=idle image=busybox -- true' > containers/ctl")
-	id := strings.Fields(d.sh("cat containers/long/inspect | grep '\"Id\"' | tr -d '\",'"))[1]
-	d.stop()
-	if isMounted(d.mnt) {
-		t.Fatal("mount left after SIGTERM")
-	}
-	if cg := cgroupsOf(id); len(cg) > 0 {
-		t.Errorf("cgroups left after shutdown: %v", cg)
-	}
-	if m := mountsUnder(d.state); len(m) > 0 {
-		t.Errorf("mounts left after shutdown: %v", m)
-	}
-	d.start()
-	if got := d.sh("cat containers/long/status"); !strings.HasPrefix(got, "exited code=137") {
-		t.Errorf("after restart, long = %q, want exited code=137", got)
-	}
-	if got := d.sh("cat containers/idle/status"); got != "created\n" {
-		t.Errorf("after restart, idle = %q, want created", got)
-	}
-	if got := d.sh("echo start > containers/idle/ctl; cat containers/idle/wait"); got != "0\n" {
-		t.Errorf("idle ran with code %q", got)
-	}
-}
-
-// TestCrashRecovery kills the daemon with SIGKILL while a container runs: the
-// next daemon finds every accepted container and cleans up the orphan.
-func TestCrashRecovery(t *testing.T) {
-	d := startDaemon(t)
-	d.sh("echo 'create name=orphan image=busybox -- sleep 300' > containers/ctl; echo start > containers/orphan/ctl")
-	d.sh("echo 'create name=kept image=busybox -- echo kept' > containers/ctl")
-	pid := strings.TrimPrefix(strings.Fields(d.sh("cat containers/orphan/status"))[1], "pid=")
-	id := strings.Fields(d.sh("cat containers/orphan/inspect | grep '\"Id\"' | tr -d '\",'"))[1]
-	d.kill9()
-	d.start()
-	if cg := cgroupsOf(id); len(cg) > 0 {
-		t.Errorf("the orphan's cgroups are left after recovery: %v", cg)
-	}
-	if m := mountsUnder(d.state); len(m) > 0 {
-		t.Errorf("the orphan's mounts are left after recovery: %v", m)
-	}
-	if got := d.sh("cat containers/orphan/status"); !strings.HasPrefix(got, "exited code=137") {
-		t.Errorf("orphan after crash = %q, want exited code=137", got)
-	}
-	if exists("/proc/" + pid) {
-		if data, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(data), "sleep") {
-			t.Errorf("the orphan (pid %s) still runs", pid)
-		}
-	}
-	if got := d.sh("echo start > containers/kept/ctl; cat containers/kept/wait containers/kept/log"); got != "0\nkept\n" {
-		t.Errorf("kept ran as %q", got)
 	}
 }

@@ -23,8 +23,9 @@ import (
 
 // bins holds the binaries and the fixture built once by TestMain.
 var bins struct {
-	dir      string // holds enginefs and dctl
+	dir      string // holds enginefs, enginefs-keeper and dctl
 	enginefs string
+	keeper   string
 	dctl     string
 	busybox  string // the busybox image archive
 	skip     string // why the end-to-end tests cannot run here, if they cannot
@@ -41,6 +42,7 @@ func TestMain(m *testing.M) {
 		bins.dir = dir
 		bins.enginefs = filepath.Join(dir, "enginefs")
 		bins.dctl = filepath.Join(dir, "dctl")
+		bins.keeper = filepath.Join(dir, "enginefs-keeper")
 		bins.busybox = filepath.Join(dir, "busybox.tar")
 		switch {
 		case os.Geteuid() != 0:
@@ -51,7 +53,7 @@ func TestMain(m *testing.M) {
 			bins.skip = "needs Debian's busybox-static (/bin/busybox)"
 		}
 		if bins.skip == "" {
-			for _, b := range []struct{ out, pkg string }{{bins.enginefs, "./cmd/enginefs"}, {bins.dctl, "./cmd/dctl"}} {
+			for _, b := range []struct{ out, pkg string }{{bins.enginefs, "./cmd/enginefs"}, {bins.dctl, "./cmd/dctl"}, {bins.keeper, "./cmd/enginefs-keeper"}} {
 				cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 				cmd.Dir = ".."
 				if out, err := cmd.CombinedOutput(); err != nil {
@@ -110,14 +112,14 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	}
 	d.sock = "unix:" + filepath.Join(d.run, "9p.sock")
 	d.start(extra...)
-	t.Cleanup(d.stop)
+	t.Cleanup(d.teardown)
 	d.sh("echo load " + bins.busybox + " > " + d.mnt + "/images/ctl")
 	return d
 }
 
 func (d *daemon) start(extra ...string) {
 	d.t.Helper()
-	args := append([]string{"--state", d.state, "--run", d.run, "--mount", d.mnt, "--9p", d.sock}, extra...)
+	args := append([]string{"--state", d.state, "--run", d.run, "--mount", d.mnt, "--9p", d.sock, "--keeper-idle", "200ms"}, extra...)
 	for i, a := range extra {
 		if a == "--9p" && i+1 < len(extra) && strings.HasPrefix(extra[i+1], "tcp:") {
 			d.tcp = extra[i+1]
@@ -142,8 +144,53 @@ func (d *daemon) start(extra ...string) {
 	}
 }
 
+// teardown removes every container (they would outlive the daemon under the
+// keeper), stops the daemon, and waits for the keeper to exit once idle, so
+// nothing the test started outlives it.
+func (d *daemon) teardown() {
+	if d.cmd == nil {
+		d.start()
+	}
+	for _, n := range strings.Fields(d.sh("ls containers")) {
+		if len(n) == 64 {
+			if _, errOut, err := d.trySh("echo rm force > containers/" + n + "/ctl"); err != nil {
+				d.t.Errorf("teardown: rm force %s: %v %s", n[:12], err, errOut)
+			}
+		}
+	}
+	d.stop()
+	pidFile := filepath.Join(d.run, "keeper.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return // no keeper
+	}
+	var pid int
+	fmt.Sscan(string(data), &pid)
+	for i := 0; i < 500 && pid > 0 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid > 0 && syscall.Kill(pid, 0) == nil {
+		d.t.Errorf("the keeper (pid %d) did not exit once idle; killing it", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if m := mountsUnder(d.state); len(m) > 0 {
+		d.t.Errorf("mounts left after teardown: %v", m)
+		for _, p := range m {
+			_ = syscall.Unmount(p, syscall.MNT_DETACH)
+		}
+	}
+}
+
+// keeperPid returns the pid of the daemon's keeper.
+func (d *daemon) keeperPid() int {
+	data, _ := os.ReadFile(filepath.Join(d.run, "keeper.pid"))
+	var pid int
+	fmt.Sscan(string(data), &pid)
+	return pid
+}
+
 // stop sends SIGTERM and waits; a daemon that does not stop is killed and
-// its mount lazily unmounted, so nothing outlives the test.
+// its mount lazily unmounted. The containers go on under the keeper.
 func (d *daemon) stop() {
 	if d.cmd == nil {
 		return
@@ -271,4 +318,28 @@ func cgroupsOf(id string) []string {
 		out = append(out, m...)
 	}
 	return out
+}
+
+// killPid kills a process with SIGKILL and waits for it to go.
+func killPid(pid int) error {
+	if pid <= 0 {
+		return fmt.Errorf("no pid")
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 500; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("pid %d does not die", pid)
+}
+
+// createSh creates a container running sh -c script, plus any create options,
+// writing the ctl line through a here-document so the test's shell expands
+// nothing of the script.
+func (d *daemon) createSh(name, opts, script string) {
+	d.t.Helper()
+	d.sh("cat > containers/ctl <<'EOF'\ncreate name=" + name + " image=busybox " + opts + " -- sh -c '" +
+		strings.ReplaceAll(script, "'", `'\''`) + "'\nEOF")
 }

@@ -18,13 +18,8 @@ import (
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
+	"github.com/enginefs/enginefs/runtime"
 )
-
-// createKeys are the options of create, on containers/ctl and on the ctl of a
-// container reserved by clone.
-var createKeys = []string{"image", "name", "env", "workdir", "hostname", "user", "entrypoint", "rm"}
-
-const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [hostname=H] [user=U] [entrypoint=PROG] [rm=true] [-- CMD ARG...]"
 
 var containersGrammar = ctl.Grammar{
 	{Name: "create", Keys: createKeys, Required: []string{"image"}, Argv: true, Usage: createUsage},
@@ -34,7 +29,11 @@ var containerGrammar = ctl.Grammar{
 	{Name: "create", Keys: createKeys, Required: []string{"image"}, Argv: true, Usage: createUsage},
 	{Name: "start", Usage: "start"},
 	{Name: "stop", MaxArgs: 1, Usage: "stop [SECONDS]"},
+	{Name: "restart", MaxArgs: 1, Usage: "restart [SECONDS]"},
 	{Name: "kill", MaxArgs: 1, Usage: "kill [SIGNAL]"},
+	{Name: "pause", Usage: "pause"},
+	{Name: "resume", Usage: "resume"},
+	{Name: "resize", MinArgs: 2, MaxArgs: 2, Usage: "resize ROWS COLS"},
 	{Name: "rm", MaxArgs: 1, Usage: "rm [force]"},
 	{Name: "rename", MinArgs: 1, MaxArgs: 1, Usage: "rename NAME"},
 }
@@ -86,28 +85,6 @@ func (t *tree) containersCtl(ctx context.Context, line string) (string, error) {
 	return c.ID(), nil
 }
 
-// configFromCreate reads the options of a create line into a config.
-func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
-	cfg := engine.Config{Env: cmd.All("env"), Cmd: cmd.Argv}
-	cfg.Image, _ = cmd.Get("image")
-	cfg.WorkingDir, _ = cmd.Get("workdir")
-	cfg.Hostname, _ = cmd.Get("hostname")
-	cfg.User, _ = cmd.Get("user")
-	if ep, ok := cmd.Get("entrypoint"); ok {
-		cfg.Entrypoint = []string{}
-		if ep != "" {
-			cfg.Entrypoint = []string{ep}
-		}
-	}
-	rm, err := cmd.Bool("rm", false)
-	if err != nil {
-		return "", cfg, err
-	}
-	cfg.AutoRemove = rm
-	name, _ := cmd.Get("name")
-	return name, cfg, nil
-}
-
 // cloneFile is containers/clone: each open reserves a new container id; a read
 // returns it and writes act as that container's ctl. Closing the file before
 // a create releases the id (Plan 9's /net clone).
@@ -117,31 +94,30 @@ func (cloneFile) Attr(context.Context) (fs.Attr, error) { return fs.Attr{Mode: 0
 
 func (f cloneFile) Open(ctx context.Context, flag int) (fs.Handle, error) {
 	c := f.t.e.Reserve()
-	ctlNode := f.t.ctlFile(c.ID())
-	h, err := ctlNode.Open(ctx, flag)
+	h, err := f.t.ctlFile(c.ID()).Open(ctx, flag)
 	if err != nil {
 		f.t.e.Release(c)
 		return nil, err
 	}
-	return &cloneHandle{t: f.t, c: c, ctl: h, id: []byte(c.ID() + "\n")}, nil
+	return &cloneHandle{ctl: h, id: []byte(c.ID() + "\n"), release: func() { f.t.e.Release(c) }}, nil
 }
 
+// cloneHandle is an open clone file (of containers or of a container's
+// execs): it reads the new id until a command was written, then that
+// command's reply.
 type cloneHandle struct {
-	t     *tree
-	c     *engine.Container
-	ctl   fs.Handle
-	id    []byte
-	wrote atomic.Bool
+	ctl     fs.Handle
+	id      []byte
+	wrote   atomic.Bool
+	release func()
 }
 
-// ReadAt returns the id until a command was written, then that command's reply.
 func (h *cloneHandle) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if !h.wrote.Load() {
 		if off >= int64(len(h.id)) {
 			return 0, io.EOF
 		}
-		n := copy(p, h.id[off:])
-		return n, nil
+		return copy(p, h.id[off:]), nil
 	}
 	return h.ctl.ReadAt(ctx, p, off)
 }
@@ -152,7 +128,9 @@ func (h *cloneHandle) WriteAt(ctx context.Context, p []byte, off int64) (int, er
 }
 
 func (h *cloneHandle) Close() error {
-	h.t.e.Release(h.c)
+	if h.release != nil {
+		h.release()
+	}
 	return h.ctl.Close()
 }
 
@@ -161,16 +139,23 @@ func (t *tree) container(id string) fs.Dir {
 	dir := "containers/" + id
 	slot := t.slot(dir)
 	get := func() (*engine.Container, error) { return t.e.Get(id) }
+	record := func() (engine.Record, error) {
+		c, err := get()
+		if err != nil {
+			return engine.Record{}, err
+		}
+		return c.Record(), nil
+	}
 	return fs.StaticDir{
 		{Name: "ctl", Node: t.ctlFile(id)},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "config", Node: &fs.DocFile{
 			Read: func(context.Context) ([]byte, error) {
-				c, err := get()
+				r, err := record()
 				if err != nil {
 					return nil, err
 				}
-				return jsonDoc(c.Record().Config)
+				return jsonDoc(r.Config)
 			},
 			Write: func(ctx context.Context, doc []byte) error {
 				var cfg engine.Config
@@ -182,18 +167,18 @@ func (t *tree) container(id string) fs.Dir {
 			Errors: slot,
 		}},
 		{Name: "status", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
-			c, err := get()
+			r, err := record()
 			if err != nil {
 				return nil, err
 			}
-			return []byte(statusLine(c.Record().State) + "\n"), nil
+			return []byte(statusLine(r.State) + "\n"), nil
 		})},
 		{Name: "inspect", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
-			c, err := get()
+			r, err := record()
 			if err != nil {
 				return nil, err
 			}
-			return jsonDoc(inspect(c.Record(), t.e.LogPath(id)))
+			return jsonDoc(inspect(r, t.e.LogPath(id)))
 		})},
 		{Name: "log", Node: fs.HostFile(func() (string, error) {
 			if _, err := get(); err != nil {
@@ -206,15 +191,25 @@ func (t *tree) container(id string) fs.Dir {
 			if err != nil {
 				return nil, err
 			}
-			wait := c.Wait()
-			return func(ctx context.Context) ([]byte, error) {
-				st, err := wait(ctx)
-				if err != nil {
-					return nil, err
-				}
-				return []byte(strconv.Itoa(st.Code) + "\n"), nil
-			}, nil
+			return exitCode(c.Wait()), nil
 		})},
+		{Name: "stdin", Node: t.stdinFile(id, "")},
+		{Name: "stdout", Node: t.outputFile(id, "", outStdout)},
+		{Name: "stderr", Node: t.outputFile(id, "", outStderr)},
+		{Name: "stats", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) { return t.stats(ctx, id) })},
+		{Name: "top", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) { return t.top(ctx, id) })},
+		{Name: "exec", Node: t.execs(id)},
+	}
+}
+
+// exitCode turns a wait into the content of a wait file: the code and a newline.
+func exitCode(wait func(context.Context) (runtime.ExitStatus, error)) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		st, err := wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strconv.Itoa(st.Code) + "\n"), nil
 	}
 }
 
@@ -225,6 +220,16 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 		cmd, err := containerGrammar.Parse(line)
 		if err != nil {
 			return "", err
+		}
+		secs := func(def int) (time.Duration, error) {
+			n, err := cmd.Int(0, def)
+			if err == nil && n < -1 {
+				err = errdefs.Invalid("%s: negative timeout %d", cmd.Verb, n)
+			}
+			if n < 0 {
+				return -1, err
+			}
+			return time.Duration(n) * time.Second, err
 		}
 		switch cmd.Verb {
 		case "create":
@@ -239,21 +244,31 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 			return id, t.e.Configure(ctx, c, name, cfg)
 		case "start":
 			return "", t.e.Start(ctx, id)
-		case "stop":
-			secs, err := cmd.Int(0, 10)
+		case "stop", "restart":
+			d, err := secs(-1)
 			if err != nil {
 				return "", err
 			}
-			if secs < 0 {
-				return "", errdefs.Invalid("stop: negative timeout %d", secs)
+			if cmd.Verb == "stop" {
+				return "", t.e.Stop(ctx, id, d)
 			}
-			return "", t.e.Stop(ctx, id, time.Duration(secs)*time.Second)
+			return "", t.e.Restart(ctx, id, d)
 		case "kill":
 			sig := ""
 			if len(cmd.Args) > 0 {
 				sig = cmd.Args[0]
 			}
 			return "", t.e.Kill(ctx, id, sig)
+		case "pause":
+			return "", t.e.Pause(ctx, id)
+		case "resume":
+			return "", t.e.Resume(ctx, id)
+		case "resize":
+			rows, cols, err := winsize(cmd)
+			if err != nil {
+				return "", err
+			}
+			return "", t.e.Resize(ctx, id, "", rows, cols)
 		case "rm":
 			force := false
 			if len(cmd.Args) > 0 {
@@ -272,6 +287,19 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 		}
 		return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
 	}}
+}
+
+// winsize reads the ROWS COLS arguments of resize.
+func winsize(cmd ctl.Command) (uint16, uint16, error) {
+	var v [2]uint16
+	for i := range v {
+		n, err := strconv.ParseUint(cmd.Args[i], 10, 16)
+		if err != nil || n == 0 {
+			return 0, 0, &ctl.Error{Verb: cmd.Verb, Msg: "not a size", Word: cmd.Args[i], Usage: "resize ROWS COLS"}
+		}
+		v[i] = uint16(n)
+	}
+	return v[0], v[1], nil
 }
 
 // decodeStrict decodes one JSON document, refusing unknown fields; a document
@@ -296,10 +324,10 @@ func decodeStrict(doc []byte, v any) error {
 func statusLine(s engine.State) string {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	switch s.Status {
-	case engine.StatusRunning:
-		return fmt.Sprintf("running pid=%d started=%s", s.Pid, ts(s.StartedAt))
-	case engine.StatusExited:
-		line := fmt.Sprintf("exited code=%d started=%s finished=%s", s.ExitCode, ts(s.StartedAt), ts(s.FinishedAt))
+	case engine.StatusRunning, engine.StatusPaused:
+		return fmt.Sprintf("%s pid=%d started=%s", s.Status, s.Pid, ts(s.StartedAt))
+	case engine.StatusExited, engine.StatusRestarting:
+		line := fmt.Sprintf("%s code=%d started=%s finished=%s", s.Status, s.ExitCode, ts(s.StartedAt), ts(s.FinishedAt))
 		if s.OOMKilled {
 			line += " oomkilled"
 		}
@@ -316,6 +344,10 @@ func humanStatus(s engine.State, now time.Time) string {
 	switch s.Status {
 	case engine.StatusRunning:
 		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+	case engine.StatusPaused:
+		return "Up " + units.HumanDuration(now.Sub(s.StartedAt)) + " (Paused)"
+	case engine.StatusRestarting:
+		return "Restarting (" + strconv.Itoa(s.ExitCode) + ") " + units.HumanDuration(now.Sub(s.FinishedAt)) + " ago"
 	case engine.StatusExited:
 		return "Exited (" + strconv.Itoa(s.ExitCode) + ") " + units.HumanDuration(now.Sub(s.FinishedAt)) + " ago"
 	case engine.StatusCreated:

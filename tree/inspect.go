@@ -11,18 +11,32 @@ import (
 // inspectDoc is containers/<id>/inspect: the fields of docker inspect that the
 // engine has so far, under docker's names.
 type inspectDoc struct {
-	ID      string       `json:"Id"`
-	Created time.Time    `json:"Created"`
-	Path    string       `json:"Path"`
-	Args    []string     `json:"Args"`
-	State   inspectState `json:"State"`
-	Image   string       `json:"Image"`
-	Name    string       `json:"Name"`
-	LogPath string       `json:"LogPath"`
-	Config  inspectConf  `json:"Config"`
-	Host    struct {
-		AutoRemove bool `json:"AutoRemove"`
-	} `json:"HostConfig"`
+	ID           string       `json:"Id"`
+	Created      time.Time    `json:"Created"`
+	Path         string       `json:"Path"`
+	Args         []string     `json:"Args"`
+	State        inspectState `json:"State"`
+	Image        string       `json:"Image"`
+	Name         string       `json:"Name"`
+	LogPath      string       `json:"LogPath"`
+	RestartCount int          `json:"RestartCount"`
+	Config       inspectConf  `json:"Config"`
+	Host         inspectHost  `json:"HostConfig"`
+}
+
+type inspectHost struct {
+	AutoRemove     bool                 `json:"AutoRemove"`
+	RestartPolicy  engine.RestartPolicy `json:"RestartPolicy"`
+	Runtime        string               `json:"Runtime"`
+	CapAdd         []string             `json:"CapAdd"`
+	CapDrop        []string             `json:"CapDrop"`
+	GroupAdd       []string             `json:"GroupAdd"`
+	Privileged     bool                 `json:"Privileged"`
+	ReadonlyRootfs bool                 `json:"ReadonlyRootfs"`
+	SecurityOpt    []string             `json:"SecurityOpt"`
+	Ulimits        []engine.Ulimit      `json:"Ulimits"`
+	ShmSize        int64                `json:"ShmSize"`
+	engine.Resources
 }
 
 type inspectState struct {
@@ -40,22 +54,30 @@ type inspectState struct {
 }
 
 type inspectConf struct {
-	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
-	Env        []string `json:"Env"`
-	Cmd        []string `json:"Cmd"`
-	Image      string   `json:"Image"`
-	WorkingDir string   `json:"WorkingDir"`
-	Entrypoint []string `json:"Entrypoint"`
+	Hostname    string   `json:"Hostname"`
+	User        string   `json:"User"`
+	Tty         bool     `json:"Tty"`
+	OpenStdin   bool     `json:"OpenStdin"`
+	StdinOnce   bool     `json:"StdinOnce"`
+	Env         []string `json:"Env"`
+	Cmd         []string `json:"Cmd"`
+	Image       string   `json:"Image"`
+	WorkingDir  string   `json:"WorkingDir"`
+	Entrypoint  []string `json:"Entrypoint"`
+	StopSignal  string   `json:"StopSignal,omitempty"`
+	StopTimeout *int     `json:"StopTimeout,omitempty"`
 }
 
 func inspect(r engine.Record, logPath string) inspectDoc {
 	d := inspectDoc{
 		ID: r.ID, Created: r.Created, Path: r.Path, Args: r.Args,
 		Image: r.ImageID, Name: "/" + r.Name, LogPath: logPath,
+		RestartCount: r.RestartCount,
 		State: inspectState{
 			Status:     string(r.State.Status),
-			Running:    r.State.Status == engine.StatusRunning,
+			Running:    r.State.Status == engine.StatusRunning || r.State.Status == engine.StatusPaused,
+			Paused:     r.State.Status == engine.StatusPaused,
+			Restarting: r.State.Status == engine.StatusRestarting,
 			OOMKilled:  r.State.OOMKilled,
 			Pid:        r.State.Pid,
 			ExitCode:   r.State.ExitCode,
@@ -64,19 +86,37 @@ func inspect(r engine.Record, logPath string) inspectDoc {
 			FinishedAt: r.State.FinishedAt,
 		},
 		Config: inspectConf{
-			Hostname:   firstNonEmpty(r.Config.Hostname, shortID(r.ID)),
-			User:       r.Config.User,
-			Env:        r.Config.Env,
-			Cmd:        r.Config.Cmd,
-			Image:      r.Config.Image,
-			WorkingDir: r.Config.WorkingDir,
-			Entrypoint: r.Config.Entrypoint,
+			Hostname:    firstNonEmpty(r.Config.Hostname, shortID(r.ID)),
+			User:        r.Config.User,
+			Tty:         r.Config.Tty,
+			OpenStdin:   r.Config.OpenStdin,
+			StdinOnce:   r.Config.StdinOnce,
+			Env:         r.Config.Env,
+			Cmd:         r.Config.Cmd,
+			Image:       r.Config.Image,
+			WorkingDir:  r.Config.WorkingDir,
+			Entrypoint:  r.Config.Entrypoint,
+			StopSignal:  r.Config.StopSignal,
+			StopTimeout: r.Config.StopTimeout,
+		},
+		Host: inspectHost{
+			AutoRemove:     r.Config.AutoRemove,
+			RestartPolicy:  r.Config.RestartPolicy,
+			Runtime:        firstNonEmpty(r.Runtime, r.Config.Runtime),
+			CapAdd:         r.Config.CapAdd,
+			CapDrop:        r.Config.CapDrop,
+			GroupAdd:       r.Config.GroupAdd,
+			Privileged:     r.Config.Privileged,
+			ReadonlyRootfs: r.Config.ReadonlyRootfs,
+			SecurityOpt:    r.Config.SecurityOpt,
+			Ulimits:        r.Config.Ulimits,
+			ShmSize:        r.Config.ShmSize,
+			Resources:      r.Config.Resources,
 		},
 	}
 	if d.Args == nil {
 		d.Args = []string{}
 	}
-	d.Host.AutoRemove = r.Config.AutoRemove
 	return d
 }
 

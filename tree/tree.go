@@ -1,7 +1,7 @@
 // Package tree presents an engine as the enginefs file tree: the one API that
 // FUSE, 9P and the REST bridge all serve. It maps engine objects to fs nodes
 // and ctl lines to engine calls; it holds no state of its own beyond the last
-// error of each directory.
+// error of each directory and the last stats sample of each container.
 //
 // Entry point: New returns the root directory.
 package tree
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker/docker/api/types/container"
+
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/version"
@@ -23,14 +25,15 @@ import (
 type tree struct {
 	e *engine.Engine
 
-	mu    sync.Mutex
-	errs  map[string]*fs.ErrSlot // last error per directory path
-	added int                    // slots made since the last prune
+	mu        sync.Mutex
+	errs      map[string]*fs.ErrSlot             // last error per directory path
+	added     int                                // slots made since the last prune
+	lastStats map[string]container.StatsResponse // the last stats read, per container
 }
 
 // New returns the root of the tree over e.
 func New(e *engine.Engine) fs.Dir {
-	t := &tree{e: e, errs: map[string]*fs.ErrSlot{}}
+	t := &tree{e: e, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
 	return fs.StaticDir{
 		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
 		{Name: "info", Node: fs.ReadFile(t.info)},
@@ -61,9 +64,14 @@ func (t *tree) prune() {
 	t.added = 0
 	for dir := range t.errs {
 		if id, ok := strings.CutPrefix(dir, "containers/"); ok {
-			if _, err := t.e.Get(id); err != nil {
+			if _, err := t.e.Get(strings.SplitN(id, "/", 2)[0]); err != nil {
 				delete(t.errs, dir)
 			}
+		}
+	}
+	for id := range t.lastStats {
+		if _, err := t.e.Get(id); err != nil {
+			delete(t.lastStats, id)
 		}
 	}
 }

@@ -75,7 +75,11 @@ func (c *cli) stopCmd() *cobra.Command {
 		Short: "Stop one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.each(cmd, args, func(string) string { return "stop " + strconv.Itoa(secs) }, false)
+			line := "stop" // the container's own stop timeout
+			if cmd.Flags().Changed("time") {
+				line = "stop " + strconv.Itoa(secs)
+			}
+			return c.each(cmd, args, func(string) string { return line }, false)
 		},
 	}
 	cmd.Flags().IntVarP(&secs, "time", "t", 10, "seconds to wait before killing the container")

@@ -73,8 +73,11 @@ func main() {
 	}
 	root.PersistentFlags().StringVarP(&c.host, "host", "H", "", "daemon address: unix:PATH, tcp:HOST:PORT or a mounted tree (default $DCTL_HOST or "+defaultHost+")")
 	root.AddCommand(
-		c.runCmd(), c.createCmd(), c.startCmd(), c.stopCmd(), c.killCmd(), c.rmCmd(),
+		c.runCmd(), c.createCmd(), c.startCmd(), c.stopCmd(), c.restartCmd(), c.killCmd(), c.rmCmd(),
+		c.simple("pause", "Pause all processes within one or more containers", "pause"),
+		c.simple("unpause", "Unpause all processes within one or more containers", "resume"),
 		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(),
+		c.attachCmd(), c.execCmd(), c.topCmd(), c.statsCmd(),
 		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(),
 	)
 	err := root.ExecuteContext(ctx)

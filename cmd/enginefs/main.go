@@ -1,9 +1,11 @@
 // Command enginefs is the daemon: it owns the containers and images of one
 // host and serves them as a file tree over FUSE (the mount point) and 9P2000.L
-// (unix sockets or loopback TCP).
+// (unix sockets or loopback TCP). The containers' processes run under the
+// keeper (enginefs-keeper), which it starts when none runs.
 //
-// On SIGTERM or SIGINT it unmounts the tree, closes its listeners and stops
-// the containers it runs (containers do not outlive the daemon yet).
+// On SIGTERM or SIGINT it unmounts the tree and closes its listeners; the
+// containers go on running under the keeper, and the next daemon takes them
+// back (live restore).
 package main
 
 import (
@@ -12,8 +14,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,23 +28,21 @@ import (
 	"github.com/enginefs/enginefs/fs/fusefs"
 	"github.com/enginefs/enginefs/fs/ninep"
 	"github.com/enginefs/enginefs/imagestore"
-	"github.com/enginefs/enginefs/runtime/builtin"
+	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tree"
 )
 
 func main() {
-	// The built-in runtime re-executes this binary to set up a container;
-	// that child must do its work before anything else runs.
-	if builtin.IsInit() {
-		builtin.Init()
-		return
-	}
 	var (
-		stateDir = flag.String("state", "/var/lib/enginefs", "directory for the engine's persistent state")
-		runDir   = flag.String("run", "/run/enginefs", "directory for sockets and the pid file")
-		mountDir = flag.String("mount", "/mnt/engine", `where to mount the tree with FUSE ("" to not mount)`)
-		ninepAdr = flag.StringArray("9p", nil, "9P address to serve, unix:PATH or tcp:HOST:PORT (loopback); repeatable (default unix:<run>/9p.sock)")
-		debug    = flag.Bool("debug", false, "log every FUSE request")
+		stateDir  = flag.String("state", "/var/lib/enginefs", "directory for the engine's persistent state")
+		runDir    = flag.String("run", "/run/enginefs", "directory for sockets and the pid file")
+		mountDir  = flag.String("mount", "/mnt/engine", `where to mount the tree with FUSE ("" to not mount)`)
+		ninepAdr  = flag.StringArray("9p", nil, "9P address to serve, unix:PATH or tcp:HOST:PORT (loopback); repeatable (default unix:<run>/9p.sock)")
+		debug     = flag.Bool("debug", false, "log every FUSE request")
+		keeperBin = flag.String("keeper", "", "the enginefs-keeper binary (default: beside this binary, else in $PATH)")
+		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
+		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
+		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -53,15 +55,80 @@ func main() {
 	log.SetPrefix("enginefs: ")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, *stateDir, *runDir, *mountDir, *ninepAdr, *debug); err != nil {
+	rts, err := runtimeTable(*runtimes, *defRT)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
+	bin, err := keeperBinary(*keeperBin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
+	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
+		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT}
+	if err := run(ctx, cfg); err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
 }
 
+// config is what the flags say.
+type config struct {
+	state, run, mount string
+	ninep             []string
+	debug             bool
+	keeper            string
+	keeperIdle        time.Duration
+	runtimes          map[string]string // name → OCI binary ("builtin" → "")
+	defaultRuntime    string
+}
+
+// runtimeTable builds the runtimes from --add-runtime, adding runc and crun
+// when found, and checks the default is among them.
+func runtimeTable(add []string, def string) (map[string]string, error) {
+	rts := map[string]string{"builtin": "builtin"}
+	for _, name := range []string{"runc", "crun"} {
+		if p, err := exec.LookPath(name); err == nil {
+			rts[name] = p
+		}
+	}
+	for _, a := range add {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok || name == "" || path == "" || name == "builtin" {
+			return nil, fmt.Errorf("--add-runtime %q: want NAME=PATH", a)
+		}
+		rts[name] = path
+	}
+	if _, ok := rts[def]; !ok {
+		return nil, fmt.Errorf("--default-runtime %q is not a known runtime", def)
+	}
+	return rts, nil
+}
+
+// keeperBinary finds enginefs-keeper: the flag, else beside this binary,
+// else in $PATH.
+func keeperBinary(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "enginefs-keeper")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("enginefs-keeper")
+	if err != nil {
+		return "", fmt.Errorf("no enginefs-keeper beside this binary nor in $PATH (use --keeper)")
+	}
+	return p, nil
+}
+
 // run starts every part, serves until ctx is done, then shuts down in the
 // reverse order.
-func run(ctx context.Context, stateDir, runDir, mountDir string, ninepAddrs []string, debug bool) error {
+func run(ctx context.Context, cfg config) error {
+	stateDir, runDir, mountDir, ninepAddrs, debug := cfg.state, cfg.run, cfg.mount, cfg.ninep, cfg.debug
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return err
 	}
@@ -77,11 +144,16 @@ func run(ctx context.Context, stateDir, runDir, mountDir string, ninepAddrs []st
 		return err
 	}
 	defer images.Close()
-	rt, err := builtin.New()
+	kc, err := keeper.Connect(ctx, keeper.Options{Binary: cfg.keeper, RunDir: runDir, Runtimes: cfg.runtimes, Idle: cfg.keeperIdle})
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(ctx, stateDir, images, rt)
+	defer kc.Close()
+	names := make([]string, 0, len(cfg.runtimes))
+	for n := range cfg.runtimes {
+		names = append(names, n)
+	}
+	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...))
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,7 +19,6 @@ import (
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 func TestOutputAndExitCodes(t *testing.T) {
@@ -197,7 +195,10 @@ func TestStartErrors(t *testing.T) {
 	}{
 		{"missing bundle", filepath.Join(t.TempDir(), "nosuch"), nil, errdefs.ErrNotFound},
 		{"missing rootfs", "", func(s *specs.Spec) { s.Root.Path = "/nosuch" }, errdefs.ErrNotFound},
-		{"capabilities", "", func(s *specs.Spec) { s.Process.Capabilities = &specs.LinuxCapabilities{} }, errdefs.ErrUnavailable},
+		{"unknown capability", "", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_NOSUCH"}}
+		}, errdefs.ErrInvalid},
+		{"seccomp", "", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, errdefs.ErrUnavailable},
 		{"user namespace", "", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, errdefs.ErrUnavailable},
@@ -236,14 +237,6 @@ func TestStartErrors(t *testing.T) {
 		})
 	}
 }
-
-// checkCgroupMountAndDevices runs a container that looks at its cgroup
-
-// mount and its devices.
-
-// TestCgroupV2OnHybrid runs the cgroup v2 code (CLONE_INTO_CGROUP, eBPF
-
-// device filter, the cgroup mount) on the v2 tree of a hybrid host.
 
 func TestReadonlyRootfs(t *testing.T) {
 	r := newRuntime(t)
@@ -376,44 +369,6 @@ func TestBindMounts(t *testing.T) {
 	}
 }
 
-func TestTerminal(t *testing.T) {
-	r := newRuntime(t)
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("needs /dev/ptmx: %v", err)
-	}
-	defer ptmx.Close()
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pts.Close()
-	go io.Copy(io.Discard, ptmx) // keep the pty from filling up
-
-	id, bundle := newBundle(t, runtime.SpecOptions{Terminal: true, Args: []string{"sh", "-c",
-		`test -t 0 && test -c /dev/console && echo "tty $TERM" > /tmp/out`}}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cleanupCgroup(t, r, runtime.CgroupParent+"/"+id)
-	p, err := r.Start(ctx, runtime.Container{ID: id, Bundle: bundle, Stdio: runtime.Stdio{Stdin: pts, Stdout: pts, Stderr: pts}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := wait(t, p); st.Code != 0 {
-		t.Errorf("status %+v", st)
-	}
-	if data, _ := os.ReadFile(filepath.Join(bundle, "rootfs/tmp/out")); string(data) != "tty xterm\n" {
-		t.Errorf("the program saw %q", data)
-	}
-}
-
 func TestStartCancelled(t *testing.T) {
 	r := newRuntime(t)
 	id, bundle := newBundle(t, runtime.SpecOptions{Args: []string{"true"}}, nil)
@@ -421,14 +376,5 @@ func TestStartCancelled(t *testing.T) {
 	cancel()
 	if _, err := r.Start(ctx, runtime.Container{ID: id, Bundle: bundle}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Start with a cancelled context = %v", err)
-	}
-}
-
-func TestTerminalNeedsTTY(t *testing.T) {
-	r := newRuntime(t)
-	_, bundle := newBundle(t, runtime.SpecOptions{Args: []string{"true"}, Terminal: true}, nil)
-	_, err := r.Start(context.Background(), runtime.Container{ID: newID(), Bundle: bundle})
-	if !errors.Is(err, errdefs.ErrInvalid) {
-		t.Errorf("Start with a terminal and no tty = %v, want ErrInvalid", err)
 	}
 }

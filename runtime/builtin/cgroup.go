@@ -34,6 +34,8 @@ const unifiedMountpoint = "/sys/fs/cgroup"
 type cgroupHost struct {
 	v2 string // cgroup v2 mountpoint, or "" for v1
 	v1 []cgroup1.Subsystem
+	// noSwapAccounting pretends the host does not account swap (tests).
+	noSwapAccounting bool
 }
 
 // pather is what cgroup1 subsystems that live in a directory implement.
@@ -107,7 +109,11 @@ func cgroupPath(id string, s *specs.Spec) (string, error) {
 // create makes the cgroup at p and applies res (devices, memory, cpu,
 // pids...). An existing empty cgroup (left by a crash) is reused; one with
 // processes is errdefs.ErrAlreadyExists.
-func (h *cgroupHost) create(p string, res *specs.LinuxResources) (*cgroup, error) {
+//
+// A swap limit on a host without swap accounting (cgroup v1 without
+// memory.memsw.*, v2 without memory.swap.max) is left out, the memory limit
+// applied alone, and the returned warnings say so, as Docker does.
+func (h *cgroupHost) create(p string, res *specs.LinuxResources) (_ *cgroup, warnings []string, _ error) {
 	if res == nil {
 		res = &specs.LinuxResources{}
 	}
@@ -118,19 +124,32 @@ func (h *cgroupHost) create(p string, res *specs.LinuxResources) (*cgroup, error
 	if h.v2 != "" {
 		dir := filepath.Join(h.v2, p)
 		if err := checkUnused(dir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		r := cgroup2.ToResources(res)
-		r.Devices = bpfDeviceRules(res.Devices)
+		r := v2Resources(res)
+		// Whether the host accounts swap shows in the cgroup only: the
+		// swap limit is written once the cgroup exists.
+		var swap *int64
+		if r.Memory != nil {
+			swap, r.Memory.Swap = r.Memory.Swap, nil
+		}
 		m, err := cgroup2.NewManager(h.v2, p, r)
 		if err != nil {
-			return nil, classify(fmt.Errorf("cgroup %s: %w", p, err))
+			return nil, nil, classify(fmt.Errorf("cgroup %s: %w", p, err))
 		}
 		g.v2 = m
+		if swap != nil {
+			if _, err := os.Stat(filepath.Join(dir, "memory.swap.max")); err != nil || h.noSwapAccounting {
+				warnings = append(warnings, runtime.SwapLimitWarning)
+			} else if err := m.Update(&cgroup2.Resources{Memory: &cgroup2.Memory{Swap: swap}}); err != nil {
+				_ = g.delete()
+				return nil, nil, classify(fmt.Errorf("cgroup %s: swap limit: %w", p, err))
+			}
+		}
 		if _, err := os.Stat(filepath.Join(dir, "memory.events")); err == nil {
 			g.events = filepath.Join(dir, "memory.events")
 		}
-		return g, nil
+		return g, warnings, nil
 	}
 	for _, s := range h.v1 {
 		ps, ok := s.(pather)
@@ -139,11 +158,19 @@ func (h *cgroupHost) create(p string, res *specs.LinuxResources) (*cgroup, error
 		}
 		if ps.Name() == cgroup1.Devices {
 			if err := checkUnused(ps.Path(p)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if ps.Name() == cgroup1.Memory {
 			g.events = filepath.Join(ps.Path(p), "memory.oom_control")
+			if res.Memory != nil && res.Memory.Swap != nil && !h.swapAccounting(ps) {
+				mem := *res.Memory
+				mem.Swap = nil
+				r := *res
+				r.Memory = &mem
+				res = &r
+				warnings = append(warnings, runtime.SwapLimitWarning)
+			}
 		}
 	}
 	cg, err := cgroup1.New(cgroup1.StaticPath(p), res, cgroup1.WithHierarchy(h.hierarchy))
@@ -152,10 +179,41 @@ func (h *cgroupHost) create(p string, res *specs.LinuxResources) (*cgroup, error
 		if old, lerr := cgroup1.Load(cgroup1.StaticPath(p), cgroup1.WithHierarchy(h.hierarchy)); lerr == nil {
 			_ = old.Delete()
 		}
-		return nil, classify(fmt.Errorf("cgroup %s: %w", p, err))
+		return nil, nil, classify(fmt.Errorf("cgroup %s: %w", p, err))
 	}
 	g.v1 = cg
-	return g, nil
+	return g, warnings, nil
+}
+
+// swapAccounting reports whether the v1 memory hierarchy accounts swap
+// (memory.memsw.* exist: CONFIG_MEMCG_SWAP and swapaccount=1). Tests may
+// set noSwapAccounting to run the other path.
+func (h *cgroupHost) swapAccounting(memory pather) bool {
+	if h.noSwapAccounting {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(memory.Path("/"), "memory.memsw.limit_in_bytes"))
+	return err == nil
+}
+
+// v2Resources converts the spec's resources for cgroup v2 like
+// cgroup2.ToResources, fixing what it gets wrong for Docker's values: a
+// swap of -1 (unlimited) and a memory limit of -1 stay "max" rather than
+// become negative numbers the kernel refuses, and the devices rules are
+// spelled out for the eBPF filter.
+func v2Resources(res *specs.LinuxResources) *cgroup2.Resources {
+	r := cgroup2.ToResources(res)
+	r.Devices = bpfDeviceRules(res.Devices)
+	if m := res.Memory; m != nil && r.Memory != nil {
+		if m.Swap != nil && *m.Swap < 0 {
+			r.Memory.Swap = nil
+		}
+		if m.Limit != nil && *m.Limit < 0 {
+			r.Memory.Max = nil
+			r.Memory.Swap = nil
+		}
+	}
+	return r
 }
 
 // bpfDeviceRules spells out what the spec leaves implicit in device rules
@@ -278,7 +336,8 @@ func (g *cgroup) rmdir() error {
 
 // classify gives err the class of the errno it holds: EPERM and EACCES are
 // errdefs.ErrPermission, EINVAL and ERANGE (a resource value the kernel
-// refuses) errdefs.ErrInvalid, anything else errdefs.ErrUnavailable.
+// refuses) errdefs.ErrInvalid, ESRCH (no such process) errdefs.ErrNotFound,
+// anything else errdefs.ErrUnavailable.
 func classify(err error) error {
 	if errdefs.Class(err) != nil {
 		return err
@@ -289,6 +348,8 @@ func classify(err error) error {
 		return errdefs.New(errdefs.ErrPermission, "%w", err)
 	case errors.As(err, &errno) && (errno == syscall.EINVAL || errno == syscall.ERANGE):
 		return errdefs.New(errdefs.ErrInvalid, "%w", err)
+	case errors.As(err, &errno) && errno == syscall.ESRCH:
+		return errdefs.New(errdefs.ErrNotFound, "%w", err)
 	case errors.Is(err, fs.ErrPermission):
 		return errdefs.New(errdefs.ErrPermission, "%w", err)
 	}

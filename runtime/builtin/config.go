@@ -3,6 +3,7 @@
 package builtin
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -80,12 +81,15 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 	if p.User.Umask != nil {
 		cfg.Umask = int(*p.User.Umask)
 	}
-	for _, l := range p.Rlimits {
-		res, ok := rlimitTypes[l.Type]
-		if !ok {
-			return nil, 0, errdefs.Invalid("bundle %s: unknown rlimit %q", bundle, l.Type)
-		}
-		cfg.Rlimits = append(cfg.Rlimits, rlimit{Resource: res, Soft: l.Soft, Hard: l.Hard})
+	if cfg.Rlimits, err = newRlimits(p.Rlimits); err != nil {
+		return nil, 0, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	if cfg.Caps, err = newCapSets(p.Capabilities); err != nil {
+		return nil, 0, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	cfg.Console = p.Terminal
+	if b := p.ConsoleSize; p.Terminal && b != nil {
+		cfg.ConsoleSize = &[2]uint16{uint16(b.Height), uint16(b.Width)}
 	}
 
 	cfg.Rootfs = s.Root.Path
@@ -151,6 +155,22 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 	return cfg, uintptr(flags), nil
 }
 
+// newRlimits checks the spec's rlimits and turns them into resources.
+func newRlimits(limits []specs.POSIXRlimit) ([]rlimit, error) {
+	var out []rlimit
+	for _, l := range limits {
+		res, ok := rlimitTypes[l.Type]
+		if !ok {
+			return nil, errdefs.Invalid("unknown rlimit %q", l.Type)
+		}
+		if l.Soft > l.Hard {
+			return nil, errdefs.Invalid("rlimit %s: soft limit %d is above the hard limit %d", l.Type, l.Soft, l.Hard)
+		}
+		out = append(out, rlimit{Resource: res, Soft: l.Soft, Hard: l.Hard})
+	}
+	return out, nil
+}
+
 // newMountEntry parses the spec's mount m.
 func newMountEntry(bundle string, m specs.Mount) (mountEntry, error) {
 	dest := path.Clean("/" + m.Destination)
@@ -209,14 +229,11 @@ func newDeviceNode(d specs.LinuxDevice) (deviceNode, error) {
 // container less confined than its spec asks would be worse than not
 // running it.
 func supported(s *specs.Spec) error {
+	if err := supportedProcess(s.Process); err != nil {
+		return err
+	}
 	var what string
 	switch {
-	case s.Process.Capabilities != nil:
-		what = "process.capabilities"
-	case s.Process.ApparmorProfile != "":
-		what = "process.apparmorProfile"
-	case s.Process.SelinuxLabel != "":
-		what = "process.selinuxLabel"
 	case s.Linux.Seccomp != nil:
 		what = "linux.seccomp"
 	case len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0:
@@ -225,6 +242,27 @@ func supported(s *specs.Spec) error {
 		len(s.Hooks.CreateContainer) > 0 || len(s.Hooks.StartContainer) > 0 ||
 		len(s.Hooks.Poststart) > 0 || len(s.Hooks.Poststop) > 0):
 		what = "hooks"
+	default:
+		return nil
+	}
+	return errdefs.Unavailable("%s: not supported by the built-in runtime yet", what)
+}
+
+// supportedProcess refuses the process settings the built-in runtime cannot
+// apply yet (LSM labels).
+func supportedProcess(p *specs.Process) error {
+	var what string
+	switch {
+	case p.ApparmorProfile != "":
+		what = "process.apparmorProfile"
+	case p.SelinuxLabel != "":
+		what = "process.selinuxLabel"
+	case p.IOPriority != nil:
+		what = "process.ioPriority"
+	case p.Scheduler != nil:
+		what = "process.scheduler"
+	case p.ExecCPUAffinity != nil:
+		what = "process.execCPUAffinity"
 	default:
 		return nil
 	}

@@ -40,6 +40,11 @@ func (c *container) run() error {
 	if err := os.MkdirAll(cfg.Cwd, 0o755); err != nil {
 		return errdefs.Invalid("container init: working directory %s: %w", cfg.Cwd, err)
 	}
+	if cfg.Console {
+		if err := c.setupConsole(); err != nil {
+			return err
+		}
+	}
 	if err := c.finishRoot(); err != nil {
 		return err
 	}
@@ -70,8 +75,19 @@ func (c *container) run() error {
 			return classify(fmt.Errorf("container init: rlimit %d soft=%d hard=%d: %w", l.Resource, l.Soft, l.Hard, err))
 		}
 	}
+	// The bounding and inheritable sets while root; the ambient set after
+	// the change of user (see caps.go).
+	if err := cfg.Caps.limit(); err != nil {
+		return classify(fmt.Errorf("container init: %w", err))
+	}
+	if err := cfg.Caps.keepForAmbient(); err != nil {
+		return classify(fmt.Errorf("container init: %w", err))
+	}
 	if err := setUser(cfg.UID, cfg.GID, cfg.Gids); err != nil {
 		return err
+	}
+	if err := cfg.Caps.raiseAmbient(); err != nil {
+		return classify(fmt.Errorf("container init: %w", err))
 	}
 	unix.Umask(cfg.Umask)
 	if err := unix.Chdir(cfg.Cwd); err != nil {

@@ -14,15 +14,20 @@ import (
 )
 
 // IsInit reports whether this process is a container's first process,
-// started by Start; main must then call Init before doing anything else.
+// started by Start, or the helper of Exec; main must then call Init before
+// doing anything else.
 func IsInit() bool {
-	return len(os.Args) > 0 && os.Args[0] == initArg0
+	return len(os.Args) > 0 && (os.Args[0] == initArg0 || os.Args[0] == execArg0)
 }
 
-// Init sets the container up and executes its program; it never returns.
-// On failure it reports the error to Start and exits with status 1; if
-// Start gave up on the container it exits with status 2.
+// Init sets the container up and executes its program, or (as Exec's
+// helper) starts a process in a container; it never returns. On failure it
+// reports the error to Start or Exec and exits with status 1; if Start gave
+// up on the container it exits with status 2.
 func Init() {
+	if os.Args[0] == execArg0 {
+		execMain()
+	}
 	// One thread does all of it: credentials and the cgroup namespace are
 	// per thread until execve.
 	goruntime.LockOSThread()
@@ -49,10 +54,16 @@ func runInit(initPipe *os.File) (err error) {
 		}
 	}()
 	// Nothing of the runtime may leak into the program.
-	for _, fd := range []int{initFd, errorFd} {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+	for _, fd := range []int{initFd, errorFd, consoleFd} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && (fd != consoleFd || err != unix.EBADF) {
 			return fmt.Errorf("container init: fd %d: %w", fd, err)
 		}
+	}
+	// Until execve, /proc/1/exe is the host's binary: keep the container's
+	// other processes (an exec racing the start) from opening it
+	// (CVE-2019-5736). execve makes the program dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("container init: not dumpable: %w", err)
 	}
 	cfg, err := readConfig(initPipe)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/enginefs/enginefs/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets the test binary be the container's init, as the daemon is.
@@ -26,6 +27,11 @@ import (
 func TestMain(m *testing.M) {
 	if IsInit() {
 		Init()
+	}
+	// Exec's processes come back to the caller when its helper exits.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "child subreaper:", err)
+		os.Exit(1)
 	}
 	parents := []string{"/sys/fs/cgroup" + runtime.CgroupParent}
 	globbed, _ := filepath.Glob("/sys/fs/cgroup/*" + runtime.CgroupParent)
@@ -57,6 +63,7 @@ var busyboxApplets = []string{
 	"sh", "echo", "cat", "hostname", "ls", "ps", "ip", "sleep", "mount", "id",
 	"true", "false", "pwd", "env", "test", "touch", "head", "wc", "mknod",
 	"dd", "ulimit", "readlink", "tr", "stat", "grep",
+	"tty", "stty", "chown", "ping", "kill", "sed", "cut", "df",
 }
 
 // needContainers skips a test on a host where containers cannot run,

@@ -18,9 +18,11 @@ import (
 // process, reads the OOM count, deletes the cgroup and then closes done;
 // Wait only reads what it left, so any number of goroutines may wait.
 type process struct {
-	id   string
-	proc *os.Process
-	cg   *cgroup
+	id       string
+	proc     *os.Process
+	cg       *cgroup
+	console  *os.File // the terminal's master, or nil
+	warnings []string
 
 	done   chan struct{}
 	status runtime.ExitStatus // set before done is closed
@@ -34,6 +36,14 @@ func newProcess(id string, proc *os.Process, cg *cgroup) *process {
 	go p.reap()
 	return p
 }
+
+// Console returns the master of the container's terminal, nil without one;
+// the caller owns it.
+func (p *process) Console() *os.File { return p.console }
+
+// Warnings says what of the spec the runtime could not apply (see
+// runtime.Warner).
+func (p *process) Warnings() []string { return p.warnings }
 
 // Pid returns the host pid of the container's init process.
 func (p *process) Pid() int { return p.proc.Pid }

@@ -33,6 +33,7 @@ const (
 	initArg0  = "enginefs-init" // argv[0] of the child; IsInit looks for it
 	initFd    = 3
 	errorFd   = 4
+	consoleFd = 5 // with a terminal: the socket the child sends the master on
 	goAhead   = 'g'
 	maxConfig = 16 << 20 // sanity bound on the init message
 )
@@ -54,6 +55,7 @@ type initConfig struct {
 	Rlimits     []rlimit `json:"rlimits,omitempty"`
 	NoNewPrivs  bool     `json:"noNewPrivs,omitempty"`
 	OOMScoreAdj *int     `json:"oomScoreAdj,omitempty"`
+	Caps        capSets  `json:"caps"`
 
 	Hostname   string `json:"hostname,omitempty"`
 	Domainname string `json:"domainname,omitempty"`
@@ -91,8 +93,13 @@ type initConfig struct {
 	// JoinCgroup (cgroup v1): at the go-ahead the child moves its thread
 	// into each of Cgroups. On v2 it was cloned into its cgroup.
 	JoinCgroup bool `json:"joinCgroup,omitempty"`
-	// Console: stdin is a terminal, to be bound at /dev/console.
+	// Console: the child allocates a pseudo-terminal in the container's
+	// /dev/pts, binds its slave at /dev/console, makes it its stdio and
+	// controlling terminal, and sends the master to the parent over the
+	// console socket (fd 5).
 	Console bool `json:"console,omitempty"`
+	// ConsoleSize is the terminal's initial size, rows then columns.
+	ConsoleSize *[2]uint16 `json:"consoleSize,omitempty"`
 }
 
 // mountEntry is one of the spec's mounts, its options parsed.
@@ -163,8 +170,9 @@ var classes = []error{
 	errdefs.ErrBusy, errdefs.ErrPermission, errdefs.ErrUnavailable,
 }
 
-// encodeConfig frames cfg for the init pipe.
-func encodeConfig(cfg *initConfig) ([]byte, error) {
+// encodeConfig frames cfg (an *initConfig or an *execConfig) for the
+// config pipe.
+func encodeConfig(cfg any) ([]byte, error) {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -174,22 +182,27 @@ func encodeConfig(cfg *initConfig) ([]byte, error) {
 	return append(msg, data...), nil
 }
 
-// readConfig reads the initConfig framed by encodeConfig.
-func readConfig(r io.Reader) (*initConfig, error) {
+// readFrame reads into cfg what encodeConfig framed.
+func readFrame(r io.Reader, cfg any) error {
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, err
+		return err
 	}
 	size := binary.BigEndian.Uint32(n[:])
 	if size > maxConfig {
-		return nil, fmt.Errorf("init config of %d bytes", size)
+		return fmt.Errorf("config of %d bytes", size)
 	}
 	data := make([]byte, size)
 	if _, err := io.ReadFull(r, data); err != nil {
-		return nil, err
+		return err
 	}
+	return json.Unmarshal(data, cfg)
+}
+
+// readConfig reads the initConfig framed by encodeConfig.
+func readConfig(r io.Reader) (*initConfig, error) {
 	var cfg initConfig
-	if err := json.Unmarshal(data, &cfg); err != nil {
+	if err := readFrame(r, &cfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.Args) == 0 || cfg.Rootfs == "" {

@@ -298,8 +298,8 @@ func setattrRecursive(root int, dest string, flags uintptr) error {
 	return unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
 }
 
-// setupDev fills the container's /dev: the spec's device nodes, the usual
-// symlinks, and the console.
+// setupDev fills the container's /dev: the spec's device nodes and the
+// usual symlinks (the console comes later, see setupConsole).
 func (c *container) setupDev(root int) error {
 	for _, d := range c.cfg.Devices {
 		if err := createDevice(root, d); err != nil {
@@ -328,15 +328,6 @@ func (c *container) setupDev(root int) error {
 		}
 		if err := unix.Symlinkat("pts/ptmx", dev, "ptmx"); err != nil {
 			return fmt.Errorf("container init: symlink /dev/ptmx: %w", err)
-		}
-	}
-	if c.cfg.Console {
-		pty, err := os.Readlink("/proc/self/fd/0")
-		if err != nil {
-			return fmt.Errorf("container init: console: %w", err)
-		}
-		if err := bind(root, pty, "/dev/console", 0, true); err != nil {
-			return fmt.Errorf("container init: console %s: %w", pty, err)
 		}
 	}
 	return nil

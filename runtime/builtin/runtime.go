@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -48,7 +47,13 @@ func New(opts ...Option) (*Runtime, error) {
 // Delete implements runtime.Runtime for the cgroup at
 // runtime.CgroupParent/<id>, where Spec puts it: it kills the processes
 // still in it (SIGKILL), waits for them to go, and removes its directories.
+// A paused container is thawed once its processes have been sent SIGKILL:
+// a frozen task does not die before it is thawed (cgroup v1), and thawed
+// after the signal it cannot run anything else.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
+	if err := validateID(id); err != nil {
+		return err
+	}
 	p := runtime.CgroupParent + "/" + id
 	g := &cgroup{path: p}
 	for _, d := range r.cg.dirs(p) {
@@ -64,6 +69,11 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 		}
 		for _, pid := range pids {
 			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		if i == 0 {
+			if frozen, err := r.frozen(p); err == nil && frozen {
+				_ = r.Resume(ctx, id)
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -88,8 +98,8 @@ func (r *Runtime) Start(ctx context.Context, c runtime.Container) (runtime.Proce
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("container %s: start: %w", c.ID, err)
 	}
-	if c.ID == "" || c.ID == "." || c.ID == ".." || filepath.Base(c.ID) != c.ID {
-		return nil, errdefs.Invalid("container id %q is not a plain name", c.ID)
+	if err := validateID(c.ID); err != nil {
+		return nil, err
 	}
 	spec, err := runtime.ReadBundle(c.Bundle)
 	if err != nil {
@@ -135,21 +145,21 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 		}
 	}()
 
-	stdio, closeStdio, err := openStdio(c.Stdio)
+	stdio := c.Stdio
+	if cfg.Console {
+		stdio = runtime.Stdio{} // the child makes the terminal its stdio
+	}
+	files, closeStdio, err := openStdio(stdio)
 	if err != nil {
 		return nil, err
 	}
 	defer closeStdio()
+	// Setsid: the program is a session leader, which may take the
+	// terminal as its controlling terminal.
 	sys := &syscall.SysProcAttr{Cloneflags: cloneflags, Setsid: true}
-	if spec.Process.Terminal {
-		if _, err := unix.IoctlGetTermios(int(stdio[0].Fd()), unix.TCGETS); err != nil {
-			return nil, errdefs.Invalid("a terminal was asked for but stdin is not one")
-		}
-		sys.Setctty, sys.Ctty = true, 0
-		cfg.Console = true
-	}
+	var warnings []string
 	if r.cg.v2 != "" {
-		if cg, err = r.cg.create(cgPath, spec.Linux.Resources); err != nil {
+		if cg, warnings, err = r.cg.create(cgPath, spec.Linux.Resources); err != nil {
 			return nil, err
 		}
 		dir, err := unix.Open(cg.dirs[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -186,14 +196,32 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 		return nil, classify(err)
 	}
 	defer errR.Close()
+	childFiles := []*os.File{files[0], files[1], files[2], initR, errW}
+	var consoleSock *os.File
+	if cfg.Console {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			initR.Close()
+			errW.Close()
+			return nil, classify(fmt.Errorf("console socket: %w", err))
+		}
+		consoleSock = os.NewFile(uintptr(fds[0]), "console")
+		defer consoleSock.Close()
+		childSock := os.NewFile(uintptr(fds[1]), "console")
+		defer childSock.Close()
+		childFiles = append(childFiles, childSock)
+	}
 	proc, err = os.StartProcess(r.binary, []string{initArg0}, &os.ProcAttr{
 		Dir:   "/",
 		Env:   []string{},
-		Files: []*os.File{stdio[0], stdio[1], stdio[2], initR, errW},
+		Files: childFiles,
 		Sys:   sys,
 	})
 	initR.Close()
 	errW.Close()
+	if len(childFiles) > consoleFd {
+		childFiles[consoleFd].Close()
+	}
 	if err != nil {
 		return nil, classify(fmt.Errorf("start init: %w", err))
 	}
@@ -204,7 +232,7 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 	sent := err == nil
 	if sent && cg == nil {
 		// The child starts and builds its root meanwhile.
-		if cg, err = r.cg.create(cgPath, spec.Linux.Resources); err != nil {
+		if cg, warnings, err = r.cg.create(cgPath, spec.Linux.Resources); err != nil {
 			return nil, err
 		}
 		// A child that already failed cannot read this; its error follows.
@@ -212,6 +240,22 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 	}
 	initW.Close()
 
+	// The console comes before the end of the error pipe; nothing, if
+	// the child fails first.
+	var console *os.File
+	if consoleSock != nil {
+		console, err = recvFd(consoleSock, "/dev/ptmx")
+		if err != nil {
+			return nil, classify(err)
+		}
+		if console != nil {
+			defer func() {
+				if retErr != nil {
+					console.Close()
+				}
+			}()
+		}
+	}
 	report, err := io.ReadAll(errR)
 	switch {
 	case ctx.Err() != nil:
@@ -222,8 +266,12 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 		return nil, decodeError(report)
 	case !sent:
 		return nil, errdefs.Unavailable("init exited before reading its config")
+	case consoleSock != nil && console == nil:
+		return nil, errdefs.Unavailable("init did not send its console")
 	}
-	return newProcess(c.ID, proc, cg), nil
+	p := newProcess(c.ID, proc, cg)
+	p.console, p.warnings = console, warnings
+	return p, nil
 }
 
 // openStdio returns the three files of the process, /dev/null for the

@@ -358,7 +358,8 @@ func TestSupported(t *testing.T) {
 		want string
 	}{
 		{"default spec", func(*specs.Spec) {}, ""},
-		{"capabilities", func(s *specs.Spec) { s.Process.Capabilities = &specs.LinuxCapabilities{} }, "process.capabilities"},
+		{"capabilities", func(s *specs.Spec) { s.Process.Capabilities = &specs.LinuxCapabilities{} }, ""},
+		{"selinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, "selinuxLabel"},
 		{"seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, "linux.seccomp"},
 		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, "apparmorProfile"},
 		{"hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/x"}}} }, "hooks"},
@@ -379,6 +380,124 @@ func TestSupported(t *testing.T) {
 			}
 			if !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("supported = %v, want ErrUnavailable naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewCapSets(t *testing.T) {
+	bit := func(names ...string) uint64 {
+		var m uint64
+		for _, n := range names {
+			i, _ := runtime.CapabilityNumber(n)
+			m |= 1 << i
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		caps *specs.LinuxCapabilities
+		want capSets
+		err  error
+	}{
+		{"none", nil, capSets{}, nil},
+		{"sets", &specs.LinuxCapabilities{
+			Bounding:    []string{"CAP_CHOWN", "CAP_KILL"},
+			Effective:   []string{"CAP_CHOWN"},
+			Inheritable: []string{"CAP_KILL"},
+			Ambient:     []string{"CAP_KILL"},
+		}, capSets{Bounding: bit("CAP_CHOWN", "CAP_KILL"), Inheritable: bit("CAP_KILL"), Ambient: bit("CAP_KILL")}, nil},
+		{"unknown", &specs.LinuxCapabilities{Bounding: []string{"CAP_NOSUCH"}}, capSets{}, errdefs.ErrInvalid},
+		{"unknown effective", &specs.LinuxCapabilities{Effective: []string{"chown"}}, capSets{}, errdefs.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := newCapSets(tc.caps)
+			if errdefs.Class(err) != tc.err || (err == nil && got != tc.want) {
+				t.Errorf("newCapSets = %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+	if got := (capSets{Ambient: bit("CAP_CHOWN", "CAP_NET_RAW")}).ambientList(); !reflect.DeepEqual(got, []uintptr{0, 13}) {
+		t.Errorf("ambientList = %v", got)
+	}
+	if lastCap() < 36 || lastCap() > 63 {
+		t.Errorf("lastCap = %d", lastCap())
+	}
+}
+
+func TestNewInitConfigSecurity(t *testing.T) {
+	bundle := t.TempDir()
+	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.Spec(runtime.SpecOptions{ID: "c1", Args: []string{"true"}, Terminal: true, NoNewPrivileges: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80}
+	cfg, _, err := newInitConfig(bundle, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := newCapSets(&specs.LinuxCapabilities{Bounding: runtime.DefaultCapabilities()})
+	if cfg.Caps != want || cfg.Caps.Bounding == 0 || !cfg.Console || *cfg.ConsoleSize != [2]uint16{24, 80} || !cfg.NoNewPrivs {
+		t.Errorf("config %+v", cfg)
+	}
+	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 3, Hard: 2}}
+	if _, _, err := newInitConfig(bundle, s); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("soft above hard: %v", err)
+	}
+}
+
+func TestNewExecConfig(t *testing.T) {
+	umask := uint32(0o077)
+	proc := &specs.Process{
+		Args: []string{"sh"}, Env: []string{"A=1"}, Cwd: "/srv/",
+		User:     specs.User{UID: 5, GID: 6, AdditionalGids: []uint32{7}, Umask: &umask},
+		Terminal: true, NoNewPrivileges: true,
+		Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NPROC", Soft: 1, Hard: 2}},
+		Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}},
+	}
+	cfg, err := newExecConfig(runtime.ExecProcess{Pid: 42, Process: proc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &execConfig{Args: []string{"sh"}, Env: []string{"A=1"}, Cwd: "/srv", UID: 5, GID: 6, Gids: []uint32{7}, Umask: 0o077,
+		Rlimits: []rlimit{{unix.RLIMIT_NPROC, 1, 2}}, NoNewPrivs: true, Caps: capSets{Bounding: 1 << 5}, Pid: 42, Terminal: true}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("newExecConfig =\n%+v\nwant\n%+v", cfg, want)
+	}
+	for _, tc := range []struct {
+		name string
+		e    runtime.ExecProcess
+	}{
+		{"no process", runtime.ExecProcess{Pid: 1}},
+		{"no pid", runtime.ExecProcess{Process: proc}},
+		{"relative cwd", runtime.ExecProcess{Pid: 1, Process: &specs.Process{Args: []string{"x"}, Cwd: "srv"}}},
+		{"bad rlimit", runtime.ExecProcess{Pid: 1, Process: &specs.Process{Args: []string{"x"}, Rlimits: []specs.POSIXRlimit{{Type: "X"}}}}},
+	} {
+		if _, err := newExecConfig(tc.e); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", tc.name, err)
+		}
+	}
+}
+
+func TestV2Resources(t *testing.T) {
+	ptr := func(v int64) *int64 { return &v }
+	for _, tc := range []struct {
+		name      string
+		mem       *specs.LinuxMemory
+		max, swap *int64
+	}{
+		{"memory and swap", &specs.LinuxMemory{Limit: ptr(100), Swap: ptr(300)}, ptr(100), ptr(200)},
+		{"unlimited swap", &specs.LinuxMemory{Limit: ptr(100), Swap: ptr(-1)}, ptr(100), nil},
+		{"no memory limit", &specs.LinuxMemory{Limit: ptr(-1), Swap: ptr(-1)}, nil, nil},
+		{"no swap", &specs.LinuxMemory{Limit: ptr(100), Swap: ptr(100)}, ptr(100), ptr(0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := v2Resources(&specs.LinuxResources{Memory: tc.mem})
+			if !reflect.DeepEqual(r.Memory.Max, tc.max) || !reflect.DeepEqual(r.Memory.Swap, tc.swap) {
+				t.Errorf("max %v swap %v", r.Memory.Max, r.Memory.Swap)
 			}
 		})
 	}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/fs"
+)
+
+// defaultDetachKeys is docker's ctrl-p,ctrl-q.
+const defaultDetachKeys = "ctrl-p,ctrl-q"
+
+// parseDetachKeys reads docker's --detach-keys: a comma-separated list of
+// single characters or ctrl-<value> (a-z, @, [, \, ], ^, _).
+func parseDetachKeys(s string) ([]byte, error) {
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			out = append(out, k[0])
+		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				out = append(out, c-'a'+1)
+			case c == '@' || (c >= '[' && c <= '_'):
+				out = append(out, c&0x1f)
+			default:
+				return nil, fmt.Errorf("invalid detach key %q", k)
+			}
+		default:
+			return nil, fmt.Errorf("invalid detach keys %q: use ctrl-<value> or single characters, separated by commas", s)
+		}
+	}
+	return out, nil
+}
+
+// errDetached is returned when the user typed the detach keys.
+var errDetached = errors.New("detached")
+
+// detachReader passes input through until the detach sequence is typed; a
+// partial sequence is held back until it is known not to be one.
+type detachReader struct {
+	r    io.Reader
+	keys []byte
+	held []byte
+}
+
+func (d *detachReader) Read(p []byte) (int, error) {
+	buf := make([]byte, len(p))
+	n, err := d.r.Read(buf)
+	var out []byte
+	for _, b := range buf[:n] {
+		if len(d.keys) > 0 && b == d.keys[len(d.held)] {
+			d.held = append(d.held, b)
+			if len(d.held) == len(d.keys) {
+				return copy(p, out), errDetached
+			}
+			continue
+		}
+		out = append(out, d.held...)
+		d.held = d.held[:0]
+		out = append(out, b)
+	}
+	return copy(p, out), err
+}
+
+// session connects the terminal to a process of the tree: a container (dir
+// "containers/<id>/") or an exec ("containers/<id>/exec/<n>/").
+type session struct {
+	client     fs.Client
+	dir        string
+	tty        bool // the process has a terminal: one output stream, raw mode
+	stdin      bool // forward this terminal's input
+	detachKeys []byte
+	outputs    []fs.Handle // stdout, and stderr without a terminal
+	wait       fs.Handle
+}
+
+// open opens the output streams and the wait, before the process starts so
+// that nothing of its run is missed.
+func (s *session) open(ctx context.Context) error {
+	names := []string{"stdout"}
+	if !s.tty {
+		names = append(names, "stderr")
+	}
+	for _, n := range names {
+		h, err := s.client.Open(ctx, s.dir+n, os.O_RDONLY)
+		if err != nil {
+			s.close()
+			return err
+		}
+		s.outputs = append(s.outputs, h)
+	}
+	w, err := s.client.Open(ctx, s.dir+"wait", os.O_RDONLY)
+	if err != nil {
+		s.close()
+		return err
+	}
+	s.wait = w
+	return nil
+}
+
+func (s *session) close() {
+	for _, h := range s.outputs {
+		h.Close()
+	}
+	if s.wait != nil {
+		s.wait.Close()
+	}
+}
+
+// run copies the streams until the process ends (its exit code) or the user
+// detaches (errDetached). The process must have been started (or be running).
+func (s *session) run(ctx context.Context) (int, error) {
+	defer s.close()
+	if s.tty && term.IsTerminal(int(os.Stdin.Fd())) {
+		if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+			defer term.Restore(int(os.Stdin.Fd()), old)
+		}
+		s.resize(ctx)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				s.resize(ctx)
+			}
+		}()
+	}
+	detached := make(chan struct{})
+	if s.stdin {
+		go s.forwardStdin(ctx, detached)
+	}
+	var wg sync.WaitGroup
+	sinks := []io.Writer{os.Stdout, os.Stderr}
+	for i, h := range s.outputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copyStream(ctx, h, sinks[i])
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-detached:
+		return 0, errDetached
+	case <-ctx.Done():
+		return 0, errors.New("interrupted; the container goes on running")
+	}
+	b, err := fs.ReadHandle(ctx, s.wait)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// copyStream copies a stream file to w until its EOF.
+func copyStream(ctx context.Context, h fs.Handle, w io.Writer) {
+	buf := make([]byte, 32*1024)
+	var off int64
+	for {
+		n, err := h.ReadAt(ctx, buf, off)
+		if n > 0 {
+			w.Write(buf[:n])
+			off += int64(n)
+		}
+		if err != nil || n == 0 {
+			return
+		}
+	}
+}
+
+// forwardStdin copies this terminal's input to the process's stdin; at EOF
+// it closes the stdin file, which ends the process's input; on the detach
+// keys it closes detached.
+func (s *session) forwardStdin(ctx context.Context, detached chan struct{}) {
+	h, err := s.client.Open(ctx, s.dir+"stdin", os.O_WRONLY)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error: attaching stdin:", err)
+		return
+	}
+	var r io.Reader = os.Stdin
+	if s.tty {
+		r = &detachReader{r: os.Stdin, keys: s.detachKeys}
+	}
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := h.WriteAt(ctx, buf[:n], 0); werr != nil {
+				h.Close()
+				return
+			}
+		}
+		if errors.Is(err, errDetached) {
+			close(detached)
+			return // the stdin file stays open: detaching does not end the input
+		}
+		if err != nil {
+			h.Close()
+			return
+		}
+	}
+}
+
+// resize tells the process the size of this terminal.
+func (s *session) resize(ctx context.Context) {
+	cols, rows, err := term.GetSize(int(os.Stdin.Fd()))
+	if err != nil || rows <= 0 || cols <= 0 {
+		return
+	}
+	line := ctl.Command{Verb: "resize", Args: []string{strconv.Itoa(rows), strconv.Itoa(cols)}}.String()
+	_, _ = fs.Command(ctx, s.client, s.dir+"ctl", line)
+}

@@ -1,0 +1,128 @@
+//go:build linux
+
+package tests
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// counter is a container command writing 0, 1, 2... every 10 ms.
+const counter = `i=0; while true; do echo $i; i=$((i+1)); sleep 0.01; done`
+
+// checkCounter checks that a counter's log holds every number from 0 with no
+// gap and returns how many it holds.
+func checkCounter(t *testing.T, name, log string) int {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(log, "\n"), "\n")
+	for i, l := range lines {
+		if n, err := strconv.Atoi(l); err != nil || n != i {
+			t.Errorf("%s: line %d is %q, want %d: a line was lost or torn", name, i+1, l, i)
+			return len(lines)
+		}
+	}
+	return len(lines)
+}
+
+// TestLiveRestoreKill9: the daemon is killed with SIGKILL while 20
+// containers run and write logs; the next daemon finds all 20 running, with
+// no log line lost, and knows the exit code of a container that exited while
+// no daemon ran.
+func TestLiveRestoreKill9(t *testing.T) {
+	d := startDaemon(t)
+	const n = 20
+	pids := map[string]string{}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("c%02d", i)
+		d.createSh(name, "", counter)
+		d.sh("echo start > containers/" + name + "/ctl")
+		pids[name] = strings.Fields(d.sh("cat containers/" + name + "/status"))[1]
+	}
+	d.createSh("quitter", "", "sleep 1; exit 7")
+	d.sh("echo start > containers/quitter/ctl")
+	time.Sleep(300 * time.Millisecond)
+	keeper := d.keeperPid()
+	d.kill9()
+	time.Sleep(1500 * time.Millisecond) // the containers go on; quitter exits meanwhile
+	d.start()
+	if got := d.keeperPid(); got != keeper {
+		t.Errorf("the daemon started another keeper (pid %d, was %d)", got, keeper)
+	}
+	for name, pid := range pids {
+		st := d.sh("cat containers/" + name + "/status")
+		if !strings.HasPrefix(st, "running "+pid+" ") {
+			t.Errorf("%s after the crash: %q, want running with %s", name, st, pid)
+		}
+	}
+	if st := d.sh("cat containers/quitter/status"); !strings.HasPrefix(st, "exited code=7 ") {
+		t.Errorf("quitter, which exited while no daemon ran: %q, want exited code=7", st)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for name := range pids {
+		d.sh("echo kill > containers/" + name + "/ctl")
+		got := checkCounter(t, name, d.sh("cat containers/"+name+"/log"))
+		if got < 100 {
+			t.Errorf("%s wrote only %d lines in ~2 s: its output was not kept while the daemon was down", name, got)
+		}
+	}
+}
+
+// TestLiveRestoreSIGTERM: a clean daemon stop unmounts the tree and leaves
+// the containers running; the next daemon takes them back and can stop them.
+func TestLiveRestoreSIGTERM(t *testing.T) {
+	d := startDaemon(t)
+	d.sh("echo 'create name=long image=busybox -- sleep 300' > containers/ctl; echo start > containers/long/ctl")
+	d.sh("echo 'create name=idle image=busybox -- true' > containers/ctl")
+	pid := strings.TrimPrefix(strings.Fields(d.sh("cat containers/long/status"))[1], "pid=")
+	d.stop()
+	if isMounted(d.mnt) {
+		t.Fatal("the tree is still mounted after SIGTERM")
+	}
+	if data, err := os.ReadFile("/proc/" + pid + "/cmdline"); err != nil || !strings.HasPrefix(string(data), "sleep") {
+		t.Fatalf("the container (pid %s) did not survive the daemon's stop: %q %v", pid, data, err)
+	}
+	d.start()
+	if got := d.sh("cat containers/long/status"); !strings.HasPrefix(got, "running pid="+pid+" ") {
+		t.Errorf("after restart, long = %q, want running pid=%s", got, pid)
+	}
+	if got := d.sh("cat containers/idle/status"); got != "created\n" {
+		t.Errorf("after restart, idle = %q, want created", got)
+	}
+	d.sh("echo 'stop 1' > containers/long/ctl")
+	if got := d.sh("cat containers/long/status"); !strings.HasPrefix(got, "exited code=137 ") {
+		t.Errorf("after stop, long = %q", got)
+	}
+	if cg := cgroupsOf(d.sh("cat containers/long/inspect | grep '\"Id\"' | cut -d'\"' -f4")); len(cg) > 0 {
+		t.Errorf("cgroups left after stop: %v", cg)
+	}
+}
+
+// TestKeeperLost: a keeper killed with SIGKILL takes the exit codes of its
+// containers with it; the daemon, on its next start, kills what is left,
+// marks the containers exited and can run them again.
+func TestKeeperLost(t *testing.T) {
+	d := startDaemon(t)
+	d.sh("echo 'create name=orphan image=busybox -- sleep 300' > containers/ctl; echo start > containers/orphan/ctl")
+	pid := strings.TrimPrefix(strings.Fields(d.sh("cat containers/orphan/status"))[1], "pid=")
+	d.kill9()
+	if err := killPid(d.keeperPid()); err != nil {
+		t.Fatal(err)
+	}
+	d.start()
+	if got := d.sh("cat containers/orphan/status"); !strings.HasPrefix(got, "exited code=137 ") || !strings.Contains(got, "lost") {
+		t.Errorf("orphan after the keeper was lost: %q", got)
+	}
+	if data, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && strings.HasPrefix(string(data), "sleep") {
+		t.Errorf("the orphan (pid %s) still runs", pid)
+	}
+	if m := mountsUnder(d.state); len(m) > 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+	if got := d.sh("echo start > containers/orphan/ctl; echo kill > containers/orphan/ctl; cat containers/orphan/wait"); got != "137\n" {
+		t.Errorf("orphan did not run again: %q", got)
+	}
+}
