@@ -12,6 +12,7 @@ build:
 	$(GO) build -o $(BIN)/enginefs ./cmd/enginefs
 	$(GO) build -o $(BIN)/dctl ./cmd/dctl
 	$(GO) build -o $(BIN)/enginefs-keeper ./cmd/enginefs-keeper
+	$(GO) build -o $(BIN)/enginefs-init ./cmd/enginefs-init
 
 # The busybox image archive the tests and the README use, built from Debian's
 # busybox-static by the project's own fixture code.
@@ -41,6 +42,8 @@ fuzz:
 
 bench: build fixtures
 	bench/run.sh
+	bench/concurrent.sh
+	bench/memory.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

@@ -76,6 +76,7 @@ type Container struct {
 	starting bool          // a start is in progress
 	removing bool          // a removal is in progress
 	removed  bool          // final: the container is gone (or the reserved id released)
+	reaped   bool          // the last run ended in a clean wait: nothing is left to delete
 	gone     chan struct{} // closed when removed is set
 	// cancelRestart stops a pending restart by the policy (nil when none).
 	cancelRestart context.CancelFunc

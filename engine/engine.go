@@ -142,7 +142,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 				c.rec.State = State{Status: StatusRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
 			}
 			e.monitors.Add(1)
-			go e.monitor(c)
+			go e.monitor(c, false)
 		case r.State.Status.live() || r.State.Status == StatusRestarting || mounted[e.rootfs(r.ID)]:
 			// The keeper lost it (the keeper died), or a start was cut
 			// short before the keeper had it: kill what is left.

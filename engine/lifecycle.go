@@ -87,16 +87,13 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	c.rec.Path, c.rec.Args = path, args
 	c.rec.Runtime = firstOf(rec.Config.Runtime, e.runtime)
 	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: time.Now().UTC()}
-	perr := e.put(c.rec)
+	c.reaped = false
 	e.monitors.Add(1)
 	c.mu.Unlock()
-	go e.monitor(c)
-	if perr != nil {
-		// The container runs but its state is not on disk. Say so rather
-		// than pretend; the keeper still knows it, so a restarted daemon
-		// adopts it.
-		return fmt.Errorf("container %s started but its state was not saved: %w", c.id, perr)
-	}
+	// The running state is saved by the monitor, off the start's critical
+	// path: until it is on disk, a daemon that crashed would find the
+	// container through the keeper and adopt it.
+	go e.monitor(c, true)
 	return nil
 }
 
@@ -144,12 +141,23 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	return proc, p.Args[0], p.Args[1:], nil
 }
 
-// monitor waits for the end of a container's run and records it. When the
-// daemon shuts down it lets go without recording anything: the container
-// goes on under the keeper. A container with AutoRemove is removed before its
-// waiters wake, so a client that saw the exit code finds the name free.
-func (e *Engine) monitor(c *Container) {
+// monitor waits for the end of a container's run and records it; with save,
+// it first saves the record of the start that launched it. Every save of a
+// container's record is made under its lock from the record as it is then,
+// so saves never go back in time. When the daemon shuts
+// down it lets go without recording anything: the container goes on under
+// the keeper. A container with AutoRemove is removed before its waiters wake,
+// so a client that saw the exit code finds the name free; its exit is not
+// saved, the removal deletes the record.
+func (e *Engine) monitor(c *Container, save bool) {
 	defer e.monitors.Done()
+	if save {
+		c.mu.Lock()
+		if err := e.put(c.rec); err != nil {
+			e.logf("container %s: saving its start: %v", c.id, err)
+		}
+		c.mu.Unlock()
+	}
 	st, err := e.wait(c.id, "")
 	if e.ctx.Err() != nil {
 		return
@@ -160,6 +168,7 @@ func (e *Engine) monitor(c *Container) {
 			st = runtime.ExitStatus{Code: 255, ExitedAt: time.Now()}
 		}
 	}
+	reaped := err == nil // the runtime has cleaned up after the process
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: %v", c.id, err)
 	}
@@ -187,20 +196,32 @@ func (e *Engine) monitor(c *Container) {
 	if auto {
 		c.removing = true
 	}
+	c.reaped = reaped
 	name := c.rec.Name
-	perr := e.put(c.rec)
+	var perr error
+	if !auto {
+		perr = e.put(c.rec)
+	}
 	if restart {
 		e.scheduleRestart(c, delay)
 	}
 	c.mu.Unlock()
-	if perr != nil {
-		e.logf("container %s: saving exit: %v", c.id, perr)
-	} else if err := e.keeper.Forget(e.ctx, c.id, ""); err != nil && !isGone(err) {
-		e.logf("container %s: %v", c.id, err)
-	}
-	if auto {
+	switch {
+	case auto:
 		if err := e.remove(context.Background(), c, name); err != nil {
 			e.logf("container %s: auto-remove: %v", c.id, err)
+			c.mu.Lock()
+			if err := e.put(c.rec); err != nil {
+				e.logf("container %s: saving exit: %v", c.id, err)
+			}
+			c.mu.Unlock()
+		}
+	case perr != nil:
+		e.logf("container %s: saving exit: %v", c.id, perr)
+	default:
+		// Once the exit is on disk the keeper may forget it.
+		if err := e.keeper.Forget(e.ctx, c.id, ""); err != nil && !isGone(err) {
+			e.logf("container %s: %v", c.id, err)
 		}
 	}
 	close(r.done)
@@ -504,8 +525,18 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		return fail(err)
 	}
-	if err := e.keeper.Delete(ctx, c.id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		return fail(err)
+	// After a clean wait the runtime has already removed the cgroup and
+	// its state; otherwise kill and remove whatever is left.
+	c.mu.Lock()
+	reaped := c.reaped
+	c.mu.Unlock()
+	if !reaped {
+		if err := e.keeper.Delete(ctx, c.id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return fail(err)
+		}
+	}
+	if err := e.keeper.Forget(ctx, c.id, ""); err != nil && !isGone(err) {
+		e.logf("container %s: %v", c.id, err)
 	}
 	e.forgetExecs(ctx, c)
 	if err := e.del(c.id); err != nil {

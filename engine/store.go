@@ -10,7 +10,9 @@ import (
 var bucketContainers = []byte("containers")
 
 // put writes a container's record in its own transaction; bbolt fsyncs at
-// commit, so a record that put returned is on disk.
+// commit, so a record that put returned is on disk. Callers hold the
+// container's lock and pass its current record, so the saves of one
+// container happen in order.
 func (e *Engine) put(rec Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {

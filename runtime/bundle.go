@@ -16,10 +16,11 @@ import (
 const ConfigName = "config.json"
 
 // WriteBundle stores spec as dir/config.json, creating dir if needed. The
-// file appears whole or not at all: it is written to a temporary file,
-// synced, renamed over config.json, and the directory is synced, so a crash
-// leaves either the old config or the new one. The file is readable by root
-// only (the environment may hold secrets).
+// file appears whole or not at all: it is written to a temporary file and
+// renamed over config.json, so a crashed writer leaves either the old config
+// or the new one. It is not synced to disk: a bundle is rebuilt at every
+// start, and a crash of the machine ends its container too. The file is
+// readable by root only (the environment may hold secrets).
 func WriteBundle(dir string, spec *specs.Spec) error {
 	if spec == nil {
 		return errdefs.Invalid("bundle %s: no spec", dir)
@@ -40,23 +41,11 @@ func WriteBundle(dir string, spec *specs.Spec) error {
 		tmp.Close()
 		return fmt.Errorf("bundle %s: write %s: %w", dir, ConfigName, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("bundle %s: sync %s: %w", dir, ConfigName, err)
-	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("bundle %s: write %s: %w", dir, ConfigName, err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, ConfigName)); err != nil {
 		return fmt.Errorf("bundle %s: %w", dir, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("bundle %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("bundle %s: sync directory: %w", dir, err)
 	}
 	return nil
 }

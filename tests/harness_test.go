@@ -23,9 +23,10 @@ import (
 
 // bins holds the binaries and the fixture built once by TestMain.
 var bins struct {
-	dir      string // holds enginefs, enginefs-keeper and dctl
+	dir      string // holds enginefs, enginefs-keeper, enginefs-init and dctl
 	enginefs string
 	keeper   string
+	init     string // the keeper's container init, beside it
 	dctl     string
 	busybox  string // the busybox image archive
 	skip     string // why the end-to-end tests cannot run here, if they cannot
@@ -43,6 +44,7 @@ func TestMain(m *testing.M) {
 		bins.enginefs = filepath.Join(dir, "enginefs")
 		bins.dctl = filepath.Join(dir, "dctl")
 		bins.keeper = filepath.Join(dir, "enginefs-keeper")
+		bins.init = filepath.Join(dir, "enginefs-init")
 		bins.busybox = filepath.Join(dir, "busybox.tar")
 		switch {
 		case os.Geteuid() != 0:
@@ -53,7 +55,7 @@ func TestMain(m *testing.M) {
 			bins.skip = "needs Debian's busybox-static (/bin/busybox)"
 		}
 		if bins.skip == "" {
-			for _, b := range []struct{ out, pkg string }{{bins.enginefs, "./cmd/enginefs"}, {bins.dctl, "./cmd/dctl"}, {bins.keeper, "./cmd/enginefs-keeper"}} {
+			for _, b := range []struct{ out, pkg string }{{bins.enginefs, "./cmd/enginefs"}, {bins.dctl, "./cmd/dctl"}, {bins.keeper, "./cmd/enginefs-keeper"}, {bins.init, "./cmd/enginefs-init"}} {
 				cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 				cmd.Dir = ".."
 				if out, err := cmd.CombinedOutput(); err != nil {

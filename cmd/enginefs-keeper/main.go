@@ -4,9 +4,10 @@
 //
 //	enginefs-keeper [--run DIR] [--idle DURATION] [--detach]
 //
-// The same executable is the built-in runtime's container init: the keeper
-// re-executes itself to start a container, which keeps starts fast: it
-// links, and initialises, no image store, FUSE or 9P.
+// The built-in runtime's child (each container's init, each exec's helper)
+// is enginefs-init when it is installed beside the keeper, else this very
+// executable, re-executed: it links, and initialises, no image store, FUSE
+// or 9P, but starts slower than enginefs-init (see keeper.NewRuntime).
 package main
 
 import (

@@ -5,9 +5,11 @@ package builtin
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,12 +21,21 @@ import (
 // runtime and one with `runc run`, so that one `go test -bench StartWait`
 // compares them on the same host and moment (start-ns/op is the part of
 // the built-in runtime's time spent in Start, until the program runs). The
-// ExecWait ones do the same for a process exec'd in a running container:
+// ExecWait ones do the same for a process exec'd in a running container.
+// The built-in runtime's run once with each child binary (see
+// newRuntimes): the test binary, which links what the keeper's does, and
+// cmd/enginefs-init:
 //
 //	go test -run '^$' -bench 'StartWait|ExecWait' -benchtime 200x ./runtime/builtin
 
 func BenchmarkStartWait(b *testing.B) {
-	r := newRuntime(b)
+	rs := newRuntimes(b)
+	for _, name := range slices.Sorted(maps.Keys(rs)) {
+		b.Run(name, func(b *testing.B) { benchStartWait(b, rs[name]) })
+	}
+}
+
+func benchStartWait(b *testing.B, r *Runtime) {
 	_, bundle := newBundle(b, runtime.SpecOptions{ID: "bench-builtin", Args: []string{"true"}}, nil)
 	cleanupCgroup(b, r, runtime.CgroupParent+"/bench-builtin")
 	ctx := context.Background()
@@ -71,7 +82,13 @@ func BenchmarkStartWaitRunc(b *testing.B) {
 }
 
 func BenchmarkExecWait(b *testing.B) {
-	r := newRuntime(b)
+	rs := newRuntimes(b)
+	for _, name := range slices.Sorted(maps.Keys(rs)) {
+		b.Run(name, func(b *testing.B) { benchExecWait(b, rs[name]) })
+	}
+}
+
+func benchExecWait(b *testing.B, r *Runtime) {
 	id, bundle, init := sleeper(b, r, runtime.SpecOptions{ID: "bench-exec"})
 	proc := execSpec(b, bundle, "true")
 	ctx := context.Background()

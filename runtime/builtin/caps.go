@@ -3,64 +3,23 @@
 package builtin
 
 import (
-	"errors"
-	"fmt"
-	"sync"
-
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
-// Capabilities are applied with raw system calls (prctl, capget, capset)
-// rather than github.com/moby/sys/capability: what is needed is a handful
-// of calls on the calling thread, in a child that decodes its config cold
-// (the library reads /proc/self/status to load the current sets first), and
-// in the exec helper the last steps happen in Go's own fork of the final
-// child, where no library can run: there the sets must already be on the
-// forking thread, and Go's SysProcAttr.AmbientCaps does the rest.
-//
-// What execve does with the sets decides what to apply. For a root process
-// (without SECBIT_NOROOT) the kernel recomputes permitted = effective =
-// bounding ∪ inheritable at execve, whatever they were before; for any
-// other user, without file capabilities, permitted = effective = ambient.
-// So the runtime sets the bounding set (dropping what the spec leaves out),
-// the inheritable set and the ambient set; the spec's effective and
-// permitted sets cannot be applied beyond that, by this runtime or by runc.
-// With Docker's specs (bounding = effective = permitted for root, nothing
-// for other users) the program ends with exactly the spec's sets.
-
-// capSets are the capability sets of a process, as bit masks.
-type capSets struct {
-	Bounding    uint64 `json:"bounding"`
-	Inheritable uint64 `json:"inheritable,omitempty"`
-	Ambient     uint64 `json:"ambient,omitempty"`
-}
-
-// lastCap is the highest capability the running kernel knows
-// (/proc/sys/kernel/cap_last_cap), found by asking the bounding set.
-var lastCap = sync.OnceValue(func() int {
-	n := 0
-	for c := 0; c < 64; c++ {
-		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err != nil {
-			break
-		}
-		n = c
-	}
-	return n
-})
-
-// newCapSets turns the spec's capability names into masks. Capabilities
-// the running kernel does not know are left out, as runc does; an unknown
-// name is errdefs.ErrInvalid. A spec without capabilities gets none (runc
-// does the same).
-func newCapSets(c *specs.LinuxCapabilities) (capSets, error) {
-	var out capSets
+// newCapSets turns the spec's capability names into the masks the child
+// applies (see nsinit's caps.go for which sets execve honours).
+// Capabilities the running kernel does not know are left out, as runc does;
+// an unknown name is errdefs.ErrInvalid. A spec without capabilities gets
+// none (runc does the same).
+func newCapSets(c *specs.LinuxCapabilities) (nsinit.CapSets, error) {
+	var out nsinit.CapSets
 	if c == nil {
 		return out, nil
 	}
-	last := lastCap()
+	last := nsinit.LastCap()
 	mask := func(names []string) (uint64, error) {
 		var m uint64
 		for _, n := range names {
@@ -84,7 +43,7 @@ func newCapSets(c *specs.LinuxCapabilities) (capSets, error) {
 	if out.Ambient, err = mask(c.Ambient); err != nil {
 		return out, err
 	}
-	// Checked as well, though execve decides (see above).
+	// Checked as well, though execve decides.
 	if _, err = mask(c.Effective); err != nil {
 		return out, err
 	}
@@ -92,68 +51,4 @@ func newCapSets(c *specs.LinuxCapabilities) (capSets, error) {
 		return out, err
 	}
 	return out, nil
-}
-
-// ambientList is the ambient set as Go's SysProcAttr.AmbientCaps wants it.
-func (c capSets) ambientList() []uintptr {
-	var out []uintptr
-	for i := 0; i < 64; i++ {
-		if c.Ambient&(1<<i) != 0 {
-			out = append(out, uintptr(i))
-		}
-	}
-	return out
-}
-
-// limit applies the bounding and inheritable sets to the calling thread,
-// which keeps its own effective and permitted sets (it has more to do).
-// The inheritable set is set now, while the thread is root: once it has
-// changed user without keeping its capabilities, it could only lower it.
-func (c capSets) limit() error {
-	for i := 0; i <= lastCap(); i++ {
-		if c.Bounding&(1<<i) != 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("drop capability %d from the bounding set: %w", i, err)
-		}
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
-	inh := c.Inheritable | c.Ambient // ambient needs inheritable
-	data[0].Inheritable, data[1].Inheritable = uint32(inh), uint32(inh>>32)
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("set the inheritable capabilities: %w", err)
-	}
-	return nil
-}
-
-// keepForAmbient keeps the permitted set across the change of user when
-// ambient capabilities are to be raised afterwards (raiseAmbient).
-func (c capSets) keepForAmbient() error {
-	if c.Ambient == 0 {
-		return nil
-	}
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("keep capabilities: %w", err)
-	}
-	return nil
-}
-
-// raiseAmbient raises the ambient set on the calling thread, after the
-// change of user; execve turns it into the program's permitted and
-// effective sets.
-func (c capSets) raiseAmbient() error {
-	if c.Ambient == 0 {
-		return nil
-	}
-	for _, i := range c.ambientList() {
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, i, 0, 0); err != nil {
-			return fmt.Errorf("raise ambient capability %d: %w", i, err)
-		}
-	}
-	return unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
 }

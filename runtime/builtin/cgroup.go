@@ -7,13 +7,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/containerd/cgroups/v3"
@@ -21,6 +19,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -64,14 +63,14 @@ func (h *cgroupHost) hierarchy() ([]cgroup1.Subsystem, error) { return h.v1, nil
 
 // dirs returns the host directories of the cgroup at p, as the child binds
 // them at /sys/fs/cgroup.
-func (h *cgroupHost) dirs(p string) []cgroupDir {
+func (h *cgroupHost) dirs(p string) []nsinit.CgroupDir {
 	if h.v2 != "" {
-		return []cgroupDir{{Source: filepath.Join(h.v2, p)}}
+		return []nsinit.CgroupDir{{Source: filepath.Join(h.v2, p)}}
 	}
-	var out []cgroupDir
+	var out []nsinit.CgroupDir
 	for _, s := range h.v1 {
 		if ps, ok := s.(pather); ok {
-			out = append(out, cgroupDir{Name: filepath.Base(ps.Path("/")), Source: ps.Path(p)})
+			out = append(out, nsinit.CgroupDir{Name: filepath.Base(ps.Path("/")), Source: ps.Path(p)})
 		}
 	}
 	return out
@@ -135,7 +134,7 @@ func (h *cgroupHost) create(p string, res *specs.LinuxResources) (_ *cgroup, war
 		}
 		m, err := cgroup2.NewManager(h.v2, p, r)
 		if err != nil {
-			return nil, nil, classify(fmt.Errorf("cgroup %s: %w", p, err))
+			return nil, nil, nsinit.Classify(fmt.Errorf("cgroup %s: %w", p, err))
 		}
 		g.v2 = m
 		if swap != nil {
@@ -143,7 +142,7 @@ func (h *cgroupHost) create(p string, res *specs.LinuxResources) (_ *cgroup, war
 				warnings = append(warnings, runtime.SwapLimitWarning)
 			} else if err := m.Update(&cgroup2.Resources{Memory: &cgroup2.Memory{Swap: swap}}); err != nil {
 				_ = g.delete()
-				return nil, nil, classify(fmt.Errorf("cgroup %s: swap limit: %w", p, err))
+				return nil, nil, nsinit.Classify(fmt.Errorf("cgroup %s: swap limit: %w", p, err))
 			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, "memory.events")); err == nil {
@@ -179,7 +178,7 @@ func (h *cgroupHost) create(p string, res *specs.LinuxResources) (_ *cgroup, war
 		if old, lerr := cgroup1.Load(cgroup1.StaticPath(p), cgroup1.WithHierarchy(h.hierarchy)); lerr == nil {
 			_ = old.Delete()
 		}
-		return nil, nil, classify(fmt.Errorf("cgroup %s: %w", p, err))
+		return nil, nil, nsinit.Classify(fmt.Errorf("cgroup %s: %w", p, err))
 	}
 	g.v1 = cg
 	return g, warnings, nil
@@ -332,26 +331,4 @@ func (g *cgroup) rmdir() error {
 		}
 	}
 	return failed
-}
-
-// classify gives err the class of the errno it holds: EPERM and EACCES are
-// errdefs.ErrPermission, EINVAL and ERANGE (a resource value the kernel
-// refuses) errdefs.ErrInvalid, ESRCH (no such process) errdefs.ErrNotFound,
-// anything else errdefs.ErrUnavailable.
-func classify(err error) error {
-	if errdefs.Class(err) != nil {
-		return err
-	}
-	var errno syscall.Errno
-	switch {
-	case errors.As(err, &errno) && (errno == syscall.EPERM || errno == syscall.EACCES):
-		return errdefs.New(errdefs.ErrPermission, "%w", err)
-	case errors.As(err, &errno) && (errno == syscall.EINVAL || errno == syscall.ERANGE):
-		return errdefs.New(errdefs.ErrInvalid, "%w", err)
-	case errors.As(err, &errno) && errno == syscall.ESRCH:
-		return errdefs.New(errdefs.ErrNotFound, "%w", err)
-	case errors.Is(err, fs.ErrPermission):
-		return errdefs.New(errdefs.ErrPermission, "%w", err)
-	}
-	return errdefs.New(errdefs.ErrUnavailable, "%w", err)
 }

@@ -92,7 +92,7 @@ func TestCgroupNamespace(t *testing.T) {
 	r := newRuntime(t)
 	runtimes := map[string]*Runtime{"host": r}
 	if cgroups.Mode() == cgroups.Hybrid {
-		runtimes["v2 on hybrid"] = &Runtime{binary: r.binary, cg: &cgroupHost{v2: "/sys/fs/cgroup/unified"}}
+		runtimes["v2 on hybrid"] = &Runtime{bin: r.bin, cg: &cgroupHost{v2: "/sys/fs/cgroup/unified"}}
 	}
 	for name, r := range runtimes {
 		t.Run(name, func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestCgroupV2OnHybrid(t *testing.T) {
 	if cgroups.Mode() != cgroups.Hybrid {
 		t.Skip("needs a hybrid cgroup host (on a unified one the other tests run the v2 code)")
 	}
-	r2 := &Runtime{binary: r.binary, cg: &cgroupHost{v2: "/sys/fs/cgroup/unified"}}
+	r2 := &Runtime{bin: r.bin, cg: &cgroupHost{v2: "/sys/fs/cgroup/unified"}}
 	checkCgroupMountAndDevices(t, r2)
 
 	id, bundle := newBundle(t, runtime.SpecOptions{Args: []string{"sleep", "1000"}}, nil)

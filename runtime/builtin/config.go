@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +50,7 @@ var rlimitTypes = map[string]int{
 // that can be checked before the fork is: a bad spec is errdefs.ErrInvalid,
 // a missing rootfs errdefs.ErrNotFound, what the runtime cannot do
 // errdefs.ErrUnavailable.
-func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
+func newInitConfig(bundle string, s *specs.Spec) (*nsinit.InitConfig, uintptr, error) {
 	bundle, err := filepath.Abs(bundle)
 	if err != nil {
 		return nil, 0, errdefs.Invalid("bundle %s: %w", bundle, err)
@@ -64,7 +65,7 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return nil, 0, errdefs.Invalid("bundle %s: no program to run", bundle)
 	}
-	cfg := &initConfig{
+	cfg := &nsinit.InitConfig{
 		Args: p.Args, Env: p.Env, Cwd: "/",
 		UID: p.User.UID, GID: p.User.GID, Gids: p.User.AdditionalGids, Umask: 0o022,
 		NoNewPrivs: p.NoNewPrivileges, OOMScoreAdj: p.OOMScoreAdj,
@@ -109,7 +110,7 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		if e.Dest == "/dev" && e.Kind == kindBind {
+		if e.Dest == "/dev" && e.Kind == nsinit.KindBind {
 			cfg.SetupDev = false // the host's /dev: leave it as it is
 		}
 		if e.Dest == "/dev/pts" && e.Type == "devpts" {
@@ -128,9 +129,9 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 		if k == "" || strings.Contains(k, "/") || slices.Contains(strings.Split(k, "."), "") {
 			return nil, 0, errdefs.Invalid("bundle %s: sysctl %q", bundle, k)
 		}
-		cfg.Sysctls = append(cfg.Sysctls, sysctl{Path: strings.ReplaceAll(k, ".", "/"), Value: v})
+		cfg.Sysctls = append(cfg.Sysctls, nsinit.Sysctl{Path: strings.ReplaceAll(k, ".", "/"), Value: v})
 	}
-	slices.SortFunc(cfg.Sysctls, func(a, b sysctl) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(cfg.Sysctls, func(a, b nsinit.Sysctl) int { return strings.Compare(a.Path, b.Path) })
 
 	var flags int
 	for _, ns := range s.Linux.Namespaces {
@@ -138,7 +139,7 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 		case ns.Type == specs.CgroupNamespace && ns.Path == "":
 			cfg.CgroupNS = true
 		case ns.Path != "" && (ns.Type == specs.NetworkNamespace || ns.Type == specs.UTSNamespace || ns.Type == specs.IPCNamespace):
-			cfg.Join = append(cfg.Join, nsPath{Flag: nsFlags[ns.Type], Path: ns.Path})
+			cfg.Join = append(cfg.Join, nsinit.Namespace{Flag: nsFlags[ns.Type], Path: ns.Path})
 		case ns.Path != "":
 			return nil, 0, errdefs.Unavailable("joining a %s namespace (%s) is not supported by the built-in runtime", ns.Type, ns.Path)
 		case nsFlags[ns.Type] != 0:
@@ -156,8 +157,8 @@ func newInitConfig(bundle string, s *specs.Spec) (*initConfig, uintptr, error) {
 }
 
 // newRlimits checks the spec's rlimits and turns them into resources.
-func newRlimits(limits []specs.POSIXRlimit) ([]rlimit, error) {
-	var out []rlimit
+func newRlimits(limits []specs.POSIXRlimit) ([]nsinit.Rlimit, error) {
+	var out []nsinit.Rlimit
 	for _, l := range limits {
 		res, ok := rlimitTypes[l.Type]
 		if !ok {
@@ -166,24 +167,24 @@ func newRlimits(limits []specs.POSIXRlimit) ([]rlimit, error) {
 		if l.Soft > l.Hard {
 			return nil, errdefs.Invalid("rlimit %s: soft limit %d is above the hard limit %d", l.Type, l.Soft, l.Hard)
 		}
-		out = append(out, rlimit{Resource: res, Soft: l.Soft, Hard: l.Hard})
+		out = append(out, nsinit.Rlimit{Resource: res, Soft: l.Soft, Hard: l.Hard})
 	}
 	return out, nil
 }
 
 // newMountEntry parses the spec's mount m.
-func newMountEntry(bundle string, m specs.Mount) (mountEntry, error) {
+func newMountEntry(bundle string, m specs.Mount) (nsinit.Mount, error) {
 	dest := path.Clean("/" + m.Destination)
 	if dest == "/" {
-		return mountEntry{}, errdefs.Invalid("bundle %s: a mount on / is not supported", bundle)
+		return nsinit.Mount{}, errdefs.Invalid("bundle %s: a mount on / is not supported", bundle)
 	}
 	o := parseMountOptions(m.Options)
-	e := mountEntry{Dest: dest, Type: m.Type, Source: m.Source, Flags: o.flags, Propagation: o.propagation, Data: o.data}
+	e := nsinit.Mount{Dest: dest, Type: m.Type, Source: m.Source, Flags: o.flags, Propagation: o.propagation, Data: o.data}
 	switch {
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		e.Kind = kindCgroup
+		e.Kind = nsinit.KindCgroup
 	case m.Type == "bind" || o.flags&unix.MS_BIND != 0:
-		e.Kind = kindBind
+		e.Kind = nsinit.KindBind
 		if !filepath.IsAbs(e.Source) {
 			e.Source = filepath.Join(bundle, e.Source)
 		}
@@ -197,8 +198,8 @@ func newMountEntry(bundle string, m specs.Mount) (mountEntry, error) {
 }
 
 // newDeviceNode turns the spec's device into what mknod wants.
-func newDeviceNode(d specs.LinuxDevice) (deviceNode, error) {
-	n := deviceNode{Path: path.Clean("/" + d.Path), Dev: unix.Mkdev(uint32(d.Major), uint32(d.Minor)), UID: -1, GID: -1}
+func newDeviceNode(d specs.LinuxDevice) (nsinit.Device, error) {
+	n := nsinit.Device{Path: path.Clean("/" + d.Path), Dev: unix.Mkdev(uint32(d.Major), uint32(d.Minor)), UID: -1, GID: -1}
 	if n.Path == "/" {
 		return n, errdefs.Invalid("device path %q", d.Path)
 	}

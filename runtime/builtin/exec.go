@@ -4,7 +4,6 @@ package builtin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +65,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, e runtime.ExecProcess) (r
 
 // newExecConfig checks the process spec of e and turns it into the
 // helper's config.
-func newExecConfig(e runtime.ExecProcess) (*execConfig, error) {
+func newExecConfig(e runtime.ExecProcess) (*nsinit.ExecConfig, error) {
 	p := e.Process
 	switch {
 	case p == nil || len(p.Args) == 0 || p.Args[0] == "":
@@ -76,7 +76,7 @@ func newExecConfig(e runtime.ExecProcess) (*execConfig, error) {
 	if err := supportedProcess(p); err != nil {
 		return nil, err
 	}
-	cfg := &execConfig{
+	cfg := &nsinit.ExecConfig{
 		Args: p.Args, Env: p.Env, Cwd: "/",
 		UID: p.User.UID, GID: p.User.GID, Gids: p.User.AdditionalGids, Umask: 0o022,
 		NoNewPrivs: p.NoNewPrivileges, Pid: e.Pid, Terminal: p.Terminal,
@@ -112,13 +112,13 @@ func isSubreaper() bool {
 }
 
 // exec checks the container, runs the helper and adopts its child.
-func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *execConfig, cgPath, name string) (_ *execProcess, retErr error) {
+func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *nsinit.ExecConfig, cgPath, name string) (_ *execProcess, retErr error) {
 	pidfd, err := unix.PidfdOpen(e.Pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return nil, errdefs.NotFound("process %d is not running", e.Pid)
 		}
-		return nil, classify(fmt.Errorf("pidfd of %d: %w", e.Pid, err))
+		return nil, nsinit.Classify(fmt.Errorf("pidfd of %d: %w", e.Pid, err))
 	}
 	pidFile := os.NewFile(uintptr(pidfd), "pidfd")
 	defer pidFile.Close()
@@ -144,10 +144,10 @@ func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *execConf
 			return nil, err
 		}
 		if b := e.Process.ConsoleSize; b != nil {
-			if err := setSize(console, &[2]uint16{uint16(b.Height), uint16(b.Width)}); err != nil {
+			if err := nsinit.SetSize(console, &[2]uint16{uint16(b.Height), uint16(b.Width)}); err != nil {
 				slave.Close()
 				console.Close()
-				return nil, classify(err)
+				return nil, nsinit.Classify(err)
 			}
 		}
 		defer slave.Close()
@@ -168,7 +168,7 @@ func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *execConf
 	if r.cg.v2 != "" {
 		dir, err := os.Open(g.dirs[0])
 		if err != nil {
-			return nil, classify(fmt.Errorf("cgroup: %w", err))
+			return nil, nsinit.Classify(fmt.Errorf("cgroup: %w", err))
 		}
 		defer dir.Close()
 		extra = append(extra, dir)
@@ -178,51 +178,52 @@ func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *execConf
 			cfg.Tasks = append(cfg.Tasks, d+"/tasks")
 		}
 	}
-	msg, err := encodeConfig(cfg)
+	msg, err := nsinit.EncodeConfig(cfg)
 	if err != nil {
 		return nil, errdefs.Invalid("encode process: %w", err)
 	}
 
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		return nil, classify(err)
+		return nil, nsinit.Classify(err)
 	}
 	defer cfgW.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		cfgR.Close()
-		return nil, classify(fmt.Errorf("report socket: %w", err))
+		return nil, nsinit.Classify(fmt.Errorf("report socket: %w", err))
 	}
 	report := os.NewFile(uintptr(fds[0]), "exec-report")
 	defer report.Close()
 	reportW := os.NewFile(uintptr(fds[1]), "exec-report")
 	extra[0], extra[1] = cfgR, reportW
-	helper, err := os.StartProcess(r.binary, []string{execArg0}, &os.ProcAttr{
+	exe, execFiles := r.bin.command(append(files[:], extra...))
+	helper, err := os.StartProcess(exe, []string{nsinit.ExecArg0}, &os.ProcAttr{
 		Dir:   "/",
 		Env:   []string{},
-		Files: append(files[:], extra...),
+		Files: execFiles,
 	})
 	cfgR.Close()
 	reportW.Close()
 	if err != nil {
-		return nil, classify(fmt.Errorf("start exec helper: %w", err))
+		return nil, nsinit.Classify(fmt.Errorf("start exec helper: %w", err))
 	}
 	stop := context.AfterFunc(ctx, func() { _ = helper.Kill() })
 	defer stop()
 	_, _ = cfgW.Write(msg) // a helper that died early says nothing: below
 	cfgW.Close()
 
-	rep, childPidfd, rerr := readExecReport(report)
+	rep, childPidfd, rerr := nsinit.ReadExecReport(report)
 	// Once the helper has exited, its child is this process's.
 	_, werr := helper.Wait()
 	switch {
 	case rerr != nil:
 		return nil, rerr
 	case len(rep.Error) > 0:
-		return nil, decodeError(rep.Error)
+		return nil, nsinit.DecodeError(rep.Error)
 	case childPidfd == nil:
 		if werr != nil {
-			return nil, classify(fmt.Errorf("exec helper: %w", werr))
+			return nil, nsinit.Classify(fmt.Errorf("exec helper: %w", werr))
 		}
 		return nil, errdefs.Unavailable("exec helper exited without a report")
 	}
@@ -235,64 +236,21 @@ func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *execConf
 	return p, nil
 }
 
-// readExecReport reads the helper's report and the child's pidfd; a helper
-// that died says nothing (an empty report).
-func readExecReport(sock *os.File) (execReport, *os.File, error) {
-	var rep execReport
-	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return rep, nil, classify(fmt.Errorf("read exec report: %w", err))
-	}
-	var pidfd *os.File
-	if oobn > 0 {
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err == nil && len(msgs) == 1 {
-			if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
-				pidfd = os.NewFile(uintptr(fds[0]), "pidfd")
-			}
-		}
-	}
-	if n == 0 {
-		return rep, pidfd, nil
-	}
-	if err := json.Unmarshal(buf[:n], &rep); err != nil {
-		if pidfd != nil {
-			_ = unix.PidfdSendSignal(int(pidfd.Fd()), unix.SIGKILL, nil, 0)
-			pidfd.Close()
-		}
-		return rep, nil, errdefs.Unavailable("unreadable exec report %q", buf[:n])
-	}
-	if rep.Pid <= 0 && pidfd != nil {
-		pidfd.Close()
-		pidfd = nil
-	}
-	return rep, pidfd, nil
-}
-
 // containerPty allocates a pseudo-terminal in the devpts of the container
 // whose process pid (pinned by pidfd) is given, through /proc/<pid>/root.
 func containerPty(pid, pidfd, uid int) (master, slave *os.File, err error) {
 	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, classify(fmt.Errorf("container root: %w", err))
+		return nil, nil, nsinit.Classify(fmt.Errorf("container root: %w", err))
 	}
 	defer unix.Close(root)
 	// The root opened was that of the pinned process if it still lives.
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
 		return nil, nil, errdefs.NotFound("process %d has exited", pid)
 	}
-	master, slave, err = openPty(root, uid)
+	master, slave, err = nsinit.OpenPty(root, uid)
 	if err != nil {
-		return nil, nil, classify(fmt.Errorf("terminal: %w", err))
+		return nil, nil, nsinit.Classify(fmt.Errorf("terminal: %w", err))
 	}
 	return master, slave, nil
 }

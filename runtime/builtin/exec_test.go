@@ -28,7 +28,7 @@ func runtimes(t *testing.T) map[string]*Runtime {
 	r := newRuntime(t)
 	out := map[string]*Runtime{"host": r}
 	if cgroups.Mode() == cgroups.Hybrid {
-		out["v2 on hybrid"] = &Runtime{binary: r.binary, cg: &cgroupHost{v2: "/sys/fs/cgroup/unified"}}
+		out["v2 on hybrid"] = &Runtime{bin: r.bin, cg: &cgroupHost{v2: "/sys/fs/cgroup/unified"}}
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,7 @@ func (p *execProcess) Signal(sig syscall.Signal) error {
 	case errors.Is(err, unix.ESRCH):
 		return errdefs.Busy("%s: process has exited: %w", p.id, os.ErrProcessDone)
 	}
-	return classify(fmt.Errorf("%s: signal %v: %w", p.id, sig, err))
+	return nsinit.Classify(fmt.Errorf("%s: signal %v: %w", p.id, sig, err))
 }
 
 // Wait returns how the process ended once it has been reaped. A cancelled
@@ -100,7 +101,7 @@ func (p *execProcess) reap() {
 	if err != nil {
 		// Not a child of this process (not a subreaper), or reaped by
 		// someone else.
-		p.err = classify(fmt.Errorf("%s: wait: %w", p.id, err))
+		p.err = nsinit.Classify(fmt.Errorf("%s: wait: %w", p.id, err))
 		p.status.Code = 255
 	} else {
 		p.status.Code, p.status.Signal = exitCode(syscall.WaitStatus(ws))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 )
 
 // The freezer is driven through the files containerd/cgroups/v3 writes
@@ -86,11 +87,11 @@ func (r *Runtime) freeze(ctx context.Context, id string, frozen bool) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return errdefs.NotFound("container %s: %s: no cgroup: %w", id, verb, err)
 			}
-			return classify(fmt.Errorf("container %s: %s: %w", id, verb, err))
+			return nsinit.Classify(fmt.Errorf("container %s: %s: %w", id, verb, err))
 		}
 		data, err := os.ReadFile(stateFile)
 		if err != nil {
-			return classify(fmt.Errorf("container %s: %s: %w", id, verb, err))
+			return nsinit.Classify(fmt.Errorf("container %s: %s: %w", id, verb, err))
 		}
 		if hasLine(data, want) {
 			return nil

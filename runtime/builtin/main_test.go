@@ -5,11 +5,14 @@ package builtin
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -49,11 +52,63 @@ func TestMain(m *testing.M) {
 			created = append(created, p)
 		}
 	}
+	dir, err := os.MkdirTemp("", "enginefs-builtin-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tinyInitDir = dir
 	code := m.Run()
+	os.RemoveAll(dir)
 	for _, p := range created {
 		_ = os.Remove(p)
 	}
 	os.Exit(code)
+}
+
+// tinyInitDir holds cmd/enginefs-init once tinyInit built it.
+var tinyInitDir string
+
+// tinyInit builds cmd/enginefs-init, the child binary the keeper uses,
+// once for the whole run, and returns its path; it skips where there is no
+// go command to build it.
+func tinyInit(tb testing.TB) string {
+	tb.Helper()
+	buildTinyInit.Do(func() {
+		p := filepath.Join(tinyInitDir, "enginefs-init")
+		out, err := exec.Command("go", "build", "-o", p, "github.com/enginefs/enginefs/cmd/enginefs-init").CombinedOutput()
+		if err != nil {
+			tinyInitErr = fmt.Errorf("go build cmd/enginefs-init: %w\n%s", err, out)
+			return
+		}
+		tinyInitPath = p
+	})
+	if errors.Is(tinyInitErr, exec.ErrNotFound) {
+		tb.Skipf("needs the go command to build cmd/enginefs-init: %v", tinyInitErr)
+	}
+	if tinyInitErr != nil {
+		tb.Fatal(tinyInitErr)
+	}
+	return tinyInitPath
+}
+
+var (
+	buildTinyInit sync.Once
+	tinyInitPath  string
+	tinyInitErr   error
+)
+
+// newRuntimes returns the built-in runtime with each child binary: the
+// test binary itself (/proc/self/exe, TestMain calls Init) and
+// cmd/enginefs-init, run from a sealed copy as the keeper runs it.
+func newRuntimes(tb testing.TB) map[string]*Runtime {
+	tb.Helper()
+	self := newRuntime(tb)
+	tiny, err := New(WithBinary(tinyInit(tb)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return map[string]*Runtime{"init=self": self, "init=enginefs-init": tiny}
 }
 
 const busybox = "/bin/busybox"

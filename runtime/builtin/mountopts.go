@@ -94,8 +94,3 @@ func parseMountOptions(options []string) mountOptions {
 	o.data = strings.Join(data, ",")
 	return o
 }
-
-// statfsFlags are the mount flags statfs(2) reports (the ST_* values are
-// the MS_* ones), kept when a mount is remounted read-only.
-const statfsFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
-	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_RDONLY

@@ -12,6 +12,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 )
 
 // process is a started container. One reaper goroutine waits for the init
@@ -59,7 +60,7 @@ func (p *process) Signal(sig syscall.Signal) error {
 	case errors.Is(err, os.ErrProcessDone):
 		return errdefs.Busy("container %s: process has exited: %w", p.id, os.ErrProcessDone)
 	}
-	return classify(fmt.Errorf("container %s: signal %v: %w", p.id, sig, err))
+	return nsinit.Classify(fmt.Errorf("container %s: signal %v: %w", p.id, sig, err))
 }
 
 // Wait returns how the process ended once it has been reaped and its cgroup
@@ -81,7 +82,7 @@ func (p *process) reap() {
 	p.status.ExitedAt = time.Now()
 	if err != nil {
 		// Only possible if someone else reaped the child.
-		p.err = classify(fmt.Errorf("container %s: wait: %w", p.id, err))
+		p.err = nsinit.Classify(fmt.Errorf("container %s: wait: %w", p.id, err))
 		p.status.Code = 255
 	} else {
 		p.status.Code, p.status.Signal = exitCode(state.Sys().(syscall.WaitStatus))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -19,14 +20,15 @@ import (
 // Runtime is the built-in runtime. It holds no lock while starting
 // containers: Start may be called by many goroutines at once.
 type Runtime struct {
-	binary string
-	cg     *cgroupHost
+	bin *binary
+	cg  *cgroupHost
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
-// New returns the built-in runtime. It reads the host's cgroup setup once;
-// a host without cgroups is errdefs.ErrUnavailable.
+// New returns the built-in runtime. It reads the host's cgroup setup once
+// (a host without cgroups is errdefs.ErrUnavailable) and, unless it is
+// DefaultBinary, copies the binary (see WithBinary).
 func New(opts ...Option) (*Runtime, error) {
 	o := options{binary: DefaultBinary}
 	for _, opt := range opts {
@@ -34,14 +36,15 @@ func New(opts ...Option) (*Runtime, error) {
 			return nil, err
 		}
 	}
-	if _, err := os.Stat(o.binary); err != nil {
-		return nil, errdefs.NotFound("builtin runtime: binary %s: %w", o.binary, err)
-	}
 	cg, err := newCgroupHost()
 	if err != nil {
 		return nil, fmt.Errorf("builtin runtime: %w", err)
 	}
-	return &Runtime{binary: o.binary, cg: cg}, nil
+	bin, err := openBinary(o.binary)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{bin: bin, cg: cg}, nil
 }
 
 // Delete implements runtime.Runtime for the cgroup at
@@ -127,7 +130,7 @@ func (r *Runtime) Start(ctx context.Context, c runtime.Container) (runtime.Proce
 
 // start creates the cgroup and the child and sees the child through to
 // execve; on failure it kills the child and removes the cgroup.
-func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Spec, cfg *initConfig, cloneflags uintptr, cgPath string) (_ *process, retErr error) {
+func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Spec, cfg *nsinit.InitConfig, cloneflags uintptr, cgPath string) (_ *process, retErr error) {
 	var (
 		cg   *cgroup
 		proc *os.Process
@@ -164,7 +167,7 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 		}
 		dir, err := unix.Open(cg.dirs[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, classify(fmt.Errorf("cgroup: %w", err))
+			return nil, nsinit.Classify(fmt.Errorf("cgroup: %w", err))
 		}
 		defer unix.Close(dir)
 		sys.UseCgroupFD, sys.CgroupFD = true, dir
@@ -177,23 +180,23 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 	} else {
 		cfg.JoinCgroup = true
 	}
-	msg, err := encodeConfig(cfg)
+	msg, err := nsinit.EncodeConfig(cfg)
 	if err != nil {
 		return nil, errdefs.Invalid("encode spec: %w", err)
 	}
 	if cg != nil {
-		msg = append(msg, goAhead) // nothing to wait for
+		msg = append(msg, nsinit.GoAhead) // nothing to wait for
 	}
 
 	initR, initW, err := os.Pipe()
 	if err != nil {
-		return nil, classify(err)
+		return nil, nsinit.Classify(err)
 	}
 	defer initW.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		initR.Close()
-		return nil, classify(err)
+		return nil, nsinit.Classify(err)
 	}
 	defer errR.Close()
 	childFiles := []*os.File{files[0], files[1], files[2], initR, errW}
@@ -203,7 +206,7 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 		if err != nil {
 			initR.Close()
 			errW.Close()
-			return nil, classify(fmt.Errorf("console socket: %w", err))
+			return nil, nsinit.Classify(fmt.Errorf("console socket: %w", err))
 		}
 		consoleSock = os.NewFile(uintptr(fds[0]), "console")
 		defer consoleSock.Close()
@@ -211,19 +214,20 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 		defer childSock.Close()
 		childFiles = append(childFiles, childSock)
 	}
-	proc, err = os.StartProcess(r.binary, []string{initArg0}, &os.ProcAttr{
+	exe, execFiles := r.bin.command(childFiles)
+	proc, err = os.StartProcess(exe, []string{nsinit.InitArg0}, &os.ProcAttr{
 		Dir:   "/",
 		Env:   []string{},
-		Files: childFiles,
+		Files: execFiles,
 		Sys:   sys,
 	})
 	initR.Close()
 	errW.Close()
-	if len(childFiles) > consoleFd {
-		childFiles[consoleFd].Close()
+	if len(childFiles) > nsinit.ConsoleFd {
+		childFiles[nsinit.ConsoleFd].Close()
 	}
 	if err != nil {
-		return nil, classify(fmt.Errorf("start init: %w", err))
+		return nil, nsinit.Classify(fmt.Errorf("start init: %w", err))
 	}
 	stop := context.AfterFunc(ctx, func() { _ = proc.Kill() })
 	defer stop()
@@ -236,7 +240,7 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 			return nil, err
 		}
 		// A child that already failed cannot read this; its error follows.
-		_, _ = initW.Write([]byte{goAhead})
+		_, _ = initW.Write([]byte{nsinit.GoAhead})
 	}
 	initW.Close()
 
@@ -244,9 +248,9 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 	// the child fails first.
 	var console *os.File
 	if consoleSock != nil {
-		console, err = recvFd(consoleSock, "/dev/ptmx")
+		console, err = nsinit.RecvFd(consoleSock, "/dev/ptmx")
 		if err != nil {
-			return nil, classify(err)
+			return nil, nsinit.Classify(err)
 		}
 		if console != nil {
 			defer func() {
@@ -261,9 +265,9 @@ func (r *Runtime) start(ctx context.Context, c runtime.Container, spec *specs.Sp
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case err != nil:
-		return nil, classify(fmt.Errorf("read init error pipe: %w", err))
+		return nil, nsinit.Classify(fmt.Errorf("read init error pipe: %w", err))
 	case len(report) > 0:
-		return nil, decodeError(report)
+		return nil, nsinit.DecodeError(report)
 	case !sent:
 		return nil, errdefs.Unavailable("init exited before reading its config")
 	case consoleSock != nil && console == nil:
@@ -286,7 +290,7 @@ func openStdio(s runtime.Stdio) ([3]*os.File, func(), error) {
 		if null == nil {
 			var err error
 			if null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
-				return files, func() {}, classify(err)
+				return files, func() {}, nsinit.Classify(err)
 			}
 		}
 		files[i] = null

@@ -14,6 +14,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +30,7 @@ func capMask(tb testing.TB, names []string) uint64 {
 		if !ok {
 			tb.Fatalf("unknown capability %s", n)
 		}
-		if i <= lastCap() {
+		if i <= nsinit.LastCap() {
 			m |= 1 << i
 		}
 	}

@@ -68,7 +68,7 @@ func TestSwapWithoutAccounting(t *testing.T) {
 	}
 	// The host pretends not to account swap: the memory limit holds, the
 	// swap limit is left out, and the process says so.
-	noSwap := &Runtime{binary: r.binary, cg: &cgroupHost{v1: r.cg.v1, noSwapAccounting: true}}
+	noSwap := &Runtime{bin: r.bin, cg: &cgroupHost{v1: r.cg.v1, noSwapAccounting: true}}
 	id, bundle := newBundle(t, runtime.SpecOptions{Args: []string{"sleep", "1000"},
 		Resources: runtime.Resources{Memory: 64 << 20, MemorySwap: 96 << 20}}, nil)
 	p, _ := start(t, noSwap, id, bundle, nil)

@@ -3,9 +3,7 @@
 package builtin
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/runtime/builtin/nsinit"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -44,47 +43,6 @@ func TestParseMountOptions(t *testing.T) {
 	}
 }
 
-func TestLookPath(t *testing.T) {
-	dir := t.TempDir()
-	for name, mode := range map[string]os.FileMode{"prog": 0o755, "data": 0o644} {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		file string
-		env  []string
-		want string // path found, or part of the error
-		err  bool
-	}{
-		{"in PATH", "prog", []string{"PATH=/nosuch:" + dir}, dir + "/prog", false},
-		{"last PATH wins", "prog", []string{"PATH=/nosuch", "PATH=" + dir}, dir + "/prog", false},
-		{"not executable", "data", []string{"PATH=" + dir}, `exec: "data": executable file not found in $PATH`, true},
-		{"directory", "sub", []string{"PATH=" + dir}, `exec: "sub": executable file not found in $PATH`, true},
-		{"missing", "nosuch", []string{"PATH=" + dir}, `exec: "nosuch": executable file not found in $PATH`, true},
-		{"absolute", dir + "/prog", nil, dir + "/prog", false},
-		{"absolute missing", "/nosuch/x", nil, `exec: "/nosuch/x": stat /nosuch/x: no such file or directory`, true},
-		{"absolute not executable", dir + "/data", nil, "permission denied", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := lookPath(tc.file, tc.env)
-			if tc.err {
-				if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("lookPath = %q, %v; want ErrInvalid saying %s", got, err, tc.want)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Errorf("lookPath = %q, %v; want %q", got, err, tc.want)
-			}
-		})
-	}
-}
-
 func TestExitCode(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -103,104 +61,6 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("exitCode(%#x) = %d, %v; want %d, %v", uint32(tc.ws), code, sig, tc.code, tc.signal)
 			}
 		})
-	}
-}
-
-func TestProtocol(t *testing.T) {
-	s, err := runtime.Spec(runtime.SpecOptions{ID: "c1", Args: []string{"true"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle := t.TempDir()
-	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := newInitConfig(bundle, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Cgroups = []cgroupDir{{Name: "memory", Source: "/sys/fs/cgroup/memory/enginefs/c1"}}
-	msg, err := encodeConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := bytes.NewReader(append(msg, goAhead))
-	got, err := readConfig(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, cfg) {
-		t.Errorf("read back %+v, want %+v", got, cfg)
-	}
-	if b, _ := r.ReadByte(); b != goAhead {
-		t.Errorf("readConfig read past the config")
-	}
-	if _, err := readConfig(bytes.NewReader(msg[:len(msg)-1])); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("truncated config: %v", err)
-	}
-
-	for _, class := range classes {
-		err := decodeError(encodeError(errdefs.New(class, "exec: %q: boom", "x")))
-		if errdefs.Class(err) != class || err.Error() != `exec: "x": boom` {
-			t.Errorf("class %v came back as %v (%v)", class, errdefs.Class(err), err)
-		}
-	}
-	if err := decodeError(encodeError(errors.New("mount failed"))); !errors.Is(err, errdefs.ErrUnavailable) {
-		t.Errorf("an unclassed error came back as %v", err)
-	}
-}
-
-func TestOpenInRoot(t *testing.T) {
-	root := t.TempDir()
-	outside := t.TempDir()
-	// An image may point anything anywhere.
-	for link, target := range map[string]string{"etc": "/", "up": "../../..", "abs": outside, "rel": "a/b", "loop1": "loop2", "loop2": "loop1"} {
-		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(rootfd)
-	for _, tc := range []struct {
-		path string
-		file bool
-		want string // where it must land, relative to root
-	}{
-		{"/dev/pts", false, "dev/pts"},
-		{"/etc/hostname", true, "hostname"},
-		{"/up/x", false, "x"},
-		{"/abs/y", false, filepath.Join(strings.TrimPrefix(outside, "/"), "y")},
-		{"/rel/z", true, "a/b/z"},
-		{"/", false, "."},
-	} {
-		t.Run(tc.path, func(t *testing.T) {
-			fd, err := openInRoot(rootfd, tc.path, tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fd)
-			got, err := os.Readlink(procFd(fd))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := filepath.Join(root, tc.want); got != want {
-				t.Errorf("opened %s, want %s", got, want)
-			}
-			fi, err := os.Stat(got)
-			if err != nil || fi.IsDir() == tc.file {
-				t.Errorf("%s: %v, is a directory: %v", got, err, fi != nil && fi.IsDir())
-			}
-		})
-	}
-	if fd, err := openInRoot(rootfd, "/loop1/x", false); err == nil {
-		unix.Close(fd)
-		t.Error("opened a path through a symlink loop")
-	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("created outside the root: %v", entries)
 	}
 }
 
@@ -277,10 +137,10 @@ func TestNewInitConfig(t *testing.T) {
 			t.Errorf("config %+v", cfg)
 		}
 		dev := cfg.Mounts[1]
-		if dev.Dest != "/dev" || dev.Kind != kindMount || dev.Flags != unix.MS_NOSUID|unix.MS_STRICTATIME || dev.Data != "mode=755,size=65536k" {
+		if dev.Dest != "/dev" || dev.Kind != nsinit.KindMount || dev.Flags != unix.MS_NOSUID|unix.MS_STRICTATIME || dev.Data != "mode=755,size=65536k" {
 			t.Errorf("/dev mount %+v", dev)
 		}
-		if cfg.Mounts[4].Kind != kindCgroup || cfg.Mounts[4].Flags&unix.MS_RDONLY == 0 {
+		if cfg.Mounts[4].Kind != nsinit.KindCgroup || cfg.Mounts[4].Flags&unix.MS_RDONLY == 0 {
 			t.Errorf("cgroup mount %+v", cfg.Mounts[4])
 		}
 		null := cfg.Devices[0]
@@ -293,27 +153,29 @@ func TestNewInitConfig(t *testing.T) {
 		name  string
 		edit  func(*specs.Spec)
 		class error
-		check func(*initConfig) bool
+		check func(*nsinit.InitConfig) bool
 	}{
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "srv" }, errdefs.ErrInvalid, nil},
 		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, errdefs.ErrInvalid, nil},
 		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_FOO"}} }, errdefs.ErrInvalid, nil},
 		{"rlimit", func(s *specs.Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1, Hard: 2}}
-		}, nil, func(c *initConfig) bool { return c.Rlimits[0] == rlimit{unix.RLIMIT_NOFILE, 1, 2} }},
+		}, nil, func(c *nsinit.InitConfig) bool {
+			return c.Rlimits[0] == nsinit.Rlimit{Resource: unix.RLIMIT_NOFILE, Soft: 1, Hard: 2}
+		}},
 		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "nosuch" }, errdefs.ErrNotFound, nil},
 		{"bind source missing", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nosuch"})
 		}, errdefs.ErrInvalid, nil},
 		{"relative bind source, a file", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x/", Source: "file", Options: []string{"rbind", "ro"}})
-		}, nil, func(c *initConfig) bool {
+		}, nil, func(c *nsinit.InitConfig) bool {
 			m := c.Mounts[len(c.Mounts)-1]
-			return m.Kind == kindBind && m.File && m.Source == filepath.Join(bundle, "file") && m.Dest == "/x"
+			return m.Kind == nsinit.KindBind && m.File && m.Source == filepath.Join(bundle, "file") && m.Dest == "/x"
 		}},
 		{"host /dev", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind"}})
-		}, nil, func(c *initConfig) bool { return !c.SetupDev }},
+		}, nil, func(c *nsinit.InitConfig) bool { return !c.SetupDev }},
 		{"mount on /", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/", Type: "tmpfs", Source: "tmpfs"})
 		}, errdefs.ErrInvalid, nil},
@@ -321,14 +183,14 @@ func TestNewInitConfig(t *testing.T) {
 		{"bad sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net..x": "1"} }, errdefs.ErrInvalid, nil},
 		{"sysctls", func(s *specs.Spec) {
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "9"}
-		}, nil, func(c *initConfig) bool {
-			return reflect.DeepEqual(c.Sysctls, []sysctl{{"kernel/msgmax", "9"}, {"net/ipv4/ip_forward", "1"}})
+		}, nil, func(c *nsinit.InitConfig) bool {
+			return reflect.DeepEqual(c.Sysctls, []nsinit.Sysctl{{Path: "kernel/msgmax", Value: "9"}, {Path: "net/ipv4/ip_forward", Value: "1"}})
 		}},
 		{"bad propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, errdefs.ErrInvalid, nil},
 		{"join a network namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces[4] = specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"}
-		}, nil, func(c *initConfig) bool {
-			return !c.NewNet && len(c.Join) == 1 && c.Join[0] == nsPath{unix.CLONE_NEWNET, "/run/netns/x"}
+		}, nil, func(c *nsinit.InitConfig) bool {
+			return !c.NewNet && len(c.Join) == 1 && c.Join[0] == nsinit.Namespace{Flag: unix.CLONE_NEWNET, Path: "/run/netns/x"}
 		}},
 		{"join a pid namespace", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }, errdefs.ErrUnavailable, nil},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:1] }, errdefs.ErrInvalid, nil},
@@ -337,7 +199,7 @@ func TestNewInitConfig(t *testing.T) {
 		}, errdefs.ErrUnavailable, nil},
 		{"cgroup namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
-		}, nil, func(c *initConfig) bool { return c.CgroupNS }},
+		}, nil, func(c *nsinit.InitConfig) bool { return c.CgroupNS }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, _, err := newInitConfig(bundle, newSpec(tc.edit))
@@ -397,18 +259,18 @@ func TestNewCapSets(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		caps *specs.LinuxCapabilities
-		want capSets
+		want nsinit.CapSets
 		err  error
 	}{
-		{"none", nil, capSets{}, nil},
+		{"none", nil, nsinit.CapSets{}, nil},
 		{"sets", &specs.LinuxCapabilities{
 			Bounding:    []string{"CAP_CHOWN", "CAP_KILL"},
 			Effective:   []string{"CAP_CHOWN"},
 			Inheritable: []string{"CAP_KILL"},
 			Ambient:     []string{"CAP_KILL"},
-		}, capSets{Bounding: bit("CAP_CHOWN", "CAP_KILL"), Inheritable: bit("CAP_KILL"), Ambient: bit("CAP_KILL")}, nil},
-		{"unknown", &specs.LinuxCapabilities{Bounding: []string{"CAP_NOSUCH"}}, capSets{}, errdefs.ErrInvalid},
-		{"unknown effective", &specs.LinuxCapabilities{Effective: []string{"chown"}}, capSets{}, errdefs.ErrInvalid},
+		}, nsinit.CapSets{Bounding: bit("CAP_CHOWN", "CAP_KILL"), Inheritable: bit("CAP_KILL"), Ambient: bit("CAP_KILL")}, nil},
+		{"unknown", &specs.LinuxCapabilities{Bounding: []string{"CAP_NOSUCH"}}, nsinit.CapSets{}, errdefs.ErrInvalid},
+		{"unknown effective", &specs.LinuxCapabilities{Effective: []string{"chown"}}, nsinit.CapSets{}, errdefs.ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := newCapSets(tc.caps)
@@ -416,12 +278,6 @@ func TestNewCapSets(t *testing.T) {
 				t.Errorf("newCapSets = %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
 			}
 		})
-	}
-	if got := (capSets{Ambient: bit("CAP_CHOWN", "CAP_NET_RAW")}).ambientList(); !reflect.DeepEqual(got, []uintptr{0, 13}) {
-		t.Errorf("ambientList = %v", got)
-	}
-	if lastCap() < 36 || lastCap() > 63 {
-		t.Errorf("lastCap = %d", lastCap())
 	}
 }
 
@@ -462,8 +318,8 @@ func TestNewExecConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &execConfig{Args: []string{"sh"}, Env: []string{"A=1"}, Cwd: "/srv", UID: 5, GID: 6, Gids: []uint32{7}, Umask: 0o077,
-		Rlimits: []rlimit{{unix.RLIMIT_NPROC, 1, 2}}, NoNewPrivs: true, Caps: capSets{Bounding: 1 << 5}, Pid: 42, Terminal: true}
+	want := &nsinit.ExecConfig{Args: []string{"sh"}, Env: []string{"A=1"}, Cwd: "/srv", UID: 5, GID: 6, Gids: []uint32{7}, Umask: 0o077,
+		Rlimits: []nsinit.Rlimit{{Resource: unix.RLIMIT_NPROC, Soft: 1, Hard: 2}}, NoNewPrivs: true, Caps: nsinit.CapSets{Bounding: 1 << 5}, Pid: 42, Terminal: true}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("newExecConfig =\n%+v\nwant\n%+v", cfg, want)
 	}

@@ -42,8 +42,10 @@
 // A StartRequest names its runtime; the client resolves the name through
 // Options.Runtimes and sends "builtin" or the binary's path, and the keeper
 // remembers, per container, the runtime that started it for Exec, Pause,
-// Resume and Delete. "builtin" is runtime/builtin with the keeper's own
-// executable as the container init; a path is runtime/oci with that binary.
+// Resume and Delete. "builtin" is runtime/builtin whose child (container
+// init and exec helper) is enginefs-init beside the keeper's executable, or
+// the keeper's own executable when there is none (see NewRuntime); a path
+// is runtime/oci with that binary.
 //
 // # Processes
 //

@@ -23,8 +23,9 @@ import (
 	"github.com/enginefs/enginefs/runtime"
 )
 
-// keeperBin is the enginefs-keeper TestMain builds; buildErr says why
-// there is none.
+// keeperBin is the enginefs-keeper TestMain builds, with enginefs-init
+// beside it (the built-in runtime's child, see NewRuntime); buildErr says
+// why there are none.
 var (
 	keeperBin string
 	buildErr  error
@@ -44,9 +45,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	keeperBin = filepath.Join(dir, BinaryName)
-	out, err := exec.Command("go", "build", "-o", keeperBin, "github.com/enginefs/enginefs/cmd/enginefs-keeper").CombinedOutput()
-	if err != nil {
-		buildErr = fmt.Errorf("go build cmd/enginefs-keeper: %v\n%s", err, out)
+	for _, cmd := range []string{"enginefs-keeper", InitBinaryName} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/enginefs/enginefs/cmd/"+cmd).CombinedOutput()
+		if err != nil && buildErr == nil {
+			buildErr = fmt.Errorf("go build cmd/%s: %v\n%s", cmd, err, out)
+		}
 	}
 	var created []string
 	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
@@ -145,8 +148,14 @@ func bundleWith(tb testing.TB, root, id string, terminal bool, args ...string) s
 // that does not is killed.
 func startKeeper(t *testing.T, runtimes map[string]string) (*Client, Options) {
 	t.Helper()
+	return startKeeperBinary(t, keeperBin, runtimes)
+}
+
+// startKeeperBinary is startKeeper with the keeper binary bin.
+func startKeeperBinary(t *testing.T, bin string, runtimes map[string]string) (*Client, Options) {
+	t.Helper()
 	needContainers(t)
-	opts := Options{Binary: keeperBin, RunDir: shortTempDir(t), Runtimes: runtimes, Idle: 300 * time.Millisecond}
+	opts := Options{Binary: bin, RunDir: shortTempDir(t), Runtimes: runtimes, Idle: 300 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := Connect(ctx, opts)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,10 +118,11 @@ func status(t *testing.T, pid int, field string) int {
 }
 
 // BenchmarkStart times the start of a container running true (its wait
-// is not timed): through a keeper, and with the builtin runtime in this
-// process whose container init is the keeper's binary or, if
-// ENGINEFS_INIT names one, another binary whose main calls builtin.Init
-// (a daemon's), to compare the cost of the init binary.
+// is not timed): through a keeper (whose container init is enginefs-init),
+// and with the builtin runtime in this process whose container init is
+// enginefs-init, the keeper's binary or, if ENGINEFS_INIT names one,
+// another binary whose main calls builtin.Init (a daemon's), to compare the
+// cost of the init binary.
 func BenchmarkStart(b *testing.B) {
 	needContainers(b)
 	ctx := context.Background()
@@ -149,7 +151,10 @@ func BenchmarkStart(b *testing.B) {
 			b.StartTimer()
 		}
 	})
-	inits := map[string]string{"init=keeper": keeperBin}
+	inits := map[string]string{
+		"init=keeper":        keeperBin,
+		"init=enginefs-init": filepath.Join(filepath.Dir(keeperBin), InitBinaryName),
+	}
 	if bin := os.Getenv("ENGINEFS_INIT"); bin != "" {
 		inits["init=other"] = bin
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package builtin
+package nsinit
 
 import (
 	"errors"
@@ -159,14 +159,14 @@ func (c *container) buildRoot() error {
 }
 
 // mount performs one of the spec's mounts below root.
-func (c *container) mount(root int, m mountEntry) error {
+func (c *container) mount(root int, m Mount) error {
 	switch m.Kind {
-	case kindCgroup:
+	case KindCgroup:
 		if err := c.mountCgroup(root, m.Dest, m.Flags); err != nil {
 			return fmt.Errorf("container init: mount cgroup on %s: %w", m.Dest, err)
 		}
 		return nil
-	case kindBind:
+	case KindBind:
 		if err := bind(root, m.Source, m.Dest, m.Flags, m.File); err != nil {
 			return fmt.Errorf("container init: bind mount %s on %s: %w", m.Source, m.Dest, err)
 		}
@@ -335,7 +335,7 @@ func (c *container) setupDev(root int) error {
 
 // createDevice makes the node d, or binds the host's node on an empty file
 // where mknod is not allowed.
-func createDevice(root int, d deviceNode) error {
+func createDevice(root int, d Device) error {
 	dir, name := path.Split(d.Path)
 	parent, err := openInRoot(root, dir, false)
 	if err != nil {
@@ -389,6 +389,11 @@ func pivotRoot(rootfs string) error {
 	}
 	return nil
 }
+
+// statfsFlags are the mount flags statfs(2) reports (the ST_* values are
+// the MS_* ones), kept when a mount is remounted read-only.
+const statfsFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_RDONLY
 
 // remountReadonly makes the mount at p (a container path) read-only,
 // keeping its other flags.

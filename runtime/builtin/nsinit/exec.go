@@ -1,9 +1,8 @@
 //go:build linux
 
-package builtin
+package nsinit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The exec helper is the daemon's binary re-executed as execArg0, a host
+// The exec helper is the runtime's binary re-executed as ExecArg0, a host
 // process that never enters the container's pid namespace (setns of a pid
 // namespace only places the children), so that the container cannot reach
 // the host's binary through /proc/<pid>/exe (CVE-2019-5736). It locks its
@@ -29,50 +28,10 @@ import (
 // pid and a pidfd for it, then exits; the child is reparented to Exec's
 // caller, a child subreaper.
 //
-// Descriptors of the helper: 0-2 the process's stdio, execConfigFd the
-// config pipe, execReportFd the report socket, execPidFd a pidfd of a
-// process of the container (whose namespaces it joins), execCgroupFd (cgroup
+// Descriptors of the helper: 0-2 the process's stdio, ExecConfigFd the
+// config pipe, ExecReportFd the report socket, ExecPidFd a pidfd of a
+// process of the container (whose namespaces it joins), ExecCgroupFd (cgroup
 // v2) the cgroup's directory, which the child is cloned into.
-const (
-	execArg0     = "enginefs-exec"
-	execConfigFd = 3
-	execReportFd = 4
-	execPidFd    = 5
-	execCgroupFd = 6
-)
-
-// execConfig is what the exec helper needs, checked by Exec.
-type execConfig struct {
-	Args  []string `json:"args"`
-	Env   []string `json:"env"`
-	Cwd   string   `json:"cwd"` // absolute, clean
-	UID   uint32   `json:"uid"`
-	GID   uint32   `json:"gid"`
-	Gids  []uint32 `json:"gids,omitempty"`
-	Umask int      `json:"umask"`
-
-	Rlimits    []rlimit `json:"rlimits,omitempty"`
-	NoNewPrivs bool     `json:"noNewPrivs,omitempty"`
-	Caps       capSets  `json:"caps"`
-
-	// Pid is the host pid behind execPidFd, for kernels that cannot
-	// setns through a pidfd (before 5.8): they go through /proc/<pid>/ns.
-	Pid int `json:"pid"`
-	// Tasks (cgroup v1) are the tasks files the helper's thread is moved
-	// into before it forks.
-	Tasks []string `json:"tasks,omitempty"`
-	// CgroupFD (cgroup v2): the child is cloned into execCgroupFd.
-	CgroupFD bool `json:"cgroupFd,omitempty"`
-	// Terminal: stdin is the pty, to be the child's controlling terminal.
-	Terminal bool `json:"terminal,omitempty"`
-}
-
-// execReport is what the helper answers: the child's pid (its pidfd rides
-// along as SCM_RIGHTS), or why it failed.
-type execReport struct {
-	Pid   int             `json:"pid,omitempty"`
-	Error json.RawMessage `json:"error,omitempty"` // an initError
-}
 
 // execNamespaces are the namespaces an exec'd process shares with the
 // container (not the user namespace, which the built-in runtime does not
@@ -97,16 +56,7 @@ func execMain() {
 	// dies with the process.
 	goruntime.LockOSThread()
 	pid, pidfd, err := runExecHelper()
-	var r execReport
-	var rights []byte
-	if err != nil {
-		r.Error = encodeError(err)
-	} else {
-		r.Pid = pid
-		rights = unix.UnixRights(pidfd)
-	}
-	data, _ := json.Marshal(r)
-	if serr := unix.Sendmsg(execReportFd, data, rights, nil, 0); serr != nil && err == nil {
+	if serr := sendExecReport(pid, pidfd, err); serr != nil && err == nil {
 		// Nobody will wait for the child: do not leave it behind.
 		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		os.Exit(1)
@@ -125,13 +75,11 @@ func runExecHelper() (pid, pidfd int, err error) {
 			err = fmt.Errorf("exec: panic: %v", r)
 		}
 	}()
-	for fd := execConfigFd; fd <= execCgroupFd; fd++ {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && (fd != execCgroupFd || err != unix.EBADF) {
-			return 0, 0, fmt.Errorf("exec: fd %d: %w", fd, err)
-		}
+	if err := hideDescriptors(); err != nil {
+		return 0, 0, fmt.Errorf("exec: %w", err)
 	}
-	var cfg execConfig
-	if err := readFrame(os.NewFile(execConfigFd, "config"), &cfg); err != nil {
+	var cfg ExecConfig
+	if err := readFrame(os.NewFile(ExecConfigFd, "config"), &cfg); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return 0, 0, errAborted
 		}
@@ -150,7 +98,7 @@ func runExecHelper() (pid, pidfd int, err error) {
 	}
 	for _, t := range cfg.Tasks {
 		if err := os.WriteFile(t, []byte("0"), 0); err != nil {
-			return 0, 0, classify(fmt.Errorf("exec: join cgroup: %w", err))
+			return 0, 0, Classify(fmt.Errorf("exec: join cgroup: %w", err))
 		}
 	}
 	if err := joinContainer(cfg.Pid); err != nil {
@@ -169,13 +117,13 @@ func runExecHelper() (pid, pidfd int, err error) {
 		return 0, 0, errdefs.Invalid("exec: chdir to the working directory %q: %w", cfg.Cwd, err)
 	}
 	if err := cfg.Caps.limit(); err != nil {
-		return 0, 0, classify(fmt.Errorf("exec: %w", err))
+		return 0, 0, Classify(fmt.Errorf("exec: %w", err))
 	}
 	// Process-wide, inherited by the child; through package syscall so
 	// that Go does not restore its own RLIMIT_NOFILE in the child.
 	for _, l := range cfg.Rlimits {
 		if err := syscall.Setrlimit(l.Resource, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
-			return 0, 0, classify(fmt.Errorf("exec: rlimit %d soft=%d hard=%d: %w", l.Resource, l.Soft, l.Hard, err))
+			return 0, 0, Classify(fmt.Errorf("exec: rlimit %d soft=%d hard=%d: %w", l.Resource, l.Soft, l.Hard, err))
 		}
 	}
 	if cfg.NoNewPrivs {
@@ -194,7 +142,7 @@ func runExecHelper() (pid, pidfd int, err error) {
 		PidFD:       &pidfd,
 	}
 	if cfg.CgroupFD {
-		sys.UseCgroupFD, sys.CgroupFD = true, execCgroupFd
+		sys.UseCgroupFD, sys.CgroupFD = true, ExecCgroupFd
 	}
 	proc, err := os.StartProcess(prog, cfg.Args, &os.ProcAttr{
 		Dir:   cfg.Cwd,
@@ -207,7 +155,7 @@ func runExecHelper() (pid, pidfd int, err error) {
 		if errors.As(err, &errno) && (errno == unix.ENOENT || errno == unix.EACCES || errno == unix.ENOEXEC) {
 			return 0, 0, errdefs.Invalid("exec: %q: %w", cfg.Args[0], err)
 		}
-		return 0, 0, classify(fmt.Errorf("exec: %q: %w", cfg.Args[0], err))
+		return 0, 0, Classify(fmt.Errorf("exec: %q: %w", cfg.Args[0], err))
 	}
 	pid = proc.Pid
 	_ = proc.Release()
@@ -216,26 +164,26 @@ func runExecHelper() (pid, pidfd int, err error) {
 		// reaped (nobody waits here), so its pid is still its own.
 		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
 			_ = unix.Kill(pid, unix.SIGKILL)
-			return 0, 0, classify(fmt.Errorf("exec: pidfd: %w", err))
+			return 0, 0, Classify(fmt.Errorf("exec: pidfd: %w", err))
 		}
 	}
 	return pid, pidfd, nil
 }
 
 // joinContainer moves the calling thread into the namespaces of the
-// process behind execPidFd, at once through the pidfd (Linux 5.8), or one
+// process behind ExecPidFd, at once through the pidfd (Linux 5.8), or one
 // by one through /proc/<pid>/ns, the mount namespace last.
 func joinContainer(pid int) error {
 	var flags int
 	for _, ns := range execNamespaces {
 		flags |= ns.flag
 	}
-	err := unix.Setns(execPidFd, flags)
+	err := unix.Setns(ExecPidFd, flags)
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, unix.EINVAL) {
-		return classify(fmt.Errorf("exec: join the container's namespaces: %w", err))
+		return Classify(fmt.Errorf("exec: join the container's namespaces: %w", err))
 	}
 	var fds []int
 	defer func() {
@@ -246,18 +194,18 @@ func joinContainer(pid int) error {
 	for _, ns := range execNamespaces {
 		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return classify(fmt.Errorf("exec: %s namespace: %w", ns.name, err))
+			return Classify(fmt.Errorf("exec: %s namespace: %w", ns.name, err))
 		}
 		fds = append(fds, fd)
 	}
 	// The pid was that process's when the files were opened if it still
 	// lives now.
-	if err := unix.PidfdSendSignal(execPidFd, 0, nil, 0); err != nil {
+	if err := unix.PidfdSendSignal(ExecPidFd, 0, nil, 0); err != nil {
 		return errdefs.NotFound("exec: the container's process %d has exited", pid)
 	}
 	for i, ns := range execNamespaces {
 		if err := unix.Setns(fds[i], ns.flag); err != nil {
-			return classify(fmt.Errorf("exec: join %s namespace: %w", ns.name, err))
+			return Classify(fmt.Errorf("exec: join %s namespace: %w", ns.name, err))
 		}
 	}
 	return nil

@@ -1,6 +1,6 @@
 //go:build linux
 
-package builtin
+package nsinit
 
 import (
 	"fmt"
@@ -15,18 +15,18 @@ import (
 // (ttyname, `tty` and `ps` name it), the host's devpts is never exposed, and
 // an exec'd process gets a pts of the same instance. For Start the child
 // allocates it once /dev/pts is mounted and sends the master to Start over a
-// socket; for Exec the caller allocates it through /proc/<pid>/root of the
-// container's process.
+// socket (RecvFd); for Exec the parent allocates it with OpenPty through
+// /proc/<pid>/root of the container's process.
 
 // The major and minor numbers of /dev/ptmx.
 const ptmxMajor, ptmxMinor = 5, 2
 
-// openPty allocates a pseudo-terminal through dev/ptmx below the directory
+// OpenPty allocates a pseudo-terminal through dev/ptmx below the directory
 // root, resolved as if root were "/", and returns its master and its slave,
 // the slave owned by uid. The container controls its /dev: the path is
 // first opened O_PATH and must be the ptmx device before it is opened for
 // real (opening some other device, a watchdog say, could do harm).
-func openPty(root int, uid int) (master, slave *os.File, err error) {
+func OpenPty(root int, uid int) (master, slave *os.File, err error) {
 	how := unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
@@ -74,8 +74,8 @@ func openPty(root int, uid int) (master, slave *os.File, err error) {
 	return master, slave, nil
 }
 
-// setSize sets the terminal's size, rows then columns, if size is not nil.
-func setSize(master *os.File, size *[2]uint16) error {
+// SetSize sets the terminal's size, rows then columns, if size is not nil.
+func SetSize(master *os.File, size *[2]uint16) error {
 	if size == nil {
 		return nil
 	}
@@ -84,41 +84,6 @@ func setSize(master *os.File, size *[2]uint16) error {
 		return fmt.Errorf("terminal size: %w", err)
 	}
 	return nil
-}
-
-// sendFd sends the descriptor fd over the unix socket sock.
-func sendFd(sock int, fd int) error {
-	return unix.Sendmsg(sock, []byte{'c'}, unix.UnixRights(fd), nil, 0)
-}
-
-// recvFd receives a descriptor sent by sendFd (close-on-exec), or nil at
-// the end of the stream (the sender died or gave up).
-func recvFd(sock *os.File, name string) (*os.File, error) {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("receive %s: %w", name, err)
-	}
-	if n == 0 && oobn == 0 {
-		return nil, nil
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("receive %s: bad control message", name)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, fmt.Errorf("receive %s: bad control message", name)
-	}
-	return os.NewFile(uintptr(fds[0]), name), nil
 }
 
 // setupConsole gives the container its terminal (the child's side of
@@ -131,16 +96,16 @@ func (c *container) setupConsole() error {
 		return fmt.Errorf("container init: console: %w", err)
 	}
 	defer unix.Close(root)
-	master, slave, err := openPty(root, int(c.cfg.UID))
+	master, slave, err := OpenPty(root, int(c.cfg.UID))
 	if err != nil {
 		return fmt.Errorf("container init: console: %w", err)
 	}
 	defer slave.Close()
-	if err := setSize(master, c.cfg.ConsoleSize); err != nil {
+	if err := SetSize(master, c.cfg.ConsoleSize); err != nil {
 		master.Close()
 		return fmt.Errorf("container init: console: %w", err)
 	}
-	err = sendFd(consoleFd, int(master.Fd()))
+	err = sendFd(ConsoleFd, int(master.Fd()))
 	master.Close()
 	if err != nil {
 		return fmt.Errorf("container init: send the console: %w", err)

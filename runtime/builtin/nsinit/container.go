@@ -1,6 +1,6 @@
 //go:build linux
 
-package builtin
+package nsinit
 
 import (
 	"fmt"
@@ -12,13 +12,17 @@ import (
 	"syscall"
 
 	"github.com/enginefs/enginefs/errdefs"
-	"github.com/enginefs/enginefs/runtime"
 	"golang.org/x/sys/unix"
 )
 
+// DefaultPathEnv is the PATH the program is looked up in when the
+// container's environment has none: Docker's, runtime.DefaultPathEnv
+// (which this package cannot import: it would link the runtime-spec).
+const DefaultPathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // container is the child's view of the container it sets up.
 type container struct {
-	cfg  *initConfig
+	cfg  *InitConfig
 	gate *gate
 }
 
@@ -72,22 +76,22 @@ func (c *container) run() error {
 	// of RLIMIT_NOFILE at execve.
 	for _, l := range cfg.Rlimits {
 		if err := syscall.Setrlimit(l.Resource, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
-			return classify(fmt.Errorf("container init: rlimit %d soft=%d hard=%d: %w", l.Resource, l.Soft, l.Hard, err))
+			return Classify(fmt.Errorf("container init: rlimit %d soft=%d hard=%d: %w", l.Resource, l.Soft, l.Hard, err))
 		}
 	}
 	// The bounding and inheritable sets while root; the ambient set after
 	// the change of user (see caps.go).
 	if err := cfg.Caps.limit(); err != nil {
-		return classify(fmt.Errorf("container init: %w", err))
+		return Classify(fmt.Errorf("container init: %w", err))
 	}
 	if err := cfg.Caps.keepForAmbient(); err != nil {
-		return classify(fmt.Errorf("container init: %w", err))
+		return Classify(fmt.Errorf("container init: %w", err))
 	}
 	if err := setUser(cfg.UID, cfg.GID, cfg.Gids); err != nil {
 		return err
 	}
 	if err := cfg.Caps.raiseAmbient(); err != nil {
-		return classify(fmt.Errorf("container init: %w", err))
+		return Classify(fmt.Errorf("container init: %w", err))
 	}
 	unix.Umask(cfg.Umask)
 	if err := unix.Chdir(cfg.Cwd); err != nil {
@@ -109,7 +113,7 @@ func (c *container) run() error {
 // joinNamespace enters the namespace at ns.Path (net, uts or ipc), before
 // anything is mounted: sysfs and mqueue show the namespaces of who mounts
 // them.
-func joinNamespace(ns nsPath) error {
+func joinNamespace(ns Namespace) error {
 	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return errdefs.Invalid("container init: namespace %s: %w", ns.Path, err)
@@ -184,7 +188,7 @@ func lookPath(file string, env []string) (string, error) {
 		}
 	}
 	if !found {
-		pathEnv = runtime.DefaultPathEnv
+		pathEnv = DefaultPathEnv
 	}
 	for _, dir := range filepath.SplitList(pathEnv) {
 		if dir == "" {
