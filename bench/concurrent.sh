@@ -11,10 +11,10 @@ runc_bundle "$work/bundle"
 bin/dctl run --rm busybox true
 timed() { # timed NAME CMD...: run CMD N times at once, print the wall time
 	local name=$1; shift
-	local t0 t1
+	local t0 t1 pids=()
 	t0=$(date +%s.%N)
-	for i in $(seq "$N"); do "$@" "$i" >/dev/null 2>&1 & done
-	wait
+	for i in $(seq "$N"); do "$@" "$i" >/dev/null 2>&1 & pids+=($!); done
+	wait "${pids[@]}" # not a bare wait: the daemon is a child of this shell too
 	t1=$(date +%s.%N)
 	python3 -c "import sys; d=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:18s} {int(sys.argv[4])} starts in {d:6.2f} s  {int(sys.argv[4])/d:7.1f}/s')" "$t0" "$t1" "$name" "$N"
 }
