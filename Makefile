@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 FIXTURE := build/fixtures/busybox.tar
-PKGS    := busybox-static fuse3 docker-registry diod runc hyperfine
+PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine
 
 .PHONY: all build fixtures deps test test-short fuzz bench up down vet clean
 
