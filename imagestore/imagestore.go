@@ -35,4 +35,13 @@ type Image struct {
 	// archive, which carries no manifest, the store writes an OCI manifest
 	// of the blobs as loaded.
 	ManifestDigest string
+
+	// RepoDigests are the references by digest the image was pulled or
+	// pushed as, familiar ("127.0.0.1:5000/x/y@sha256:<hex>").
+	RepoDigests []string
+	// Blobs are the digests of the layer blobs, base first, as Manifest
+	// lists them.
+	Blobs []string
+	// LayerSizes are the unpacked sizes of Layers, bytes.
+	LayerSizes []int64
 }
