@@ -92,12 +92,25 @@ func (s *Store) delete(ref string, force bool, usedBy UsedBy) (*DeleteResult, er
 		}
 	}
 	if named != "" {
-		others := len(tags) + len(e.rec.RepoDigests)
-		if slices.Contains(tags, named) || slices.Contains(e.rec.RepoDigests, named) {
-			others--
+		// As docker: the digest references of a repository go with its
+		// last tag.
+		drop := []string{named}
+		repo := repoOf(named)
+		if !slices.ContainsFunc(tags, func(k string) bool { return k != named && repoOf(k) == repo }) {
+			for _, d := range e.rec.RepoDigests {
+				if d != named && repoOf(d) == repo {
+					drop = append(drop, d)
+				}
+			}
+		}
+		others := 0
+		for _, k := range append(slices.Clone(tags), e.rec.RepoDigests...) {
+			if !slices.Contains(drop, k) {
+				others++
+			}
 		}
 		if others > 0 || (user != "" && force) {
-			return res, s.untag(id, []string{named}, res)
+			return res, s.untag(id, drop, res)
 		}
 		if user != "" {
 			return nil, errdefs.Busy("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, user, short)
@@ -166,6 +179,14 @@ func (s *Store) untag(id string, keys []string, res *DeleteResult) error {
 	}
 	e.rec.RepoDigests = digests
 	return nil
+}
+
+// repoOf is the repository of a ref key or repo digest.
+func repoOf(k string) string {
+	if r, err := name.ParseReference(k); err == nil {
+		return r.Context().Name()
+	}
+	return k
 }
 
 // familiarKey turns a stored ref key or repo digest into docker's short

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -392,12 +393,13 @@ func (s *Store) fetchAndUnpack(ctx context.Context, layer v1.Layer, l v1.Descrip
 	res := <-done
 	switch {
 	case res.err != nil && cerr != nil && !errors.Is(cerr, io.ErrClosedPipe) && errdefs.Class(res.err) == errdefs.ErrInvalid:
-		// The unpacker saw a cut stream: the download's error says why.
-		return 0, registryError(cerr, "layer %s", l.Digest)
+		// The unpacker saw a cut or bad stream: the download's error
+		// says why.
+		return 0, downloadError(cerr, l.Digest)
 	case res.err != nil:
 		return 0, fmt.Errorf("layer %s: %w", l.Digest, res.err)
 	case cerr != nil:
-		return 0, registryError(cerr, "layer %s", l.Digest)
+		return 0, downloadError(cerr, l.Digest)
 	}
 	c.done()
 	rep.status(id, "Verifying Checksum")
@@ -416,6 +418,16 @@ func (s *Store) fetchAndUnpack(ctx context.Context, layer v1.Layer, l v1.Descrip
 		return 0, err
 	}
 	return res.stats.Size, nil
+}
+
+// downloadError classes the error of reading a blob from a registry.
+func downloadError(err error, digest v1.Hash) error {
+	if strings.HasPrefix(err.Error(), "error verifying") {
+		// go-containerregistry's check of the blob's digest or size,
+		// which has no error type of its own.
+		return errdefs.Invalid("layer %s: %w", digest, err)
+	}
+	return registryError(err, "layer %s", digest)
 }
 
 // keepBlob moves a complete temporary blob file to its name.
