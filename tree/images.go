@@ -27,6 +27,7 @@ var imagesGrammar = ctl.Grammar{
 	{Name: "prune", MaxArgs: 1, Usage: "prune [all]"},
 	{Name: "login", MaxArgs: 1, Keys: []string{"user", "password"}, Required: []string{"user", "password"}, Usage: "login [SERVER] user=USER password=PASSWORD"},
 	{Name: "logout", MaxArgs: 1, Usage: "logout [SERVER]"},
+	{Name: "resolve", MinArgs: 1, MaxArgs: 1, Usage: "resolve REF"},
 }
 
 // images is /images: ctl, err, list, pulls/ and pushes/ (transfer jobs),
@@ -58,6 +59,12 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 		return t.pushes.run(ctx, t.pushes.add(), line)
 	case "tag":
 		return "", t.e.ImageStore().Tag(ctx, cmd.Args[0], cmd.Args[1])
+	case "resolve":
+		img, err := t.e.Image(ctx, cmd.Args[0])
+		if err != nil {
+			return "", err
+		}
+		return img.ID, nil
 	case "rm":
 		force, err := forceArg(cmd)
 		if err != nil {
