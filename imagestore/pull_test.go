@@ -322,7 +322,6 @@ func mustRaw(t *testing.T, img v1.Image) int {
 	return len(b)
 }
 
-
 // mountImageIn mounts img of s in a temporary directory, unmounted at
 // cleanup.
 func mountImageIn(t *testing.T, s *Store, img *Image) (string, string, string) {
