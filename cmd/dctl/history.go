@@ -60,7 +60,7 @@ func (c *cli) historyCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cmd.Flags().BoolVarP(&human, "human", "H", true, "print sizes and dates in human readable format")
+	cmd.Flags().BoolVar(&human, "human", true, "print sizes and dates in human readable format (docker's -H; here -H is the daemon address)")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	return cmd
