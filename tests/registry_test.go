@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/enginefs/enginefs/tests/fixture"
 )
 
 // dctlIn runs dctl with stdin.
@@ -39,7 +42,7 @@ func (d *daemon) dctlIn(stdin string, args ...string) (string, string, int) {
 // manifestDigest is the digest of an image's stored manifest, from the tree.
 func (d *daemon) manifestDigest(tagDir string) string {
 	d.t.Helper()
-	return "sha256:" + strings.Fields(d.sh("sha256sum < images/"+tagDir+"/manifest"))[0]
+	return "sha256:" + strings.Fields(d.sh("sha256sum < images/" + tagDir + "/manifest"))[0]
 }
 
 // skopeo runs skopeo, skipping the test when it is not installed.
@@ -285,4 +288,49 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("layers after prune -a: %d", len(ents))
 		}
 	})
+}
+
+// TestRegistryBig pushes the large many-file fixture (the Go toolchain
+// tree, about 230 MB in 15,000 files, three layers) into docker-registry
+// with skopeo, pulls it with the engine, runs a program from it, and
+// pushes it back under another tag (its layers are there already).
+func TestRegistryBig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the large image takes a while; skipped with -short")
+	}
+	if _, err := os.Stat("/usr/local/go/bin/gofmt"); err != nil {
+		t.Skip("needs the Go toolchain tree at /usr/local/go")
+	}
+	reg := startRegistry(t, registryMode{})
+	layout := filepath.Join(t.TempDir(), "gotree")
+	info, err := fixture.GoTree(context.Background(), "/usr/local/go", layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Files < 10000 || info.Bytes < 200<<20 {
+		t.Fatalf("the fixture is too small: %+v", info)
+	}
+	big := reg.host + "/big:latest"
+	skopeo(t, "copy", "--dest-tls-verify=false", "oci:"+layout+":latest", "docker://"+big)
+	d := startDaemon(t)
+	d.mustDctl("rmi", "busybox") // so the layers directory holds the big image alone
+	start := time.Now()
+	out := d.mustDctl("pull", big)
+	t.Logf("pulled %d files, %d MB (%d MB compressed) in %v", info.Files, info.Bytes>>20, info.Size>>20, time.Since(start))
+	mustContain(t, "pull", out, "Digest: "+info.Manifest, "Status: Downloaded newer image for "+big)
+	files := 0
+	filepath.WalkDir(filepath.Join(d.state, "images", "layers"), func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			files++
+		}
+		return nil
+	})
+	if files != info.Files {
+		t.Errorf("the unpacked layers hold %d files, the image %d", files, info.Files)
+	}
+	if out := d.mustDctl("run", "--rm", big, "/usr/local/go/bin/gofmt", "-l", "/usr/local/go/src/errors"); out != "" {
+		t.Errorf("gofmt -l in the image printed %q", out)
+	}
+	d.mustDctl("tag", big, reg.host+"/big:v2")
+	mustContain(t, "push", d.mustDctl("push", reg.host+"/big:v2"), "Layer already exists", "v2: digest: "+info.Manifest)
 }
