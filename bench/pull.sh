@@ -14,11 +14,14 @@ for c in hyperfine skopeo docker-registry; do
 	command -v $c >/dev/null || { echo "bench: needs $c" >&2; exit 1; }
 done
 bench_cleanup() {
-	[ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
-	[ -n "${ref:-}" ] && command -v podman >/dev/null && podman rmi -f "$ref" >/dev/null 2>&1
+	if [ -n "${reg_pid:-}" ]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null || true; fi
+	if [ -n "${image_id:-}" ] && command -v podman >/dev/null; then podman rmi -f "$image_id" >/dev/null 2>&1 || true; fi
 	true
 }
 go run ./tests/fixture/mkfixture -gotree "$work/gotree"
+# The image id (config digest): podman removes the image by it, whatever
+# names it has.
+image_id=$(python3 -c 'import json,sys; d=sys.argv[1]; m=json.load(open(d+"/index.json"))["manifests"][0]["digest"]; print(json.load(open(d+"/blobs/sha256/"+m[7:]))["config"]["digest"][7:19])' "$work/gotree")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$work/reg.yml" <<EOR
 version: 0.1
@@ -36,7 +39,7 @@ empty_store="bin/dctl rmi -f $ref >/dev/null 2>&1; bin/dctl image prune -a -f >/
 peers=(-n "skopeo copy" --prepare "sh -c 'rm -rf $work/skopeo; sync'" "skopeo copy -q --src-tls-verify=false docker://$ref dir:$work/skopeo")
 warm_peers=()
 if command -v podman >/dev/null; then
-	peers+=(-n "podman pull" --prepare "sh -c 'podman rmi -f $ref >/dev/null 2>&1; sync'" "podman pull -q --tls-verify=false $ref")
+	peers+=(-n "podman pull" --prepare "sh -c 'podman rmi -f $image_id >/dev/null 2>&1; sync'" "podman pull -q --tls-verify=false $ref")
 	warm_peers+=(-n "podman pull (warm)" "podman pull -q --tls-verify=false $ref")
 fi
 hyperfine -N --runs "$RUNS" --export-json "$work/cold.json" \
