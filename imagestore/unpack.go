@@ -97,7 +97,7 @@ type unpacker struct {
 	root     int    // O_PATH descriptor of the layer directory
 	rootPath string // its path, for messages and the root's own times
 	stats    UnpackStats
-	pool     *filePool // writes small regular files in parallel
+	pool     *filePool              // writes small regular files in parallel
 	dirTimes map[string]*tar.Header // directories whose times are set last
 }
 
