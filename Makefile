@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 FIXTURE := build/fixtures/busybox.tar
-PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine
+PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine skopeo
 
 .PHONY: all build fixtures deps test test-short fuzz bench up down vet clean
 
@@ -44,6 +44,7 @@ bench: build fixtures
 	bench/run.sh
 	bench/concurrent.sh
 	bench/memory.sh
+	bench/pull.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

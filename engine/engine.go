@@ -296,21 +296,6 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// LoadImage imports the images of a docker-save or OCI archive.
-func (e *Engine) LoadImage(ctx context.Context, path string) ([]*imagestore.Image, error) {
-	return e.images.Load(ctx, path)
-}
-
-// Images lists the images of the store.
-func (e *Engine) Images(ctx context.Context) ([]*imagestore.Image, error) {
-	return e.images.List(ctx)
-}
-
-// Image finds an image by reference or id.
-func (e *Engine) Image(ctx context.Context, ref string) (*imagestore.Image, error) {
-	return e.images.Get(ctx, ref)
-}
-
 // isGone reports whether an error from the keeper says the process is not
 // there (any more).
 func isGone(err error) bool {

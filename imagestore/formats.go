@@ -48,6 +48,20 @@ func (a *archive) images(platform v1.Platform) ([]*pendingImage, error) {
 	switch {
 	case a.has("manifest.json"):
 		imgs, err = a.dockerImages()
+		if err == nil && a.has("oci-layout") && a.has("index.json") {
+			// Docker 25 and later write an OCI layout beside
+			// manifest.json: keep its manifests, so digests survive.
+			if oci, oerr := a.ociImages(platform); oerr == nil {
+				for _, img := range imgs {
+					for _, o := range oci {
+						if o.configID == img.configID && len(o.layers) == len(img.layers) {
+							img.manifest = o.manifest
+							break
+						}
+					}
+				}
+			}
+		}
 	case a.has("oci-layout") && a.has("index.json"):
 		imgs, err = a.ociImages(platform)
 	default:

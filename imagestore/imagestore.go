@@ -7,6 +7,14 @@
 // archive; Store.Get resolves a reference or id; Store.Mount and Unmount build
 // and tear down a container's rootfs.
 //
+// Registries: Store.Pull and Store.Push (go-containerregistry's remote,
+// with docker's progress messages), Store.Login and Store.Logout (a
+// docker-compatible config.json), configured by WithRegistries.
+// Store.Save writes docker-save and OCI archives; Store.Delete and
+// Store.Prune remove images and collect unreferenced blobs and layers;
+// Repositories, Tags, Manifest and OpenBlob feed imagestore/registry,
+// which serves the store as a registry.
+//
 // Also: Store.List and Store.Tag; ParseReference and Familiar, docker's
 // reference normalisation and short form; Unpack, which writes one layer
 // tar into a directory (overlayfs whiteouts, never outside it). The on-disk
@@ -35,4 +43,13 @@ type Image struct {
 	// archive, which carries no manifest, the store writes an OCI manifest
 	// of the blobs as loaded.
 	ManifestDigest string
+
+	// RepoDigests are the references by digest the image was pulled or
+	// pushed as, familiar ("127.0.0.1:5000/x/y@sha256:<hex>").
+	RepoDigests []string
+	// Blobs are the digests of the layer blobs, base first, as Manifest
+	// lists them.
+	Blobs []string
+	// LayerSizes are the unpacked sizes of Layers, bytes.
+	LayerSizes []int64
 }

@@ -3,7 +3,6 @@ package imagestore
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"github.com/enginefs/enginefs/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +30,16 @@ func (s *Store) layerDir(d v1.Hash) string {
 // unpacked once: a concurrent call for the same layer waits for the first
 // and, if that failed, tries itself.
 func (s *Store) ensureLayer(ctx context.Context, diffID, blob v1.Hash) (int64, error) {
+	return s.layerOnce(ctx, diffID, func(ctx context.Context) (int64, error) {
+		return s.unpackLayer(ctx, diffID, blob)
+	})
+}
+
+// layerOnce runs unpack, which must leave the layer directory of diffID
+// complete or absent, unless the layer is unpacked already or being
+// unpacked by another call (then it waits for that one and, if it failed,
+// tries itself). It returns the layer's unpacked size.
+func (s *Store) layerOnce(ctx context.Context, diffID v1.Hash, unpack func(context.Context) (int64, error)) (int64, error) {
 	key := diffID.String()
 	for {
 		s.mu.Lock()
@@ -50,7 +60,7 @@ func (s *Store) ensureLayer(ctx context.Context, diffID, blob v1.Hash) (int64, e
 		s.flights[key] = f
 		s.mu.Unlock()
 
-		size, err := s.unpackLayer(ctx, diffID, blob)
+		size, err := unpack(ctx)
 
 		s.mu.Lock()
 		delete(s.flights, key)

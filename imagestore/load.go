@@ -51,6 +51,8 @@ func (s *Store) Load(ctx context.Context, path string) ([]*Image, error) {
 }
 
 func (s *Store) load(ctx context.Context, path string) ([]*Image, error) {
+	s.gc.RLock()
+	defer s.gc.RUnlock()
 	a, err := openArchive(ctx, path, s.tmpDir())
 	if err != nil {
 		return nil, err

@@ -15,6 +15,8 @@ type options struct {
 	lockTimeout time.Duration
 	platform    v1.Platform
 	logf        func(format string, args ...any)
+	registries  Registries
+	jobs        int
 }
 
 func defaultOptions() options {
@@ -22,6 +24,7 @@ func defaultOptions() options {
 		lockTimeout: 5 * time.Second,
 		platform:    v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH},
 		logf:        log.Printf,
+		jobs:        3,
 	}
 }
 

@@ -38,6 +38,13 @@ type Store struct {
 	db       *bolt.DB
 	platform v1.Platform
 	logf     func(format string, args ...any)
+	regs     *registries
+	jobs     int
+
+	// gc is held shared by everything that writes blobs and layers
+	// before committing them (Load, Pull), and exclusively by Prune, so
+	// a collection never takes what a transfer is about to commit.
+	gc sync.RWMutex
 
 	mu      sync.RWMutex // guards the maps below and closed
 	closed  bool
@@ -62,6 +69,9 @@ type record struct {
 	Layers         []string `json:"layers"` // diff ids, base first
 	Blobs          []string `json:"blobs"`  // layer blob digests, base first
 	Size           int64    `json:"size"`
+	// RepoDigests are the references by digest the image was pulled or
+	// pushed as ("127.0.0.1:5000/x/y@sha256:<hex>"), fully qualified.
+	RepoDigests []string `json:"repoDigests,omitempty"`
 }
 
 // flight is a layer being unpacked; done is closed when it ends.
@@ -102,6 +112,8 @@ func New(root string, opts ...Option) (*Store, error) {
 		db:       db,
 		platform: o.platform,
 		logf:     o.logf,
+		regs:     &registries{cfg: o.registries},
+		jobs:     o.jobs,
 		images:   map[string]*entry{},
 		refs:     map[string]string{},
 		layers:   map[string]int64{},
@@ -340,7 +352,16 @@ func (s *Store) image(id string) *Image {
 		}
 	}
 	slices.Sort(tags)
+	var digests []string
+	for _, d := range e.rec.RepoDigests {
+		if r, err := name.NewDigest(d); err == nil {
+			digests = append(digests, Familiar(r))
+		}
+	}
 	img := &Image{
+		RepoDigests:    digests,
+		Blobs:          slices.Clone(e.rec.Blobs),
+		LayerSizes:     make([]int64, len(e.rec.Layers)),
 		ID:             id,
 		RepoTags:       tags,
 		Created:        e.cfg.Created.Time,
@@ -349,6 +370,9 @@ func (s *Store) image(id string) *Image {
 		Manifest:       slices.Clone(e.rec.Manifest),
 		Layers:         slices.Clone(e.rec.Layers),
 		ManifestDigest: e.rec.ManifestDigest,
+	}
+	for i, l := range e.rec.Layers {
+		img.LayerSizes[i] = s.layers[l]
 	}
 	return img
 }
@@ -376,8 +400,18 @@ func (s *Store) commit(recs []*record, tags map[string]string, layers map[string
 			}
 		}
 		for _, rec := range recs {
-			if ib.Get([]byte(rec.ID)) != nil {
-				continue
+			if old := ib.Get([]byte(rec.ID)); old != nil {
+				// The same image: keep its record, adding new repo digests.
+				var prev record
+				if err := json.Unmarshal(old, &prev); err != nil {
+					return err
+				}
+				merged := mergeDigests(prev.RepoDigests, rec.RepoDigests)
+				if len(merged) == len(prev.RepoDigests) {
+					continue
+				}
+				prev.RepoDigests = merged
+				*rec = prev
 			}
 			v, err := json.Marshal(rec)
 			if err != nil {
@@ -398,7 +432,8 @@ func (s *Store) commit(recs []*record, tags map[string]string, layers map[string
 		return classify(err, "image store: commit: %w")
 	}
 	for _, rec := range recs {
-		if _, ok := s.images[rec.ID]; ok {
+		if e, ok := s.images[rec.ID]; ok {
+			e.rec.RepoDigests = mergeDigests(e.rec.RepoDigests, rec.RepoDigests)
 			continue
 		}
 		cfg, err := v1.ParseConfigFile(bytes.NewReader(rec.Config))
@@ -415,3 +450,17 @@ func (s *Store) commit(recs []*record, tags map[string]string, layers map[string
 	}
 	return nil
 }
+
+// mergeDigests adds the repo digests of add missing from have.
+func mergeDigests(have, add []string) []string {
+	out := slices.Clone(have)
+	for _, d := range add {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// jsonRecord encodes an image record for the images bucket.
+func jsonRecord(r *record) ([]byte, error) { return json.Marshal(r) }

@@ -60,10 +60,16 @@ func Unpack(ctx context.Context, r io.Reader, dir string) (UnpackStats, error) {
 	}
 	defer unix.Close(root)
 	u := &unpacker{root: root, rootPath: dir, dirTimes: map[string]*tar.Header{}}
+	u.pool = newFilePool(u, unpackWorkers)
+	// No worker may write once Unpack returned: the caller removes dir.
+	defer u.pool.close()
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
 			return u.stats, classify(err, "unpack: %w")
+		}
+		if err := u.pool.failed(); err != nil {
+			return u.stats, err
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -77,6 +83,9 @@ func Unpack(ctx context.Context, r io.Reader, dir string) (UnpackStats, error) {
 			return u.stats, err
 		}
 	}
+	if err := u.pool.drain(); err != nil {
+		return u.stats, err
+	}
 	if err := u.finish(); err != nil {
 		return u.stats, err
 	}
@@ -88,6 +97,7 @@ type unpacker struct {
 	root     int    // O_PATH descriptor of the layer directory
 	rootPath string // its path, for messages and the root's own times
 	stats    UnpackStats
+	pool     *filePool              // writes small regular files in parallel
 	dirTimes map[string]*tar.Header // directories whose times are set last
 }
 
@@ -154,6 +164,9 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return u.rootDir(hdr)
 	}
+	if err := u.pool.order(hdr, rel); err != nil {
+		return err
+	}
 	dir, base := splitName(rel)
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		return u.whiteout(hdr, dir, base)
@@ -168,6 +181,10 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeDir:
 		return u.dir(hdr, pfd, rel, base)
 	case tar.TypeReg, tar.TypeRegA:
+		u.stats.Size += hdr.Size
+		if hdr.Size <= maxPooledFile {
+			return u.pool.file(hdr, pfd, base, rel, r)
+		}
 		return u.file(hdr, pfd, base, r)
 	case tar.TypeSymlink:
 		if hdr.Linkname == "" {
@@ -242,14 +259,20 @@ func (u *unpacker) dir(hdr *tar.Header, pfd int, rel, base string) error {
 
 // file writes a regular file.
 func (u *unpacker) file(hdr *tar.Header, pfd int, base string, r io.Reader) error {
-	if err := u.replace(hdr, pfd, base); err != nil {
-		return err
-	}
-	fd, err := unix.Openat2(pfd, base, &unix.OpenHow{
+	how := &unix.OpenHow{
 		Flags:   unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Mode:    0o600,
 		Resolve: resolveFlags,
-	})
+	}
+	// O_EXCL never follows a symlink: whatever is there already is
+	// replaced, then the file made anew.
+	fd, err := unix.Openat2(pfd, base, how)
+	if errors.Is(err, unix.EEXIST) {
+		if err := u.replace(hdr, pfd, base); err != nil {
+			return err
+		}
+		fd, err = unix.Openat2(pfd, base, how)
+	}
 	if err != nil {
 		return u.fail(hdr, "create", err)
 	}
@@ -259,7 +282,9 @@ func (u *unpacker) file(hdr *tar.Header, pfd int, base string, r io.Reader) erro
 	if err != nil {
 		return readError(err, fmt.Sprintf("layer entry %q: copying content", hdr.Name))
 	}
-	u.stats.Size += n
+	if n != hdr.Size {
+		return entryError(hdr, "%d bytes of content, the header says %d", n, hdr.Size)
+	}
 	if err := u.fdAttrs(hdr, fd); err != nil {
 		return err
 	}

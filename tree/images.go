@@ -2,11 +2,14 @@ package tree
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
@@ -15,18 +18,31 @@ import (
 )
 
 var imagesGrammar = ctl.Grammar{
+	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]]"},
+	{Name: "push", MinArgs: 1, MaxArgs: 1, Usage: "push REF"},
+	{Name: "tag", MinArgs: 2, MaxArgs: 2, Usage: "tag SRC DST"},
+	{Name: "rm", MinArgs: 1, MaxArgs: 2, Usage: "rm REF [force]"},
 	{Name: "load", MinArgs: 1, MaxArgs: 1, Usage: "load PATH"},
+	{Name: "save", MinArgs: 2, MaxArgs: -1, Usage: "save REF... PATH"},
+	{Name: "prune", MaxArgs: 1, Usage: "prune [all]"},
+	{Name: "login", MaxArgs: 1, Keys: []string{"user", "password"}, Required: []string{"user", "password"}, Usage: "login [SERVER] user=USER password=PASSWORD"},
+	{Name: "logout", MaxArgs: 1, Usage: "logout [SERVER]"},
+	{Name: "resolve", MinArgs: 1, MaxArgs: 1, Usage: "resolve REF"},
 }
 
-// images is /images: ctl, err, list, and the repositories as directories
-// (images/busybox/latest, images/127.0.0.1:5000/x/y/v1), each tag a directory
-// with id, config and manifest.
+// images is /images: ctl, err, list, pulls/ and pushes/ (transfer jobs),
+// by-id/, and the repositories as directories (images/busybox/latest,
+// images/127.0.0.1:5000/x/y/v1), each tag an image directory.
 func (t *tree) images() fs.Dir {
 	slot := t.slot("images")
+	t.pulls, t.pushes = newJobs(t, "pulls"), newJobs(t, "pushes")
 	static := fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Exec: t.imagesCtl, Errors: slot}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "list", Node: fs.ReadFile(t.imageList)},
+		{Name: "pulls", Node: t.pulls.dir()},
+		{Name: "pushes", Node: t.pushes.dir()},
+		{Name: "by-id", Node: t.byID()},
 	}
 	return t.repoDir(static, "")
 }
@@ -36,7 +52,105 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := cmd.Args[0]
+	switch cmd.Verb {
+	case "pull":
+		return t.pulls.run(ctx, t.pulls.add(), line)
+	case "push":
+		return t.pushes.run(ctx, t.pushes.add(), line)
+	case "tag":
+		return "", t.e.ImageStore().Tag(ctx, cmd.Args[0], cmd.Args[1])
+	case "resolve":
+		img, err := t.e.Image(ctx, cmd.Args[0])
+		if err != nil {
+			return "", err
+		}
+		return img.ID, nil
+	case "rm":
+		force, err := forceArg(cmd)
+		if err != nil {
+			return "", err
+		}
+		res, err := t.e.RemoveImage(ctx, cmd.Args[0], force)
+		if err != nil {
+			return "", err
+		}
+		return deleteReply(res, false), nil
+	case "load":
+		return t.load(ctx, cmd.Args[0])
+	case "save":
+		path := cmd.Args[len(cmd.Args)-1]
+		if !filepath.IsAbs(path) {
+			return "", &ctl.Error{Verb: "save", Msg: "the path must be absolute", Word: path, Usage: "save REF... PATH"}
+		}
+		return "", t.e.ImageStore().Save(ctx, cmd.Args[:len(cmd.Args)-1], path)
+	case "prune":
+		all := false
+		if len(cmd.Args) == 1 {
+			if cmd.Args[0] != "all" {
+				return "", &ctl.Error{Verb: "prune", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "prune [all]"}
+			}
+			all = true
+		}
+		res, err := t.e.PruneImages(ctx, all)
+		if err != nil {
+			return "", err
+		}
+		return deleteReply(res, true), nil
+	case "login":
+		user, _ := cmd.Get("user")
+		password, _ := cmd.Get("password")
+		if err := t.e.ImageStore().Login(ctx, argOr(cmd, ""), user, password); err != nil {
+			return "", err
+		}
+		return "Login Succeeded", nil
+	case "logout":
+		server := argOr(cmd, "")
+		if err := t.e.ImageStore().Logout(ctx, server); err != nil {
+			return "", err
+		}
+		if server == "" {
+			server = "https://index.docker.io/v1/"
+		}
+		return "Removing login credentials for " + server, nil
+	}
+	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+}
+
+// argOr returns the first argument of cmd, or def.
+func argOr(cmd ctl.Command, def string) string {
+	if len(cmd.Args) > 0 {
+		return cmd.Args[0]
+	}
+	return def
+}
+
+// forceArg reads the optional "force" word of rm.
+func forceArg(cmd ctl.Command) (bool, error) {
+	if len(cmd.Args) < 2 {
+		return false, nil
+	}
+	if cmd.Args[1] != "force" {
+		return false, &ctl.Error{Verb: cmd.Verb, Msg: "unexpected argument", Word: cmd.Args[1], Usage: "rm REF [force]"}
+	}
+	return true, nil
+}
+
+// deleteReply is docker's report of an rmi or a prune.
+func deleteReply(res *imagestore.DeleteResult, prune bool) string {
+	var out []string
+	for _, u := range res.Untagged {
+		out = append(out, "Untagged: "+u)
+	}
+	for _, d := range res.Deleted {
+		out = append(out, "Deleted: "+d)
+	}
+	if prune {
+		out = append(out, "Total reclaimed space: "+units.HumanSize(float64(res.SpaceReclaimed)))
+	}
+	return strings.Join(out, "\n")
+}
+
+func (t *tree) load(ctx context.Context, path string) (string, error) {
 	if !filepath.IsAbs(path) {
 		return "", errdefs.Invalid("load: path %q is not absolute", path)
 	}
@@ -56,25 +170,29 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 	return strings.Join(out, "\n"), nil
 }
 
-type imageEntry struct {
-	ID       string   `json:"Id"`
-	RepoTags []string `json:"RepoTags"`
-	Created  int64    `json:"Created"`
-	Size     int64    `json:"Size"`
-}
-
+// imageList is images/list: docker's image summaries (GET /images/json).
 func (t *tree) imageList(ctx context.Context) ([]byte, error) {
 	imgs, err := t.e.Images(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []imageEntry{}
+	used := t.e.ImageContainers()
+	out := []image.Summary{}
 	for _, img := range imgs {
-		tags := img.RepoTags
-		if tags == nil {
-			tags = []string{}
+		s := image.Summary{
+			ID: img.ID, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests, Created: img.Created.Unix(),
+			Size: img.Size, SharedSize: -1, Labels: img.Config.Config.Labels, Containers: int64(used[img.ID]),
 		}
-		out = append(out, imageEntry{ID: img.ID, RepoTags: tags, Created: img.Created.Unix(), Size: img.Size})
+		if s.RepoTags == nil {
+			s.RepoTags = []string{}
+		}
+		if s.RepoDigests == nil {
+			s.RepoDigests = []string{}
+		}
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		out = append(out, s)
 	}
 	return jsonDoc(out)
 }
@@ -153,7 +271,7 @@ func (t *tree) repoDir(static fs.StaticDir, prefix string) fs.Dir {
 				return nil, err
 			}
 			if img, ok := tags[name]; ok {
-				return imageDir(img), nil
+				return t.imageDir(img.ID, join(name)), nil
 			}
 			if dirs[name] {
 				return t.repoDir(nil, join(name)), nil
@@ -163,14 +281,42 @@ func (t *tree) repoDir(static fs.StaticDir, prefix string) fs.Dir {
 	}
 }
 
-// imageDir is the directory of one image.
-func imageDir(img *imagestore.Image) fs.Dir {
-	return fs.StaticDir{
-		{Name: "id", Node: fs.Text(img.ID + "\n")},
-		{Name: "config", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
-			data, err := json.MarshalIndent(img.Config, "", "  ")
-			return append(data, '\n'), err
-		})},
-		{Name: "manifest", Node: fs.ReadFile(func(context.Context) ([]byte, error) { return img.Manifest, nil })},
+// byID is images/by-id: every image by its id's 64 hex digits; a lookup
+// also takes "sha256:<hex>" or a unique prefix.
+func (t *tree) byID() fs.Dir {
+	return &fs.DirFunc{
+		List: func(ctx context.Context) ([]fs.DirEntry, error) {
+			imgs, err := t.e.Images(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var ents []fs.DirEntry
+			for _, img := range imgs {
+				ents = append(ents, fs.DirEntry{Name: strings.TrimPrefix(img.ID, "sha256:"), Mode: os.ModeDir})
+			}
+			sort.Slice(ents, func(i, j int) bool { return ents[i].Name < ents[j].Name })
+			return ents, nil
+		},
+		Get: func(ctx context.Context, name string) (fs.Node, error) {
+			id := name
+			if !strings.HasPrefix(id, "sha256:") {
+				id = "sha256:" + id
+			}
+			img, err := t.e.Image(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return t.imageDir(img.ID, ""), nil
+		},
 	}
+}
+
+// familiarTag is the reference a tag directory path names
+// ("127.0.0.1:5000/x/latest" → "127.0.0.1:5000/x:latest").
+func familiarTag(path string) string {
+	i := strings.LastIndex(path, "/")
+	if i < 0 {
+		return path
+	}
+	return fmt.Sprintf("%s:%s", path[:i], path[i+1:])
 }

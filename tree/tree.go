@@ -29,6 +29,8 @@ type tree struct {
 	errs      map[string]*fs.ErrSlot             // last error per directory path
 	added     int                                // slots made since the last prune
 	lastStats map[string]container.StatsResponse // the last stats read, per container
+
+	pulls, pushes *jobs // image transfers (tree/pulls.go)
 }
 
 // New returns the root of the tree over e.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,40 +10,51 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/fs"
 )
 
-type imageEntry struct {
-	ID       string   `json:"Id"`
-	RepoTags []string `json:"RepoTags"`
-	Created  int64    `json:"Created"`
-	Size     int64    `json:"Size"`
+// imageCmd is `dctl image ...`, docker's management command.
+func (c *cli) imageCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
+	ls := c.imagesCmd()
+	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
+	rm := c.rmiCmd()
+	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
+	cmd.AddCommand(ls, rm, c.imageInspectCmd(), c.historyCmd(), c.pullCmd(), c.pushCmd(),
+		c.tagCmd(), c.saveCmd(), c.loadCmd(), c.imagePruneCmd())
+	return cmd
 }
 
 func (c *cli) imagesCmd() *cobra.Command {
-	var quiet bool
+	var quiet, digests, noTrunc, all bool
 	cmd := &cobra.Command{
-		Use:   "images [OPTIONS]",
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
-		Args:  cobra.NoArgs,
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var list []imageEntry
+			var list []image.Summary
 			if err := c.readJSON(cmd.Context(), "images/list", &list); err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
 			if !quiet {
-				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+				if digests {
+					fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+				} else {
+					fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+				}
 			}
+			seen := map[string]bool{}
 			for _, img := range list {
-				id := strings.TrimPrefix(img.ID, "sha256:")[:12]
-				if quiet {
-					fmt.Fprintln(w, id)
-					continue
+				id := img.ID
+				if !noTrunc {
+					id = strings.TrimPrefix(id, "sha256:")[:12]
 				}
 				created := units.HumanDuration(time.Since(time.Unix(img.Created, 0))) + " ago"
 				size := units.HumanSizeWithPrecision(float64(img.Size), 3)
@@ -51,29 +63,172 @@ func (c *cli) imagesCmd() *cobra.Command {
 					tags = []string{"<none>:<none>"}
 				}
 				for _, ref := range tags {
-					i := strings.LastIndex(ref, ":")
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", ref[:i], ref[i+1:], id, created, size)
+					repo, tag := ref[:strings.LastIndex(ref, ":")], ref[strings.LastIndex(ref, ":")+1:]
+					if len(args) == 1 && !matchFilter(args[0], repo, tag) {
+						continue
+					}
+					if quiet {
+						if !seen[id] {
+							fmt.Fprintln(w, id)
+						}
+						seen[id] = true
+						continue
+					}
+					if digests {
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", repo, tag, digestOf(img.RepoDigests, repo), id, created, size)
+					} else {
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, created, size)
+					}
 				}
 			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	cmd.Flags().BoolVar(&digests, "digests", false, "show digests")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (there are no intermediate images here)")
 	return cmd
 }
 
-func (c *cli) loadCmd() *cobra.Command {
-	var input string
+// matchFilter is docker images' REPOSITORY[:TAG] argument.
+func matchFilter(f, repo, tag string) bool {
+	if hasTag(f) {
+		i := strings.LastIndex(f, ":")
+		return f[:i] == repo && f[i+1:] == tag
+	}
+	return f == repo
+}
+
+// digestOf finds repo's digest among repo digests, or "<none>".
+func digestOf(digests []string, repo string) string {
+	for _, d := range digests {
+		if r, dg, ok := strings.Cut(d, "@"); ok && r == repo {
+			return dg
+		}
+	}
+	return "<none>"
+}
+
+func (c *cli) rmiCmd() *cobra.Command {
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "load [OPTIONS]",
-		Short: "Load an image from a tar archive (docker-save or OCI) or STDIN",
-		Args:  cobra.NoArgs,
+		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove one or more images",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			client, err := c.connect(ctx)
 			if err != nil {
 				return err
 			}
+			failed := false
+			for _, ref := range args {
+				line := ctl.Command{Verb: "rm", Args: []string{ref}}
+				if force {
+					line.Args = append(line.Args, "force")
+				}
+				reply, err := fs.Command(ctx, client, "images/ctl", line.String())
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "Error response from daemon: %s\n", err)
+					failed = true
+					continue
+				}
+				if reply != "" {
+					fmt.Println(reply)
+				}
+			}
+			if failed {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "force removal of the image")
+	return cmd
+}
+
+func (c *cli) tagCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.imagesCommand(cmd.Context(), ctl.Command{Verb: "tag", Args: args})
+		},
+	}
+}
+
+// imagesCommand runs a line on images/ctl and prints its reply.
+func (c *cli) imagesCommand(ctx context.Context, line ctl.Command) error {
+	client, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	reply, err := fs.Command(ctx, client, "images/ctl", line.String())
+	if err != nil {
+		return err
+	}
+	if reply != "" {
+		fmt.Println(reply)
+	}
+	return nil
+}
+
+func (c *cli) saveCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			// The daemon writes the archive by path, so it must see the
+			// client's files (a local daemon); stdout goes through a
+			// temporary file.
+			path := output
+			if path == "" {
+				if term.IsTerminal(int(os.Stdout.Fd())) {
+					return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+				}
+				dir, err := os.MkdirTemp("", "dctl-save-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				path = filepath.Join(dir, "image.tar")
+			}
+			path, err := filepath.Abs(path)
+			if err != nil {
+				return err
+			}
+			if err := c.imagesCommand(ctx, ctl.Command{Verb: "save", Args: append(append([]string{}, args...), path)}); err != nil {
+				return err
+			}
+			if output == "" {
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = io.Copy(os.Stdout, f)
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
+	return cmd
+}
+
+func (c *cli) loadCmd() *cobra.Command {
+	var input string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "load [OPTIONS]",
+		Short: "Load an image from a tar archive (docker-save or OCI) or STDIN",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			// The daemon reads the archive by path, so it must see the
 			// client's files (a local daemon); stdin goes through a
 			// temporary file.
@@ -93,17 +248,80 @@ func (c *cli) loadCmd() *cobra.Command {
 				}
 				path = f.Name()
 			}
-			if path, err = filepath.Abs(path); err != nil {
-				return err
-			}
-			reply, err := fs.Command(ctx, client, "images/ctl", ctl.Command{Verb: "load", Args: []string{path}}.String())
+			path, err := filepath.Abs(path)
 			if err != nil {
 				return err
 			}
-			fmt.Println(reply)
-			return nil
+			return c.imagesCommand(cmd.Context(), ctl.Command{Verb: "load", Args: []string{path}})
 		},
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "read from a tar archive file instead of STDIN")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress the load output")
 	return cmd
+}
+
+func (c *cli) imagePruneCmd() *cobra.Command {
+	var all, force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force {
+				warn := "WARNING! This will remove all dangling images."
+				if all {
+					warn = "WARNING! This will remove all images without at least one container associated to them."
+				}
+				fmt.Printf("%s\nAre you sure you want to continue? [y/N] ", warn)
+				var answer string
+				fmt.Scanln(&answer)
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			line := ctl.Command{Verb: "prune"}
+			if all {
+				line.Args = []string{"all"}
+			}
+			client, err := c.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			reply, err := fs.Command(cmd.Context(), client, "images/ctl", line.String())
+			if err != nil {
+				return err
+			}
+			var deleted, total []string
+			for _, l := range strings.Split(reply, "\n") {
+				if strings.HasPrefix(l, "Total") {
+					total = append(total, l)
+				} else if l != "" {
+					deleted = append(deleted, strings.ToLower(l[:1])+l[1:])
+				}
+			}
+			if len(deleted) > 0 {
+				fmt.Println("Deleted Images:")
+				fmt.Println(strings.Join(deleted, "\n"))
+				fmt.Println()
+			}
+			fmt.Println(strings.Join(total, "\n"))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
+
+// imageDir resolves an image reference to its by-id directory.
+func (c *cli) imageDir(ctx context.Context, ref string) (string, error) {
+	client, err := c.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	id, err := fs.Command(ctx, client, "images/ctl", ctl.Command{Verb: "resolve", Args: []string{ref}}.String())
+	if err != nil {
+		return "", err
+	}
+	return "images/by-id/" + strings.TrimPrefix(id, "sha256:") + "/", nil
 }

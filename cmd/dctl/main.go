@@ -79,6 +79,8 @@ func main() {
 		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(),
 		c.attachCmd(), c.execCmd(), c.topCmd(), c.statsCmd(),
 		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(),
+		c.pullCmd(), c.pushCmd(), c.tagCmd(), c.rmiCmd(), c.saveCmd(), c.historyCmd(), c.imageCmd(),
+		c.loginCmd(), c.logoutCmd(),
 	)
 	err := root.ExecuteContext(ctx)
 	if c.client != nil {

@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
+	"github.com/enginefs/enginefs/imagestore"
 )
 
 func (c *cli) createCmd() *cobra.Command {
@@ -37,7 +41,7 @@ func (c *cli) createCmd() *cobra.Command {
 func (c *cli) runCmd() *cobra.Command {
 	var f createFlags
 	var detach bool
-	var detachKeys string
+	var detachKeys, pull string
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container",
@@ -48,7 +52,7 @@ func (c *cli) runCmd() *cobra.Command {
 			if err != nil {
 				return codeError{err, 125}
 			}
-			id, h, err := c.create(ctx, f.line(cmd, args[0], args[1:]))
+			id, h, err := c.createPulling(ctx, f.line(cmd, args[0], args[1:]), args[0], pull)
 			if err != nil {
 				return codeError{err, 125}
 			}
@@ -82,7 +86,36 @@ func (c *cli) runCmd() *cobra.Command {
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the container in the background and print its id")
 	cmd.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "key sequence for detaching a container")
+	cmd.Flags().StringVar(&pull, "pull", "missing", `pull image before running ("always", "missing", "never")`)
 	return cmd
+}
+
+// createPulling creates a container as create does, pulling its image
+// first as docker run does: when it is missing (pull "missing"), always
+// ("always"), or never ("never"). The pull's progress goes to stderr.
+func (c *cli) createPulling(ctx context.Context, line ctl.Command, image, pull string) (string, fs.Handle, error) {
+	switch pull {
+	case "missing", "never":
+	case "always":
+		if err := c.pull(ctx, image, "", false, os.Stderr, false); err != nil {
+			return "", nil, err
+		}
+	default:
+		return "", nil, fmt.Errorf("invalid pull option: %q: must be one of \"always\", \"missing\" or \"never\"", pull)
+	}
+	id, h, err := c.create(ctx, line)
+	if err == nil || pull != "missing" || !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "No such image") {
+		return id, h, err
+	}
+	ref := image
+	if r, perr := imagestore.ParseReference(image); perr == nil {
+		ref = imagestore.Familiar(r)
+	}
+	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+	if err := c.pull(ctx, image, "", false, os.Stderr, false); err != nil {
+		return "", nil, err
+	}
+	return c.create(ctx, line)
 }
 
 // follow copies log to w while the run goes on and returns its exit code once

@@ -43,6 +43,13 @@ func main() {
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
+		regAddr   = flag.String("registry-addr", "", "serve the image store as a read-only registry on HOST:PORT (loopback, unless --registry-tls-cert/--registry-tls-key are given)")
+		regCert   = flag.String("registry-tls-cert", "", "TLS certificate of the served registry")
+		regKey    = flag.String("registry-tls-key", "", "TLS key of the served registry")
+		insecure  = flag.StringArray("insecure-registry", nil, "a registry HOST[:PORT] spoken to over plain HTTP or unverified TLS; repeatable (loopback registries may always use plain HTTP)")
+		regCAs    = flag.StringArray("registry-ca", nil, "a PEM file of CAs trusted for every registry; repeatable")
+		certsDir  = flag.String("registry-certs", "", "a directory laid out as docker's certs.d: DIR/HOST:PORT/*.crt, client.cert, client.key (default <state>/certs.d)")
+		authFile  = flag.String("auth-config", "", "the docker-compatible config.json holding registry credentials (default <state>/auth/config.json)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -67,6 +74,12 @@ func main() {
 	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT}
+	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, regs: imagestore.Registries{
+		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
+	if err := cfg.registry.check(*stateDir); err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
 	if err := run(ctx, cfg); err != nil {
 		log.Print(err)
 		os.Exit(1)
@@ -82,6 +95,7 @@ type config struct {
 	keeperIdle        time.Duration
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
+	registry          registryConfig
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -139,7 +153,7 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("another enginefs (pid %d) uses %s", pid, runDir)
 		}
 	}
-	images, err := imagestore.New(filepath.Join(stateDir, "images"))
+	images, err := imagestore.New(filepath.Join(stateDir, "images"), imagestore.WithRegistries(cfg.registry.regs))
 	if err != nil {
 		return err
 	}
@@ -187,6 +201,13 @@ func run(ctx context.Context, cfg config) error {
 			}
 		}()
 		log.Printf("serving 9P on %s", addr)
+	}
+	if cfg.registry.addr != "" {
+		stopRegistry, err := serveRegistry(cfg.registry, images)
+		if err != nil {
+			return err
+		}
+		defer stopRegistry()
 	}
 	if mountDir != "" {
 		if err := os.MkdirAll(mountDir, 0o755); err != nil {
