@@ -80,18 +80,26 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			return err
 		}
 	}
+	unlock := e.lockNetworks()
+	defer unlock()
 	if name, err = e.claimName(c, name); err != nil {
+		return err
+	}
+	eps, release, err := e.attach(c.id, &cfg)
+	if err != nil {
+		e.dropName(name, c)
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := Record{
-		ID:      c.id,
-		Name:    name,
-		Created: time.Now().UTC(),
-		Config:  cfg,
-		ImageID: img.ID,
-		State:   State{Status: StatusCreated},
+		ID:       c.id,
+		Name:     name,
+		Created:  time.Now().UTC(),
+		Config:   cfg,
+		ImageID:  img.ID,
+		State:    State{Status: StatusCreated},
+		Networks: eps,
 	}
 	err = c.gate()
 	if err == nil && c.rec.State.Status != StatusNew {
@@ -101,6 +109,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		err = e.persistNew(c.id, rec)
 	}
 	if err != nil {
+		release()
 		e.dropName(name, c)
 		return err
 	}
@@ -211,19 +220,29 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	unlock := e.lockNetworks()
+	defer unlock()
+	eps, release, err := e.attach(c.id, &cfg)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.gate(); err != nil {
-		return err
-	}
-	if c.rec.State.Status != StatusCreated || c.starting {
-		return errdefs.Busy("container %s has started: its config is writable only until start", c.id)
+	err = c.gate()
+	if err == nil && (c.rec.State.Status != StatusCreated || c.starting) {
+		err = errdefs.Busy("container %s has started: its config is writable only until start", c.id)
 	}
 	rec := c.rec
-	rec.Config, rec.ImageID = cfg, img.ID
-	if err := e.put(rec); err != nil {
+	rec.Config, rec.ImageID, rec.Networks = cfg, img.ID, eps
+	if err == nil {
+		err = e.put(rec)
+	}
+	if err != nil {
+		release()
 		return err
 	}
+	old := c.rec.Networks
 	c.rec = rec
+	e.detachReplaced(c.id, old, eps)
 	return nil
 }

@@ -43,6 +43,7 @@ func main() {
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
+		netFlags  = networkFlags()
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -65,8 +66,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
 		os.Exit(2)
 	}
+	netcfg, err := netFlags.config(*runDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
-		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT}
+		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg}
 	if err := run(ctx, cfg); err != nil {
 		log.Print(err)
 		os.Exit(1)
@@ -82,6 +88,7 @@ type config struct {
 	keeperIdle        time.Duration
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
+	net               engine.NetConfig
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -153,7 +160,8 @@ func run(ctx context.Context, cfg config) error {
 	for n := range cfg.runtimes {
 		names = append(names, n)
 	}
-	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...))
+	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
+		engine.WithNetworking(cfg.net))
 	if err != nil {
 		return err
 	}
