@@ -433,3 +433,16 @@ func HostResolvers() []string {
 	}
 	return out
 }
+
+// NetworkMode returns the network mode a container has (its NetworkMode,
+// else the daemon's default).
+func (e *Engine) NetworkMode(rec Record) string { return e.networkMode(&rec.Config) }
+
+// SandboxKey returns the namespace file of a running container on a
+// network, else "" (docker's NetworkSettings.SandboxKey).
+func (e *Engine) SandboxKey(rec Record) string {
+	if sb := e.sandboxes.get(rec.ID); sb != nil {
+		return sb.ns.Path()
+	}
+	return ""
+}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/engine"
@@ -233,4 +237,62 @@ func (t *tree) networkList(ctx context.Context) ([]byte, error) {
 		out = append(out, doc)
 	}
 	return jsonDoc(out)
+}
+
+// networkSettings builds docker's NetworkSettings of a container.
+type networkSettings struct {
+	key string // the namespace file of a running container
+}
+
+func (ns networkSettings) settings(r engine.Record) *container.NetworkSettings {
+	out := &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}
+	out.SandboxKey = ns.key
+	out.Ports = nat.PortMap{}
+	for p, bs := range r.Ports {
+		out.Ports[p] = bs
+	}
+	for p := range r.Config.ExposedPorts {
+		if _, ok := out.Ports[p]; !ok {
+			out.Ports[p] = nil // exposed, not published
+		}
+	}
+	for name, ep := range r.Networks {
+		es := &network.EndpointSettings{
+			NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, MacAddress: ep.MacAddress,
+			IPAddress: ep.IPAddress.String(), IPPrefixLen: ep.IPPrefixLen,
+			Aliases: ep.Aliases, DNSNames: ep.DNSNames(r.Name, r.ID),
+		}
+		if ep.Gateway.IsValid() {
+			es.Gateway = ep.Gateway.String()
+		}
+		if ep.StaticIP {
+			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: es.IPAddress}
+		}
+		out.Networks[name] = es
+		if name == engine.NetworkBridge {
+			out.DefaultNetworkSettings = container.DefaultNetworkSettings{
+				EndpointID: es.EndpointID, Gateway: es.Gateway, IPAddress: es.IPAddress,
+				IPPrefixLen: es.IPPrefixLen, MacAddress: es.MacAddress,
+			}
+		}
+	}
+	return out
+}
+
+// ports is the Ports of containers/list (docker ps).
+func ports(pm nat.PortMap) []container.Port {
+	out := []container.Port{}
+	for p, bs := range pm {
+		for _, b := range bs {
+			hp, _ := strconv.Atoi(b.HostPort)
+			out = append(out, container.Port{IP: b.HostIP, PrivatePort: uint16(p.Int()), PublicPort: uint16(hp), Type: p.Proto()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].PrivatePort != out[j].PrivatePort {
+			return out[i].PrivatePort < out[j].PrivatePort
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
 }

@@ -79,6 +79,7 @@ func main() {
 		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(),
 		c.attachCmd(), c.execCmd(), c.topCmd(), c.statsCmd(),
 		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(),
+		c.networkCmd(), c.volumeCmd(),
 	)
 	err := root.ExecuteContext(ctx)
 	if c.client != nil {

@@ -54,12 +54,13 @@ func (f netFlags) config(runDir string) (engine.NetConfig, error) {
 	if cfg.PublishIP, err = netip.ParseAddr(*f.publishIP); err != nil || !cfg.PublishIP.Is4() {
 		return cfg, fmt.Errorf("--ip %q: want an IPv4 address", *f.publishIP)
 	}
-	switch {
-	case len(*f.dns) == 0:
+	if len(*f.dns) == 0 {
 		cfg.DNSForwarders = engine.HostResolvers()
-	case len(*f.dns) == 1 && (*f.dns)[0] == "none":
-	default:
-		cfg.DNSForwarders = *f.dns
+	}
+	for _, a := range *f.dns {
+		if a != "none" { // "none" alone forwards nothing; with others it adds nothing
+			cfg.DNSForwarders = append(cfg.DNSForwarders, a)
+		}
 	}
 	return cfg, nil
 }

@@ -15,7 +15,7 @@ func TestDriver(t *testing.T) {
 	netdrvtest.TestDriver(t, netdrvtest.Config{
 		Driver: bridge.New(),
 		Network: func(t *testing.T) netdrv.Network {
-			subnet := netdrvtest.FreeSubnet(t)
+			subnet := netdrvtest.FreeSubnet(t, 24)
 			id := netdrvtest.UniqueName("") + netdrvtest.UniqueName("") + netdrvtest.UniqueName("") + netdrvtest.UniqueName("")
 			return netdrv.Network{
 				ID: id[:60] + "abcd", Name: "test", Driver: bridge.Name,

@@ -16,7 +16,7 @@ func TestDriver(t *testing.T) {
 		Driver: macvlan.New(),
 		Network: func(t *testing.T) netdrv.Network {
 			parent := netdrvtest.DummyParent(t)
-			subnet := netdrvtest.FreeSubnet(t)
+			subnet := netdrvtest.FreeSubnet(t, 24)
 			return netdrv.Network{
 				ID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Name: "mv", Driver: macvlan.Name,
 				Subnet: subnet, Gateway: ipam.FirstHost(subnet),

@@ -45,18 +45,19 @@ func UniqueName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])[:netdrv.IFNameMax-len(prefix)]
 }
 
-// FreeSubnet returns a random /24 in 10.200.0.0/13 that no route of the
-// host overlaps, for a test network.
-func FreeSubnet(t testing.TB) netip.Prefix {
+// FreeSubnet returns a random subnet of the given length (16 to 28) in
+// 10.192.0.0/11 that no route of the host overlaps, for a test network.
+func FreeSubnet(t testing.TB, bits int) netip.Prefix {
 	t.Helper()
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := uint32(10)<<24 | uint32(192)<<16
 	for try := 0; try < 100; try++ {
-		n, _ := rand.Int(rand.Reader, big.NewInt(8*256))
-		v := n.Int64()
-		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(200 + v/256), byte(v % 256), 0}), 24)
+		n, _ := rand.Int(rand.Reader, big.NewInt(1<<(bits-11)))
+		v := base + uint32(n.Int64())<<(32-bits)
+		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits)
 		free := true
 		for _, r := range routes {
 			if r.Dst == nil {
@@ -72,7 +73,7 @@ func FreeSubnet(t testing.TB) netip.Prefix {
 			return cand
 		}
 	}
-	t.Fatal("no free test subnet in 10.200.0.0/13")
+	t.Fatal("no free test subnet in 10.192.0.0/11")
 	return netip.Prefix{}
 }
 
