@@ -15,8 +15,10 @@ const (
 	msgRlerror   = 7
 	msgTlopen    = 12
 	msgRlopen    = 13
-	msgTrename   = 20
-	msgTrenameat = 74
+	msgTlcreate  = 14
+	msgRlcreate  = 15
+	msgTucreate  = 128 // p9's Tlcreate with a uid (9P2000.L.Google)
+	msgRucreate  = 129
 	msgTauth     = 102
 	msgTflush    = 108
 	msgRflush    = 109
