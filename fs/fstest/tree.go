@@ -45,7 +45,7 @@ type Tree struct {
 	root     fs.StaticDir
 	logPath  string
 	hostPath string
-	errs    fs.ErrSlot
+	errs     fs.ErrSlot
 
 	opens     atomic.Int64
 	waiting   atomic.Int64
@@ -75,9 +75,9 @@ func NewTree(t testing.TB) *Tree {
 	tr := &Tree{
 		logPath:  filepath.Join(t.TempDir(), "log"),
 		hostPath: t.TempDir(),
-		release: make(chan struct{}),
-		objects: map[string]int{},
-		doc:     []byte(`{"name":"test"}` + "\n"),
+		release:  make(chan struct{}),
+		objects:  map[string]int{},
+		doc:      []byte(`{"name":"test"}` + "\n"),
 	}
 	ctl := &fs.CtlFile{Exec: tr.exec, Errors: &tr.errs}
 	tr.root = fs.StaticDir{

@@ -27,12 +27,12 @@ type node struct {
 }
 
 var (
-	_ gofs.NodeGetattrer = (*node)(nil)
-	_ gofs.NodeSetattrer = (*node)(nil)
-	_ gofs.NodeLookuper  = (*node)(nil)
-	_ gofs.NodeReaddirer = (*node)(nil)
-	_ gofs.NodeOpener    = (*node)(nil)
-	_ gofs.NodeStatfser  = (*node)(nil)
+	_ gofs.NodeGetattrer  = (*node)(nil)
+	_ gofs.NodeSetattrer  = (*node)(nil)
+	_ gofs.NodeLookuper   = (*node)(nil)
+	_ gofs.NodeReaddirer  = (*node)(nil)
+	_ gofs.NodeOpener     = (*node)(nil)
+	_ gofs.NodeStatfser   = (*node)(nil)
 	_ gofs.NodeReadlinker = (*node)(nil)
 )
 
@@ -360,10 +360,14 @@ func (n *node) Link(context.Context, gofs.InodeEmbedder, string, *fuse.EntryOut)
 }
 
 // Unlink implements gofs.NodeUnlinker through fs.Remover.
-func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return n.remove(ctx, name, false) }
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.remove(ctx, name, false)
+}
 
 // Rmdir implements gofs.NodeRmdirer through fs.Remover.
-func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno { return n.remove(ctx, name, true) }
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return n.remove(ctx, name, true)
+}
 
 func (n *node) remove(ctx context.Context, name string, dir bool) syscall.Errno {
 	r, ok := n.get().(fs.Remover)
