@@ -80,13 +80,21 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			return err
 		}
 	}
+	e.vols.use.RLock()
+	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
 	if name, err = e.claimName(c, name); err != nil {
 		return err
 	}
+	mounts, undoMounts, err := e.resolveMounts(ctx, &cfg, img, nil)
+	if err != nil {
+		e.dropName(name, c)
+		return err
+	}
 	eps, release, err := e.attach(c.id, &cfg)
 	if err != nil {
+		undoMounts()
 		e.dropName(name, c)
 		return err
 	}
@@ -100,6 +108,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		ImageID:  img.ID,
 		State:    State{Status: StatusCreated},
 		Networks: eps,
+		Mounts:   mounts,
 	}
 	err = c.gate()
 	if err == nil && c.rec.State.Status != StatusNew {
@@ -110,6 +119,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	}
 	if err != nil {
 		release()
+		undoMounts()
 		e.dropName(name, c)
 		return err
 	}
@@ -220,10 +230,17 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	e.vols.use.RLock()
+	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
+	mounts, undoMounts, err := e.resolveMounts(ctx, &cfg, img, c.Record().Mounts)
+	if err != nil {
+		return err
+	}
 	eps, release, err := e.attach(c.id, &cfg)
 	if err != nil {
+		undoMounts()
 		return err
 	}
 	c.mu.Lock()
@@ -233,12 +250,13 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 		err = errdefs.Busy("container %s has started: its config is writable only until start", c.id)
 	}
 	rec := c.rec
-	rec.Config, rec.ImageID, rec.Networks = cfg, img.ID, eps
+	rec.Config, rec.ImageID, rec.Networks, rec.Mounts = cfg, img.ID, eps, mounts
 	if err == nil {
 		err = e.put(rec)
 	}
 	if err != nil {
 		release()
+		undoMounts()
 		return err
 	}
 	old := c.rec.Networks

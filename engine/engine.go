@@ -103,6 +103,9 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 	e.db = db
 	e.sandboxes.m = map[string]*sandbox{}
 	recs, err := e.loadRecords()
+	if err == nil {
+		err = e.loadVolumes()
+	}
 	if err == nil && e.netcfg != nil {
 		e.net.dns = dns.New(resolver{e}, dns.WithForwarders(e.netcfg.DNSForwarders...), dns.WithLogger(e.logf))
 		err = e.loadNetworks(recs)
@@ -171,9 +174,11 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 			policy = append(policy, c)
 		}
 	}
-	// The network side of the running containers (DNS, port proxies) is
-	// taken back before their monitors may see them exit.
+	// The network side of the running containers (DNS, port proxies) and
+	// their holds on volumes are taken back before their monitors may see
+	// them exit.
 	e.restoreNetwork(ctx)
+	e.restoreVolumes(ctx)
 	for _, c := range adopt {
 		e.monitors.Add(1)
 		go e.monitor(c, false)

@@ -116,7 +116,11 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		return keeper.Proc{}, "", nil, nil, err
 	}
 	var sb *sandbox
+	var volumes bool
 	fail := func(err error) (keeper.Proc, string, []string, nat.PortMap, error) {
+		if volumes {
+			e.unmountVolumes(context.WithoutCancel(ctx), rec)
+		}
 		e.netDown(context.WithoutCancel(ctx), rec, sb)
 		if uerr := imagestore.Unmount(rootfs); uerr != nil {
 			e.logf("container %s: %v", rec.ID, uerr)
@@ -131,6 +135,13 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
+	vm, err := e.mountVolumes(ctx, rec, rootfs)
+	if err != nil {
+		return fail(err)
+	}
+	// Volumes first: /etc/hosts and its kin go on top of a volume on /etc.
+	opts.Mounts = append(vm, opts.Mounts...)
+	volumes = true
 	spec, err := runtime.Spec(opts)
 	if err == nil {
 		withSandbox(spec, sb)
@@ -189,6 +200,7 @@ func (e *Engine) monitor(c *Container, save bool) {
 	}
 	reaped := err == nil // the runtime has cleaned up after the process
 	e.netDown(context.Background(), c.Record(), e.sandboxes.take(c.id))
+	e.unmountVolumes(context.Background(), c.Record())
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: %v", c.id, err)
 	}
@@ -578,5 +590,8 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	c.mu.Lock()
 	c.markRemoved()
 	c.mu.Unlock()
+	if rec.Config.AutoRemove {
+		e.removeAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
+	}
 	return nil
 }

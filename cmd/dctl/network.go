@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -226,3 +228,6 @@ func (c *cli) networkLsCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")
 	return cmd
 }
+
+// notFoundErr reports whether err is the daemon's "no such object".
+func notFoundErr(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }

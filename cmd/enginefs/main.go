@@ -44,6 +44,7 @@ func main() {
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
 		netFlags  = networkFlags()
+		pluginDir = flag.String("plugin-dir", "/run/docker/plugins", "where Docker volume plugins' sockets are (NAME.sock or NAME.spec)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -72,7 +73,7 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
-		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg}
+		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir}
 	if err := run(ctx, cfg); err != nil {
 		log.Print(err)
 		os.Exit(1)
@@ -89,6 +90,7 @@ type config struct {
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
 	net               engine.NetConfig
+	pluginDir         string
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -161,7 +163,7 @@ func run(ctx context.Context, cfg config) error {
 		names = append(names, n)
 	}
 	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
-		engine.WithNetworking(cfg.net))
+		engine.WithNetworking(cfg.net), engine.WithVolumePlugins(cfg.pluginDir))
 	if err != nil {
 		return err
 	}

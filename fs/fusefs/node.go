@@ -202,6 +202,21 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	return n.Getattr(ctx, f, out)
 }
 
+// Setxattr implements gofs.NodeSetxattrer: extended attributes are not
+// supported (ENOTSUP, which cp -a and tar take as such; go-fuse's default
+// ENODATA makes them fail).
+func (n *node) Setxattr(context.Context, string, []byte, uint32) syscall.Errno {
+	return syscall.ENOTSUP
+}
+
+// Removexattr implements gofs.NodeRemovexattrer: ENOTSUP, as Setxattr.
+func (n *node) Removexattr(context.Context, string) syscall.Errno { return syscall.ENOTSUP }
+
+var (
+	_ gofs.NodeSetxattrer    = (*node)(nil)
+	_ gofs.NodeRemovexattrer = (*node)(nil)
+)
+
 // Readlink implements gofs.NodeReadlinker.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	l, ok := n.get().(fs.Readlinker)
