@@ -44,6 +44,7 @@ bench: build fixtures
 	bench/run.sh
 	bench/concurrent.sh
 	bench/memory.sh
+	bench/network.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

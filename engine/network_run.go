@@ -160,8 +160,13 @@ func driverEndpoint(id, ifname string, route bool, ep *Endpoint) netdrv.Endpoint
 		MAC: netdrv.MACFor(ep.addr()), DefaultRoute: route}
 }
 
-// netDown ends the network side of a run: proxies, DNS, endpoints and the
-// namespace. It reports what fails and goes on.
+// netDown ends the network side of a run: proxies, DNS and the namespace.
+// The endpoints go with the namespace: once its file is unmounted and its
+// last socket closed the kernel destroys it, with the interfaces in it and
+// their veth peers, in the background; deleting a veth pair here would
+// cost a start-stop cycle some 20 ms of waiting for the kernel. (A start
+// that comes before the kernel is done finds the old host end and replaces
+// it.) It reports what fails and goes on.
 func (e *Engine) netDown(ctx context.Context, rec Record, sb *sandbox) {
 	if sb == nil {
 		return
@@ -175,19 +180,6 @@ func (e *Engine) netDown(ctx context.Context, rec Record, sb *sandbox) {
 	if sb.ns == "" || e.netcfg == nil {
 		return
 	}
-	e.net.mu.RLock()
-	for name, ep := range rec.Networks {
-		n := e.net.nets[ep.NetworkID]
-		if n == nil {
-			continue
-		}
-		if drv := e.netcfg.Drivers[n.rec.Driver]; drv != nil {
-			if err := drv.Leave(ctx, n.rec.spec(), driverEndpoint(rec.ID, "", false, ep), sb.ns); err != nil {
-				e.logf("container %s: leaving network %s: %v", short(rec.ID), name, err)
-			}
-		}
-	}
-	e.net.mu.RUnlock()
 	if err := netdrv.DeleteNamespace(sb.ns.Path()); err != nil {
 		e.logf("container %s: %v", short(rec.ID), err)
 	}
