@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-connections/proxy"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
@@ -298,8 +299,12 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 					sb.dns = false
 				}
 			}
+			ports := nat.PortMap{} // the record's stays as it is
+			for p, bs := range rec.Ports {
+				ports[p] = append([]nat.PortBinding(nil), bs...)
+			}
 			var err error
-			if sb.proxies, err = e.proxy(rec, rec.Ports); err != nil {
+			if sb.proxies, err = e.proxy(rec, ports); err != nil {
 				e.logf("container %s: published ports: %v", short(rec.ID), err)
 			}
 		}

@@ -145,8 +145,9 @@ func (e *Engine) backend(rec Record) (netip.Addr, error) {
 }
 
 // proxy starts the userland proxies of bindings (host ports of 0 or ""
-// get a free port) and returns them; the bindings are updated with the
-// ports bound. A host port in use is an errdefs.ErrBusy error.
+// get a free port) and returns them; the bindings, which must be the
+// caller's own, are updated with the ports bound. A host port in use is an
+// errdefs.ErrBusy error.
 func (e *Engine) proxy(rec Record, bindings nat.PortMap) ([]proxy.Proxy, error) {
 	if len(bindings) == 0 {
 		return nil, nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,6 +96,14 @@ func TestNetworkByName(t *testing.T) {
 	for _, want := range []string{"Name:\tweb\nAddress: " + web.IPAddress, "Name:\twww\nAddress: " + web.IPAddress, "hello-from-web\nhello-from-web\n", "nameserver 127.0.0.11"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the client on appnet did not show %q:\n%s", want, out)
+		}
+	}
+	// runc joins the same namespace by path.
+	if _, err := exec.LookPath("runc"); err == nil {
+		out := d.mustDctl("run", "--rm", "--runtime", "runc", "--network", "appnet", "-v", "runcvol:/v", "busybox", "sh", "-c",
+			"wget -qO- http://www/ && echo ok > /v/f && cat /v/f")
+		if out != "hello-from-web\nok\n" {
+			t.Errorf("under runc on appnet with a volume: %q", out)
 		}
 	}
 	// The container's own /etc/hosts names its address.
