@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -233,6 +235,35 @@ func TestPublishedPort(t *testing.T) {
 	}
 	if got := httpGet(t, "http://127.0.0.1:"+b[0].HostPort+"/"); got != "any-port\n" {
 		t.Errorf("-P port: %q", got)
+	}
+
+	// UDP goes through the proxy too, to a UDP echo server (built here,
+	// bind-mounted: busybox has none).
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "udpecho"), "./tests/udpecho")
+	build.Dir, build.Env = "..", append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building udpecho: %v\n%s", err, out)
+	}
+	d.mustDctl("run", "-d", "--name", "udp", "-p", "127.0.0.1::5000/udp", "-v", bin+":/opt:ro", "busybox", "/opt/udpecho", ":5000")
+	ub := d.inspectNet("udp").Ports["5000/udp"]
+	if len(ub) != 1 || ub[0].HostPort == "" {
+		t.Fatalf("udp bindings: %+v", ub)
+	}
+	uc, err := net.Dial("udp", "127.0.0.1:"+ub[0].HostPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	reply := make([]byte, 100)
+	n := 0
+	for i := 0; i < 30 && n == 0; i++ { // until the server is up
+		uc.Write([]byte("datagram"))
+		uc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, _ = uc.Read(reply)
+	}
+	if got := string(reply[:n]); got != "echo: datagram" {
+		t.Errorf("the UDP echo through the proxy: %q", got)
 	}
 
 	d.stop()
