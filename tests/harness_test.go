@@ -182,7 +182,7 @@ func (d *daemon) teardown() {
 		d.t.Errorf("the keeper (pid %d) did not exit once idle; killing it", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	if m := mountsUnder(d.state); len(m) > 0 {
+	if m := append(mountsUnder(d.state), mountsUnder(d.run)...); len(m) > 0 { // rootfs, volumes, namespaces
 		d.t.Errorf("mounts left after teardown: %v", m)
 		for _, p := range m {
 			_ = syscall.Unmount(p, syscall.MNT_DETACH)
