@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/enginefs/enginefs/errdefs"
@@ -172,7 +171,11 @@ func (e *Engine) addressNetwork(rec *NetworkRecord, subnet, gateway string) erro
 		}
 	}
 	if rec.Driver == "bridge" {
-		taken = append(taken, hostRoutes()...)
+		routes, err := netdrv.HostRoutes()
+		if err != nil {
+			return err
+		}
+		taken = append(taken, routes...)
 	}
 	var err error
 	if subnet == "" {
@@ -203,27 +206,6 @@ func (e *Engine) addressNetwork(rec *NetworkRecord, subnet, gateway string) erro
 		return errdefs.Invalid("network %s: gateway %s is not in subnet %s", rec.Name, rec.Gateway, rec.Subnet)
 	}
 	return nil
-}
-
-// hostRoutes returns the destinations of the host's IPv4 routes, but the
-// default route, which a new bridge subnet must not overlap.
-func hostRoutes() []netip.Prefix {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
-	if err != nil {
-		return nil
-	}
-	var out []netip.Prefix
-	for _, r := range routes {
-		if r.Dst == nil {
-			continue
-		}
-		ones, _ := r.Dst.Mask.Size()
-		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
-		if ok && ones > 0 {
-			out = append(out, netip.PrefixFrom(a, ones).Masked())
-		}
-	}
-	return out
 }
 
 // RemoveNetwork removes a network that no container is attached to.

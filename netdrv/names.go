@@ -3,10 +3,13 @@ package netdrv
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/enginefs/enginefs/errdefs"
 )
@@ -49,4 +52,24 @@ func MTU(n Network) (int, error) {
 		return 0, errdefs.Invalid("network %s: invalid MTU %q", n.Name, v)
 	}
 	return mtu, nil
+}
+
+// HostRoutes returns the destinations of the host's IPv4 routes but the
+// default route: what a new bridge's subnet must not overlap.
+func HostRoutes() ([]netip.Prefix, error) {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("listing the host's routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok && ones > 0 {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	return out, nil
 }

@@ -120,16 +120,22 @@ func networkOptions(cmd ctl.Command) (engine.NetworkOptions, error) {
 	if p, ok := cmd.Get("parent"); ok {
 		o.Options["parent"] = p
 	}
-	for key, dst := range map[string]map[string]string{"opt": o.Options, "label": o.Labels} {
+	return o, keyValues(cmd, networkCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels})
+}
+
+// keyValues reads the repeated key=K=V options of cmd (opt=, label=) into
+// the maps named by key.
+func keyValues(cmd ctl.Command, usage string, dsts map[string]map[string]string) error {
+	for key, dst := range dsts {
 		for _, kv := range cmd.All(key) {
 			k, v, _ := strings.Cut(kv, "=")
 			if k == "" {
-				return o, &ctl.Error{Verb: "create", Msg: "want K=V", Word: key + "=" + kv, Usage: networkCreateUsage}
+				return &ctl.Error{Verb: cmd.Verb, Msg: "want K=V", Word: key + "=" + kv, Usage: usage}
 			}
 			dst[k] = v
 		}
 	}
-	return o, nil
+	return nil
 }
 
 // network is the directory of one network.

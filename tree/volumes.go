@@ -48,11 +48,7 @@ func (t *tree) volumes() fs.Dir {
 			if n, err := static.Lookup(ctx, name); err == nil {
 				return n, nil
 			}
-			rec, err := t.e.Volume(name)
-			if err != nil {
-				return nil, err
-			}
-			return t.volume(rec), nil
+			return t.volume(ctx, name)
 		},
 	}
 }
@@ -72,14 +68,8 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 			return "", errdefs.Invalid("volume name %q is reserved: it names a file of /volumes", o.Name)
 		}
 		o.Driver, _ = cmd.Get("driver")
-		for key, dst := range map[string]map[string]string{"opt": o.Options, "label": o.Labels} {
-			for _, kv := range cmd.All(key) {
-				k, v, _ := strings.Cut(kv, "=")
-				if k == "" {
-					return "", &ctl.Error{Verb: "create", Msg: "want K=V", Word: key + "=" + kv, Usage: volumeCreateUsage}
-				}
-				dst[k] = v
-			}
+		if err := keyValues(cmd, volumeCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels}); err != nil {
+			return "", err
 		}
 		rec, err := t.e.CreateVolume(ctx, o)
 		if err != nil {
@@ -106,153 +96,47 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 }
 
 // volume is the directory of one volume: ctl, err, config and data/ (the
-// volume's files, read-write).
-func (t *tree) volume(rec engine.VolumeRecord) fs.Dir {
-	dir := "volumes/" + rec.Name
+// volume's files, read-write, served from where its driver keeps them).
+func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
+	dir := "volumes/" + name
 	slot := t.slot(dir)
-	name, created := rec.Name, rec.Created
-	alive := func() error {
-		r, err := t.e.Volume(name)
-		if err == nil && !r.Created.Equal(created) {
-			err = errdefs.NotFound("volume %s was removed", name)
+	var data fs.Node
+	switch p, err := t.e.VolumePath(ctx, name); {
+	case err != nil:
+		return nil, err
+	case p == "":
+		// A plugin's volume that no container mounts has no data here.
+		unavailable := func() error {
+			return errdefs.Unavailable("volume %s: its driver has the data only while a container mounts it", name)
 		}
-		return err
+		data = &fs.DirFunc{
+			List: func(context.Context) ([]fs.DirEntry, error) { return nil, unavailable() },
+			Get:  func(context.Context, string) (fs.Node, error) { return nil, unavailable() },
+		}
+	default:
+		data = fs.HostDir(p)
 	}
 	return fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-			cmd, err := volumeGrammar.Parse(line)
-			if err != nil {
+			if _, err := volumeGrammar.Parse(line); err != nil {
 				return "", err
 			}
-			if err := alive(); err != nil {
+			if err := t.e.RemoveVolume(ctx, name); err != nil { // rm, the one verb
 				return "", err
 			}
-			if cmd.Verb == "rm" {
-				if err := t.e.RemoveVolume(ctx, name); err != nil {
-					return "", err
-				}
-				t.forget(dir)
-			}
+			t.forget(dir)
 			return "", nil
 		}}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "config", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
-			if err := alive(); err != nil {
+			rec, err := t.e.Volume(name)
+			if err != nil {
 				return nil, err
 			}
 			return jsonDoc(t.volumeDoc(ctx, rec))
 		})},
-		{Name: "data", Node: volumeData{t: t, name: name, alive: alive}},
-	}
-}
-
-// volumeData is volumes/<name>/data: the volume's files, served from
-// where its driver keeps them (fs.HostDir). A plugin's volume that is not
-// mounted has no data to serve.
-type volumeData struct {
-	t     *tree
-	name  string
-	alive func() error
-}
-
-func (d volumeData) dir(ctx context.Context) (fs.HostDir, error) {
-	if err := d.alive(); err != nil {
-		return "", err
-	}
-	p, err := d.t.e.VolumePath(ctx, d.name)
-	if err != nil {
-		return "", err
-	}
-	if p == "" {
-		return "", errdefs.Unavailable("volume %s: its driver has the data only while a container mounts it", d.name)
-	}
-	return fs.HostDir(p), nil
-}
-
-// Attr implements fs.Node.
-func (d volumeData) Attr(ctx context.Context) (fs.Attr, error) {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return fs.Attr{}, err
-	}
-	return h.Attr(ctx)
-}
-
-// Lookup implements fs.Dir.
-func (d volumeData) Lookup(ctx context.Context, name string) (fs.Node, error) {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return h.Lookup(ctx, name)
-}
-
-// ReadDir implements fs.Dir.
-func (d volumeData) ReadDir(ctx context.Context) ([]fs.DirEntry, error) {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return h.ReadDir(ctx)
-}
-
-// Create implements fs.Creator.
-func (d volumeData) Create(ctx context.Context, name string, flag int, perm os.FileMode) (fs.Node, fs.Handle, error) {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return h.Create(ctx, name, flag, perm)
-}
-
-// Mkdir implements fs.Mkdirer.
-func (d volumeData) Mkdir(ctx context.Context, name string, perm os.FileMode) (fs.Node, error) {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return h.Mkdir(ctx, name, perm)
-}
-
-// Symlink implements fs.Symlinker.
-func (d volumeData) Symlink(ctx context.Context, target, name string) (fs.Node, error) {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return h.Symlink(ctx, target, name)
-}
-
-// Remove implements fs.Remover.
-func (d volumeData) Remove(ctx context.Context, name string, dir bool) error {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return err
-	}
-	return h.Remove(ctx, name, dir)
-}
-
-// Rename implements fs.Renamer: within the volume only.
-func (d volumeData) Rename(ctx context.Context, oldName string, newDir fs.Dir, newName string) error {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return err
-	}
-	if nd, ok := newDir.(volumeData); ok {
-		if newDir, err = nd.dir(ctx); err != nil {
-			return err
-		}
-	}
-	return h.Rename(ctx, oldName, newDir, newName)
-}
-
-// SetAttr implements fs.AttrSetter.
-func (d volumeData) SetAttr(ctx context.Context, a fs.SetAttr) error {
-	h, err := d.dir(ctx)
-	if err != nil {
-		return err
-	}
-	return h.SetAttr(ctx, a)
+		{Name: "data", Node: data},
+	}, nil
 }
 
 // volumeDoc is docker's volume inspect document.

@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func UniqueName(prefix string) string {
 // 10.192.0.0/11 that no route of the host overlaps, for a test network.
 func FreeSubnet(t testing.TB, bits int) netip.Prefix {
 	t.Helper()
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := netdrv.HostRoutes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,18 +59,7 @@ func FreeSubnet(t testing.TB, bits int) netip.Prefix {
 		n, _ := rand.Int(rand.Reader, big.NewInt(1<<(bits-11)))
 		v := base + uint32(n.Int64())<<(32-bits)
 		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits)
-		free := true
-		for _, r := range routes {
-			if r.Dst == nil {
-				continue
-			}
-			ones, _ := r.Dst.Mask.Size()
-			a, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-			if ones > 0 && netip.PrefixFrom(a, ones).Overlaps(cand) { // not the default route
-				free = false
-			}
-		}
-		if free {
+		if !slices.ContainsFunc(routes, cand.Overlaps) {
 			return cand
 		}
 	}
