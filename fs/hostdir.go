@@ -136,8 +136,8 @@ func hostErr(err error) error {
 	return err
 }
 
-// HostIno returns the Ino of a host file: a hash of its device and inode.
-func HostIno(st *syscall.Stat_t) uint64 {
+// hostIno returns the Ino of a host file: a hash of its device and inode.
+func hostIno(st *syscall.Stat_t) uint64 {
 	h := fnv.New64a()
 	var b [16]byte
 	for i := 0; i < 8; i++ {
@@ -156,7 +156,7 @@ func HostIno(st *syscall.Stat_t) uint64 {
 func attrOf(fi os.FileInfo) Attr {
 	a := Attr{Mode: fi.Mode(), Size: fi.Size(), Mtime: fi.ModTime()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		a.UID, a.GID, a.Ino = st.Uid, st.Gid, HostIno(st)
+		a.UID, a.GID, a.Ino = st.Uid, st.Gid, hostIno(st)
 	}
 	return a
 }

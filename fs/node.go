@@ -17,7 +17,7 @@ type Attr struct {
 	UID, GID uint32
 	// Ino, when not 0, is the node's identity (a host file's device and
 	// inode), which transports use instead of the path's (PathID) so that
-	// a file keeps its number when renamed. See HostIno.
+	// a file keeps its number when renamed.
 	Ino uint64
 }
 
