@@ -45,6 +45,7 @@ bench: build fixtures
 	bench/concurrent.sh
 	bench/memory.sh
 	bench/pull.sh
+	bench/network.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

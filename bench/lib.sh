@@ -18,8 +18,10 @@ cleanup_daemon() {
 	rm -rf "$work"
 }
 trap 'cleanup_daemon; type bench_cleanup >/dev/null 2>&1 && bench_cleanup' EXIT
+# Containers get no network unless a script asks (--network): as runc's
+# default bundle and the peers' dockerd (--bridge none), so runs compare alike.
 start_daemon() {
-	bin/enginefs --state "$work/state" --run "$work/run" --mount "$work/mnt" --keeper-idle 200ms "$@" >"$work/enginefs.log" 2>&1 &
+	bin/enginefs --state "$work/state" --run "$work/run" --mount "$work/mnt" --keeper-idle 200ms --default-network none "$@" >"$work/enginefs.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 100); do [ -S "$work/run/9p.sock" ] && break; sleep 0.1; done
 	export DCTL_HOST="unix:$work/run/9p.sock"

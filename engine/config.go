@@ -4,6 +4,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 )
@@ -56,6 +60,38 @@ type Config struct {
 	Ulimits     []Ulimit `json:"Ulimits,omitempty"`
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64 `json:"ShmSize,omitempty"`
+
+	Networking
+	Storage
+}
+
+// Networking is how a container is networked (network.go, ports.go).
+type Networking struct {
+	// NetworkMode is the network the container joins first: "bridge"
+	// (the default), "host", "none" or a network's name or id.
+	NetworkMode string `json:"NetworkMode,omitempty"`
+	// EndpointsConfig is docker's NetworkingConfig.EndpointsConfig: by
+	// network, the aliases and the address (IPAMConfig.IPv4Address) the
+	// container asks for; networks named here besides NetworkMode are
+	// joined too.
+	EndpointsConfig map[string]*network.EndpointSettings `json:"EndpointsConfig,omitempty"`
+	// ExposedPorts adds to the image's exposed ports (docker's --expose);
+	// PortBindings publishes container ports on the host (-p);
+	// PublishAllPorts publishes every exposed port on a free host port (-P).
+	ExposedPorts    nat.PortSet `json:"ExposedPorts,omitempty"`
+	PortBindings    nat.PortMap `json:"PortBindings,omitempty"`
+	PublishAllPorts bool        `json:"PublishAllPorts,omitempty"`
+}
+
+// Storage is what a container mounts (volume.go): docker's -v strings
+// (Binds), --mount (Mounts), --tmpfs (Tmpfs: path → options) and
+// --volumes-from (VolumesFrom: CONTAINER[:ro|:rw]).
+type Storage struct {
+	Binds        []string          `json:"Binds,omitempty"`
+	Mounts       []mount.Mount     `json:"Mounts,omitempty"`
+	Tmpfs        map[string]string `json:"Tmpfs,omitempty"`
+	VolumesFrom  []string          `json:"VolumesFrom,omitempty"`
+	VolumeDriver string            `json:"VolumeDriver,omitempty"`
 }
 
 // Resources are the limits of a container, in docker's units.
@@ -151,7 +187,10 @@ func (c *Config) validate() error {
 	if c.ShmSize < 0 {
 		return errdefs.Invalid("invalid shm size %d", c.ShmSize)
 	}
-	return nil
+	if err := c.Networking.validate(); err != nil {
+		return err
+	}
+	return c.Storage.validate()
 }
 
 func (p RestartPolicy) validate() error {

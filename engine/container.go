@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/go-connections/nat"
+
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
 )
@@ -62,6 +64,14 @@ type Record struct {
 	ManuallyStopped bool `json:"ManuallyStopped,omitempty"`
 	// Runtime is the runtime the container last ran with.
 	Runtime string `json:"Runtime,omitempty"`
+	// Networks are the container's endpoints, by network name, from
+	// create or connect to removal or disconnect.
+	Networks map[string]*Endpoint `json:"Networks,omitempty"`
+	// Ports are the ports published by the current run, with the host
+	// ports bound (docker's NetworkSettings.Ports).
+	Ports nat.PortMap `json:"Ports,omitempty"`
+	// Mounts are the container's mounts, resolved at create.
+	Mounts []MountPoint `json:"Mounts,omitempty"`
 }
 
 // Container is one container. Its methods are safe for concurrent use; the

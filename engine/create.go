@@ -80,18 +80,35 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			return err
 		}
 	}
+	e.vols.use.RLock()
+	defer e.vols.use.RUnlock()
+	unlock := e.lockNetworks()
+	defer unlock()
 	if name, err = e.claimName(c, name); err != nil {
+		return err
+	}
+	mounts, undoMounts, err := e.resolveMounts(ctx, &cfg, img, nil)
+	if err != nil {
+		e.dropName(name, c)
+		return err
+	}
+	eps, release, err := e.attach(c.id, &cfg)
+	if err != nil {
+		undoMounts()
+		e.dropName(name, c)
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := Record{
-		ID:      c.id,
-		Name:    name,
-		Created: time.Now().UTC(),
-		Config:  cfg,
-		ImageID: img.ID,
-		State:   State{Status: StatusCreated},
+		ID:       c.id,
+		Name:     name,
+		Created:  time.Now().UTC(),
+		Config:   cfg,
+		ImageID:  img.ID,
+		State:    State{Status: StatusCreated},
+		Networks: eps,
+		Mounts:   mounts,
 	}
 	err = c.gate()
 	if err == nil && c.rec.State.Status != StatusNew {
@@ -101,6 +118,8 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		err = e.persistNew(c.id, rec)
 	}
 	if err != nil {
+		release()
+		undoMounts()
 		e.dropName(name, c)
 		return err
 	}
@@ -211,19 +230,37 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	e.vols.use.RLock()
+	defer e.vols.use.RUnlock()
+	unlock := e.lockNetworks()
+	defer unlock()
+	mounts, undoMounts, err := e.resolveMounts(ctx, &cfg, img, c.Record().Mounts)
+	if err != nil {
+		return err
+	}
+	eps, release, err := e.attach(c.id, &cfg)
+	if err != nil {
+		undoMounts()
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.gate(); err != nil {
-		return err
-	}
-	if c.rec.State.Status != StatusCreated || c.starting {
-		return errdefs.Busy("container %s has started: its config is writable only until start", c.id)
+	err = c.gate()
+	if err == nil && (c.rec.State.Status != StatusCreated || c.starting) {
+		err = errdefs.Busy("container %s has started: its config is writable only until start", c.id)
 	}
 	rec := c.rec
-	rec.Config, rec.ImageID = cfg, img.ID
-	if err := e.put(rec); err != nil {
+	rec.Config, rec.ImageID, rec.Networks, rec.Mounts = cfg, img.ID, eps, mounts
+	if err == nil {
+		err = e.put(rec)
+	}
+	if err != nil {
+		release()
+		undoMounts()
 		return err
 	}
+	old := c.rec.Networks
 	c.rec = rec
+	e.detachReplaced(c.id, old, eps)
 	return nil
 }

@@ -1,6 +1,7 @@
-// Package engine owns the objects of enginefs (containers and the images they
-// run), their persistent state and their lifecycle. It calls the drivers
-// (runtime, imagestore); they never call back up. The tree in package tree
+// Package engine owns the objects of enginefs (containers, the images they
+// run, networks and volumes), their persistent state and their lifecycle.
+// It calls the drivers (runtime, imagestore, netdrv, voldrv); they never
+// call back up. The tree in package tree
 // presents an Engine as files; nothing here knows about a transport.
 //
 // Entry points: New opens the state directory and recovers what a previous
@@ -9,5 +10,13 @@
 //
 // State is one bbolt database (state/engine.db) holding a JSON record per
 // container, written in a transaction (fsync'd) at every change of state, so a
-// daemon killed at any point restarts with every accepted container.
+// daemon killed at any point restarts with every accepted container. Networks
+// and volumes have a bucket each; a container's addresses and mounts are in
+// its own record, so which addresses are taken and which volumes are in use
+// is derived from the container records, never kept twice.
+//
+// Networking (WithNetworking; network.go, network_attach.go, network_run.go,
+// ports.go) and volumes (volume.go, volume_mounts.go, volume_copy.go) are
+// entered through CreateNetwork, Connect, CreateVolume and the Networking
+// and Storage parts of a Config.
 package engine

@@ -20,6 +20,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
+	"github.com/enginefs/enginefs/netdrv/dns"
 	"github.com/enginefs/enginefs/runtime/keeper"
 )
 
@@ -44,6 +45,11 @@ type Engine struct {
 	mu         sync.Mutex
 	containers map[string]*Container // by id
 	names      map[string]*Container // by name
+
+	netcfg    *NetConfig // nil: no networking (every container is "none")
+	net       netState
+	sandboxes sandboxes
+	vols      volState
 }
 
 // Option configures New.
@@ -95,7 +101,15 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		return nil, errdefs.Unavailable("engine state %s: %w (is another daemon using it?)", dir, err)
 	}
 	e.db = db
+	e.sandboxes.m = map[string]*sandbox{}
 	recs, err := e.loadRecords()
+	if err == nil {
+		err = e.loadVolumes()
+	}
+	if err == nil && e.netcfg != nil {
+		e.net.dns = dns.New(resolver{e}, dns.WithForwarders(e.netcfg.DNSForwarders...), dns.WithLogger(e.logf))
+		err = e.loadNetworks(recs)
+	}
 	if err == nil {
 		err = e.restore(ctx, recs)
 	}
@@ -123,7 +137,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 		}
 	}
 	mounted := mountedUnder(filepath.Join(e.dir, "containers"))
-	var policy []*Container
+	var policy, adopt []*Container
 	for _, r := range recs {
 		c := newContainer(r.ID, r)
 		e.containers[r.ID] = c
@@ -141,8 +155,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 			if !c.rec.State.Status.live() {
 				c.rec.State = State{Status: StatusRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
 			}
-			e.monitors.Add(1)
-			go e.monitor(c, false)
+			adopt = append(adopt, c)
 		case r.State.Status.live() || r.State.Status == StatusRestarting || mounted[e.rootfs(r.ID)]:
 			// The keeper lost it (the keeper died), or a start was cut
 			// short before the keeper had it: kill what is left.
@@ -160,6 +173,15 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 		default:
 			policy = append(policy, c)
 		}
+	}
+	// The network side of the running containers (DNS, port proxies) and
+	// their holds on volumes are taken back before their monitors may see
+	// them exit.
+	e.restoreNetwork(ctx)
+	e.restoreVolumes(ctx)
+	for _, c := range adopt {
+		e.monitors.Add(1)
+		go e.monitor(c, false)
 	}
 	for id := range inits {
 		e.logf("keeper runs %s, which has no record: killing it", id)
@@ -222,6 +244,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Store(true)
 	e.cancel()
 	e.monitors.Wait()
+	e.closeNetwork(ctx)
 	return e.db.Close()
 }
 

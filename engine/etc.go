@@ -14,24 +14,41 @@ import (
 
 // etcFiles writes the container's /etc/hostname, /etc/hosts and
 // /etc/resolv.conf into its directory and returns the bind mounts that put
-// them in place, as docker does. resolv.conf is the host's without loopback
-// nameservers, which do not answer inside the container's network namespace.
-func etcFiles(dir, hostname string) ([]specs.Mount, error) {
-	hosts := fmt.Sprintf(`127.0.0.1	localhost
+// them in place, as docker does. In the host's namespace they are the
+// host's. Otherwise /etc/hosts names the container's own addresses, and
+// resolv.conf is the embedded DNS's on a user-defined network, else the
+// host's without loopback nameservers, which do not answer inside the
+// container's network namespace.
+func etcFiles(dir, hostname string, en etcNet) ([]specs.Mount, error) {
+	self := "127.0.1.1\t" + hostname + "\n"
+	if len(en.addrs) > 0 {
+		self = ""
+		for _, a := range en.addrs {
+			self += a.String() + "\t" + hostname + "\n"
+		}
+	}
+	hosts := []byte(`127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
 fe00::0	ip6-localnet
 ff00::0	ip6-mcastprefix
 ff02::1	ip6-allnodes
 ff02::2	ip6-allrouters
-127.0.1.1	%s
-`, hostname)
+` + self)
+	resolv := hostResolvConf()
+	switch {
+	case en.host:
+		hosts, _ = os.ReadFile("/etc/hosts")
+		resolv, _ = os.ReadFile("/etc/resolv.conf")
+	case en.dns:
+		resolv = embeddedResolvConf()
+	}
 	files := []struct {
 		name, dest string
 		data       []byte
 	}{
 		{"hostname", "/etc/hostname", []byte(hostname + "\n")},
-		{"hosts", "/etc/hosts", []byte(hosts)},
-		{"resolv.conf", "/etc/resolv.conf", hostResolvConf()},
+		{"hosts", "/etc/hosts", hosts},
+		{"resolv.conf", "/etc/resolv.conf", resolv},
 	}
 	var mounts []specs.Mount
 	for _, f := range files {
@@ -67,5 +84,20 @@ func hostResolvConf() []byte {
 		}
 		out.WriteString(line + "\n")
 	}
+	return out.Bytes()
+}
+
+// embeddedResolvConf points at the embedded DNS, keeping the host's search
+// domains and options, as docker does on user-defined networks.
+func embeddedResolvConf() []byte {
+	var out bytes.Buffer
+	out.WriteString("nameserver 127.0.0.11\n")
+	data, _ := os.ReadFile("/etc/resolv.conf")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "search" || f[0] == "domain" || f[0] == "options") {
+			out.WriteString(line + "\n")
+		}
+	}
+	out.WriteString("options ndots:0\n")
 	return out.Bytes()
 }

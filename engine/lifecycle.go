@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/go-connections/nat"
+
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime"
@@ -62,7 +64,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	rec := c.rec
 	c.mu.Unlock()
 
-	proc, path, args, err := e.launch(ctx, rec)
+	proc, path, args, ports, err := e.launch(ctx, rec)
 
 	c.mu.Lock()
 	c.starting = false
@@ -84,7 +86,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 		}
 		return err
 	}
-	c.rec.Path, c.rec.Args = path, args
+	c.rec.Path, c.rec.Args, c.rec.Ports = path, args, ports
 	c.rec.Runtime = firstOf(rec.Config.Runtime, e.runtime)
 	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: time.Now().UTC()}
 	c.reaped = false
@@ -97,35 +99,59 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	return nil
 }
 
-// launch does the work of a start outside the container's lock.
-func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, []string, error) {
+// launch does the work of a start outside the container's lock: the root
+// filesystem, the network (namespace, DNS, published ports, which it
+// returns), the bundle, and the keeper's start.
+func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, []string, nat.PortMap, error) {
 	img, err := e.images.Get(ctx, rec.ImageID)
 	if err != nil {
-		return keeper.Proc{}, "", nil, err
+		return keeper.Proc{}, "", nil, nil, err
 	}
 	p, err := merge(img, &rec.Config)
 	if err != nil {
-		return keeper.Proc{}, "", nil, err
+		return keeper.Proc{}, "", nil, nil, err
 	}
 	dir, rootfs := e.containerDir(rec.ID), e.rootfs(rec.ID)
 	if err := e.images.Mount(ctx, img, rootfs, dir); err != nil {
-		return keeper.Proc{}, "", nil, err
+		return keeper.Proc{}, "", nil, nil, err
 	}
-	fail := func(err error) (keeper.Proc, string, []string, error) {
+	var sb *sandbox
+	var volumes bool
+	fail := func(err error) (keeper.Proc, string, []string, nat.PortMap, error) {
+		if volumes {
+			e.unmountVolumes(context.WithoutCancel(ctx), rec)
+		}
+		e.netDown(context.WithoutCancel(ctx), rec, sb)
 		if uerr := imagestore.Unmount(rootfs); uerr != nil {
 			e.logf("container %s: %v", rec.ID, uerr)
 		}
-		return keeper.Proc{}, "", nil, err
+		return keeper.Proc{}, "", nil, nil, err
 	}
-	opts, err := e.specOptions(rec, p, rootfs)
+	sb, en, err := e.netUp(ctx, rec)
 	if err != nil {
 		return fail(err)
 	}
+	opts, err := e.specOptions(rec, p, rootfs, en)
+	if err != nil {
+		return fail(err)
+	}
+	vm, err := e.mountVolumes(ctx, rec, rootfs)
+	if err != nil {
+		return fail(err)
+	}
+	// Volumes first: /etc/hosts and its kin go on top of a volume on /etc.
+	opts.Mounts = append(vm, opts.Mounts...)
+	volumes = true
 	spec, err := runtime.Spec(opts)
 	if err == nil {
+		withSandbox(spec, sb)
 		err = runtime.WriteBundle(dir, spec)
 	}
 	if err != nil {
+		return fail(err)
+	}
+	ports := e.bindings(rec, img)
+	if sb.proxies, err = e.proxy(rec, ports); err != nil {
 		return fail(err)
 	}
 	proc, err := e.keeper.Start(ctx, keeper.StartRequest{
@@ -138,7 +164,11 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
-	return proc, p.Args[0], p.Args[1:], nil
+	e.sandboxes.set(rec.ID, sb)
+	if len(ports) == 0 {
+		ports = nil
+	}
+	return proc, p.Args[0], p.Args[1:], ports, nil
 }
 
 // monitor waits for the end of a container's run and records it; with save,
@@ -169,11 +199,14 @@ func (e *Engine) monitor(c *Container, save bool) {
 		}
 	}
 	reaped := err == nil // the runtime has cleaned up after the process
+	e.netDown(context.Background(), c.Record(), e.sandboxes.take(c.id))
+	e.unmountVolumes(context.Background(), c.Record())
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: %v", c.id, err)
 	}
 	c.mu.Lock()
 	started := c.rec.State.StartedAt
+	c.rec.Ports = nil
 	c.rec.State = State{
 		Status:     StatusExited,
 		StartedAt:  started,
@@ -539,9 +572,12 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 		e.logf("container %s: %v", c.id, err)
 	}
 	e.forgetExecs(ctx, c)
+	rec := c.Record()
+	e.netDown(ctx, rec, e.sandboxes.take(c.id))
 	if err := e.del(c.id); err != nil {
 		return fail(err)
 	}
+	e.detach(c.id, rec.Networks)
 	e.mu.Lock()
 	delete(e.containers, c.id)
 	if e.names[name] == c {
@@ -554,5 +590,8 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	c.mu.Lock()
 	c.markRemoved()
 	c.mu.Unlock()
+	if rec.Config.AutoRemove {
+		e.removeAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,13 +14,16 @@ import (
 // root filesystem into the options of its OCI spec: the user resolved
 // against the image's passwd and group files, docker's security options,
 // limits and the /etc files.
-func (e *Engine) specOptions(rec Record, p process, rootfs string) (runtime.SpecOptions, error) {
+func (e *Engine) specOptions(rec Record, p process, rootfs string, en etcNet) (runtime.SpecOptions, error) {
 	user, err := e.processUser(rec, rootfs, p.User)
 	if err != nil {
 		return runtime.SpecOptions{}, err
 	}
 	hostname := firstOf(rec.Config.Hostname, rec.ID[:12])
-	mounts, err := etcFiles(e.containerDir(rec.ID), hostname)
+	if en.host && rec.Config.Hostname == "" {
+		hostname, _ = os.Hostname() // docker's --network host
+	}
+	mounts, err := etcFiles(e.containerDir(rec.ID), hostname, en)
 	if err != nil {
 		return runtime.SpecOptions{}, err
 	}

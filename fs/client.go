@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
 )
@@ -174,4 +175,229 @@ func RemoteError(err error, msg string) error {
 		}
 	}
 	return errors.New(msg)
+}
+
+// WriteClient is a Client that can change the directories of a tree that
+// allow it (fs.HostDir: a volume's data), with what cp, mv, rm, mkdir,
+// ln -s, chmod, touch and truncate need. Stat does not follow a final
+// symbolic link. The 9P client (ninep.Dial), Mount and Local are
+// WriteClients.
+type WriteClient interface {
+	Client
+	Stat(ctx context.Context, name string) (Attr, error)
+	Create(ctx context.Context, name string, flag int, perm os.FileMode) (Handle, error)
+	Mkdir(ctx context.Context, name string, perm os.FileMode) error
+	// Remove removes a file, a symbolic link or an empty directory.
+	Remove(ctx context.Context, name string) error
+	Rename(ctx context.Context, oldname, newname string) error
+	Symlink(ctx context.Context, target, name string) error
+	Readlink(ctx context.Context, name string) (string, error)
+	SetAttr(ctx context.Context, name string, a SetAttr) error
+}
+
+var (
+	_ WriteClient = localClient{}
+	_ WriteClient = mountClient("")
+)
+
+// parentOf splits a path into its directory node and its last name.
+func (c localClient) parentOf(ctx context.Context, name string) (Dir, string, error) {
+	dir, base := path.Split(path.Clean("/" + name))
+	n, err := Walk(ctx, c.root, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	d, ok := n.(Dir)
+	if !ok || base == "" {
+		return nil, "", errdefs.Invalid("%s: not a name in a directory", name)
+	}
+	return d, base, nil
+}
+
+// notSupported is what a node without the operation answers, as the
+// transports do.
+func notSupported(op, name string) error {
+	return &os.PathError{Op: op, Path: name, Err: syscall.EPERM}
+}
+
+func (c localClient) Stat(ctx context.Context, name string) (Attr, error) {
+	n, err := Walk(ctx, c.root, name)
+	if err != nil {
+		return Attr{}, err
+	}
+	return n.Attr(ctx)
+}
+
+func (c localClient) Create(ctx context.Context, name string, flag int, perm os.FileMode) (Handle, error) {
+	d, base, err := c.parentOf(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cr, ok := d.(Creator)
+	if !ok {
+		return nil, notSupported("create", name)
+	}
+	_, h, err := cr.Create(ctx, base, flag, perm)
+	return h, err
+}
+
+func (c localClient) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
+	d, base, err := c.parentOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	m, ok := d.(Mkdirer)
+	if !ok {
+		return notSupported("mkdir", name)
+	}
+	_, err = m.Mkdir(ctx, base, perm)
+	return err
+}
+
+func (c localClient) Remove(ctx context.Context, name string) error {
+	d, base, err := c.parentOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	r, ok := d.(Remover)
+	if !ok {
+		return notSupported("remove", name)
+	}
+	n, err := d.Lookup(ctx, base)
+	if err != nil {
+		return err
+	}
+	return r.Remove(ctx, base, ModeOf(n).IsDir())
+}
+
+func (c localClient) Rename(ctx context.Context, oldname, newname string) error {
+	d, base, err := c.parentOf(ctx, oldname)
+	if err != nil {
+		return err
+	}
+	nd, nbase, err := c.parentOf(ctx, newname)
+	if err != nil {
+		return err
+	}
+	r, ok := d.(Renamer)
+	if !ok {
+		return notSupported("rename", oldname)
+	}
+	return r.Rename(ctx, base, nd, nbase)
+}
+
+func (c localClient) Symlink(ctx context.Context, target, name string) error {
+	d, base, err := c.parentOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, ok := d.(Symlinker)
+	if !ok {
+		return notSupported("symlink", name)
+	}
+	_, err = s.Symlink(ctx, target, base)
+	return err
+}
+
+func (c localClient) Readlink(ctx context.Context, name string) (string, error) {
+	n, err := Walk(ctx, c.root, name)
+	if err != nil {
+		return "", err
+	}
+	l, ok := n.(Readlinker)
+	if !ok {
+		return "", &os.PathError{Op: "readlink", Path: name, Err: syscall.EINVAL}
+	}
+	return l.Readlink(ctx)
+}
+
+func (c localClient) SetAttr(ctx context.Context, name string, a SetAttr) error {
+	n, err := Walk(ctx, c.root, name)
+	if err != nil {
+		return err
+	}
+	s, ok := n.(AttrSetter)
+	if !ok {
+		return notSupported("setattr", name)
+	}
+	return s.SetAttr(ctx, a)
+}
+
+func (m mountClient) path(name string) string {
+	return filepath.Join(string(m), filepath.FromSlash(name))
+}
+
+func (m mountClient) Stat(_ context.Context, name string) (Attr, error) {
+	fi, err := os.Lstat(m.path(name))
+	if err != nil {
+		return Attr{}, err
+	}
+	a := Attr{Mode: fi.Mode(), Size: fi.Size(), Mtime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		a.UID, a.GID, a.Ino = st.Uid, st.Gid, st.Ino
+	}
+	return a, nil
+}
+
+func (m mountClient) Create(_ context.Context, name string, flag int, perm os.FileMode) (Handle, error) {
+	f, err := os.OpenFile(m.path(name), flag|os.O_CREATE, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osHandle{f}, nil
+}
+
+func (m mountClient) Mkdir(_ context.Context, name string, perm os.FileMode) error {
+	return os.Mkdir(m.path(name), perm)
+}
+
+func (m mountClient) Remove(_ context.Context, name string) error { return os.Remove(m.path(name)) }
+
+func (m mountClient) Rename(_ context.Context, oldname, newname string) error {
+	return os.Rename(m.path(oldname), m.path(newname))
+}
+
+func (m mountClient) Symlink(_ context.Context, target, name string) error {
+	return os.Symlink(target, m.path(name))
+}
+
+func (m mountClient) Readlink(_ context.Context, name string) (string, error) {
+	return os.Readlink(m.path(name))
+}
+
+func (m mountClient) SetAttr(_ context.Context, name string, a SetAttr) error {
+	p := m.path(name)
+	if a.Size != nil {
+		if err := os.Truncate(p, *a.Size); err != nil {
+			return err
+		}
+	}
+	if a.UID != nil || a.GID != nil {
+		uid, gid := -1, -1
+		if a.UID != nil {
+			uid = int(*a.UID)
+		}
+		if a.GID != nil {
+			gid = int(*a.GID)
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return err
+		}
+	}
+	if a.Mode != nil {
+		if err := os.Chmod(p, *a.Mode); err != nil {
+			return err
+		}
+	}
+	if a.Atime != nil || a.Mtime != nil {
+		var at, mt time.Time
+		if a.Atime != nil {
+			at = *a.Atime
+		}
+		if a.Mtime != nil {
+			mt = *a.Mtime
+		}
+		return os.Chtimes(p, at, mt)
+	}
+	return nil
 }

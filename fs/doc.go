@@ -15,6 +15,14 @@
 //   - [HostFile]: a regular file on the host that grows, e.g. log; it reports its
 //     true size so that tail -f follows it.
 //   - [StaticDir] and [DirFunc]: fixed and computed directories.
+//   - [HostDir]: a real directory of the host served read-write (a volume's
+//     data), confined to it (os.Root: no symbolic link or ".." leads out).
+//
+// The tree is changed through ctl files. Only nodes that implement the
+// optional interfaces [Creator], [Mkdirer], [Symlinker], [Remover],
+// [Renamer], [Readlinker] and [AttrSetter] (HostDir's) take creates,
+// removes, renames and attribute changes; the transports find them by type
+// assertion and answer EPERM elsewhere. [WriteClient] is the client side.
 //
 // Adding a file to the tree is adding a Node; no transport code changes.
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -446,4 +447,9 @@ func ModeOf(n Node) os.FileMode {
 		return os.ModeDir
 	}
 	return 0
+}
+
+// sortEntries orders a listing by name.
+func sortEntries(ents []DirEntry) {
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name < ents[j].Name })
 }

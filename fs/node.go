@@ -12,6 +12,13 @@ type Attr struct {
 	Mode  os.FileMode
 	Size  int64
 	Mtime time.Time
+	// UID and GID own a node of a real directory (HostDir); synthetic
+	// nodes are root's.
+	UID, GID uint32
+	// Ino, when not 0, is the node's identity (a host file's device and
+	// inode), which transports use instead of the path's (PathID) so that
+	// a file keeps its number when renamed.
+	Ino uint64
 }
 
 // Node is any entry of the tree.
@@ -74,4 +81,58 @@ type Handle interface {
 // Truncater treat a truncate to zero as a no-op and refuse any other size.
 type Truncater interface {
 	Truncate(ctx context.Context, size int64) error
+}
+
+// The optional interfaces below make a directory writable by name: a
+// transport finds them by type assertion and answers EPERM where a node has
+// none (the synthetic tree is changed through ctl files only). HostDir
+// implements them all, over a real directory.
+
+// Creator is a Dir in which regular files can be created (FUSE CREATE, 9P
+// Tlcreate). The file is created and opened at once, as open(2) with O_CREAT
+// does; flag holds the os.O_* bits of the open.
+type Creator interface {
+	Create(ctx context.Context, name string, flag int, perm os.FileMode) (Node, Handle, error)
+}
+
+// Mkdirer is a Dir in which directories can be made.
+type Mkdirer interface {
+	Mkdir(ctx context.Context, name string, perm os.FileMode) (Node, error)
+}
+
+// Symlinker is a Dir in which symbolic links can be made.
+type Symlinker interface {
+	Symlink(ctx context.Context, target, name string) (Node, error)
+}
+
+// Remover is a Dir whose names can be removed: a file or a symbolic link
+// (unlink), or with dir an empty directory (rmdir).
+type Remover interface {
+	Remove(ctx context.Context, name string, dir bool) error
+}
+
+// Renamer is a Dir whose names can be moved, to newName in newDir (which
+// may be the same directory), replacing what is there as rename(2) does. A
+// newDir of another kind or tree is an EXDEV error.
+type Renamer interface {
+	Rename(ctx context.Context, oldName string, newDir Dir, newName string) error
+}
+
+// Readlinker is a symbolic link: a node whose Attr mode has os.ModeSymlink.
+type Readlinker interface {
+	Readlink(ctx context.Context) (string, error)
+}
+
+// AttrSetter is a node whose attributes can be changed (chmod, chown,
+// truncate, utimes). Nil fields are left as they are.
+type AttrSetter interface {
+	SetAttr(ctx context.Context, a SetAttr) error
+}
+
+// SetAttr is a change of attributes.
+type SetAttr struct {
+	Mode         *os.FileMode // permission bits
+	Size         *int64
+	UID, GID     *uint32
+	Atime, Mtime *time.Time
 }

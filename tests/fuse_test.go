@@ -71,7 +71,8 @@ func TestFUSEShell(t *testing.T) {
 		t.Errorf("wait = %q, want 0", got)
 	}
 	log := d.sh("cat containers/web/log")
-	for _, want := range []string{"pid=1\n", "host=webhost\n", "net=lo\n", "rootfs=image\n", "tick 19\n", "procsys=ro\n"} {
+	// Its own network namespace: lo and its interface on the default bridge.
+	for _, want := range []string{"pid=1\n", "host=webhost\n", "net=eth0 lo\n", "rootfs=image\n", "tick 19\n", "procsys=ro\n"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enginefs/enginefs/netdrv/netdrvtest"
 	"github.com/enginefs/enginefs/tests/fixture"
 )
 
@@ -94,6 +95,9 @@ type daemon struct {
 	tcp   string // tcp:127.0.0.1:PORT, if asked for
 	cmd   *exec.Cmd
 	out   *bytes.Buffer
+	// net are the daemon's networking flags: a bridge and subnets of its
+	// own, published ports on loopback, no DNS forwarding to the host.
+	net []string
 }
 
 // startDaemon starts enginefs in a temporary directory with its mount, a 9P
@@ -113,6 +117,8 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 		out:   &bytes.Buffer{},
 	}
 	d.sock = "unix:" + filepath.Join(d.run, "9p.sock")
+	d.net = []string{"--bridge-name", netdrvtest.UniqueName("efsb"), "--bridge-subnet", netdrvtest.FreeSubnet(t, 24).String(),
+		"--network-pool", netdrvtest.FreeSubnet(t, 20).String(), "--ip", "127.0.0.1", "--dns-forward", "none"}
 	d.start(extra...)
 	t.Cleanup(d.teardown)
 	d.sh("echo load " + bins.busybox + " > " + d.mnt + "/images/ctl")
@@ -121,7 +127,8 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 
 func (d *daemon) start(extra ...string) {
 	d.t.Helper()
-	args := append([]string{"--state", d.state, "--run", d.run, "--mount", d.mnt, "--9p", d.sock, "--keeper-idle", "200ms"}, extra...)
+	args := append([]string{"--state", d.state, "--run", d.run, "--mount", d.mnt, "--9p", d.sock, "--keeper-idle", "200ms"}, d.net...)
+	args = append(args, extra...)
 	for i, a := range extra {
 		if a == "--9p" && i+1 < len(extra) && strings.HasPrefix(extra[i+1], "tcp:") {
 			d.tcp = extra[i+1]
@@ -175,7 +182,7 @@ func (d *daemon) teardown() {
 		d.t.Errorf("the keeper (pid %d) did not exit once idle; killing it", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	if m := mountsUnder(d.state); len(m) > 0 {
+	if m := append(mountsUnder(d.state), mountsUnder(d.run)...); len(m) > 0 { // rootfs, volumes, namespaces
 		d.t.Errorf("mounts left after teardown: %v", m)
 		for _, p := range m {
 			_ = syscall.Unmount(p, syscall.MNT_DETACH)

@@ -178,7 +178,7 @@ func (t *tree) container(id string) fs.Dir {
 			if err != nil {
 				return nil, err
 			}
-			return jsonDoc(inspect(r, t.e.LogPath(id)))
+			return jsonDoc(inspect(r, t.e.LogPath(id), t.e.NetworkMode(r), networkSettings{key: t.e.SandboxKey(r)}))
 		})},
 		{Name: "log", Node: fs.HostFile(func() (string, error) {
 			if _, err := get(); err != nil {

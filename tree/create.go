@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/ctl"
@@ -19,6 +20,8 @@ var createKeys = []string{
 	"memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-quota", "cpu-period",
 	"cpuset-cpus", "pids-limit", "cap-add", "cap-drop", "privileged", "read-only", "security-opt",
 	"ulimit", "shm-size",
+	"network", "ip", "alias", "publish", "publish-all", "expose",
+	"volume", "mount", "tmpfs", "volumes-from", "volume-driver",
 }
 
 const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [hostname=H] [user=U[:G]] [group-add=G]... " +
@@ -26,7 +29,10 @@ const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [ho
 	"[restart=no|always|unless-stopped|on-failure[:N]] [runtime=NAME] [memory=64m] [memory-swap=128m] " +
 	"[memory-reservation=32m] [cpus=0.5] [cpu-shares=N] [cpu-quota=US] [cpu-period=US] [cpuset-cpus=0-1] " +
 	"[pids-limit=N] [cap-add=CAP]... [cap-drop=CAP]... [privileged=true] [read-only=true] " +
-	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [-- CMD ARG...]"
+	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] " +
+	"[network=bridge|host|none|NAME] [ip=IPV4] [alias=NAME]... [publish=[HOSTIP:][HOSTPORT:]PORT[/PROTO]]... [publish-all=true] " +
+	"[expose=PORT[/PROTO]]... [volume=[SRC:]DST[:ro]]... [mount=type=...,src=...,dst=...]... [tmpfs=DST[:OPTS]]... " +
+	"[volumes-from=CONTAINER[:ro]]... [volume-driver=NAME] [-- CMD ARG...]"
 
 // configFromCreate reads the options of a create line into a name and a config.
 func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
@@ -88,8 +94,77 @@ func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
 	for _, u := range cmd.All("ulimit") {
 		cfg.Ulimits = append(cfg.Ulimits, p.ulimit(u))
 	}
+	if p.err == nil {
+		p.err = networkingFromCreate(cmd, &cfg)
+	}
+	if p.err == nil {
+		p.err = storageFromCreate(cmd, &cfg)
+	}
 	name, _ := cmd.Get("name")
 	return name, cfg, p.err
+}
+
+// networkingFromCreate reads network, ip, alias, publish, publish-all and
+// expose (docker run's --network, --ip, --network-alias, -p, -P, --expose).
+func networkingFromCreate(cmd ctl.Command, cfg *engine.Config) error {
+	cfg.NetworkMode, _ = cmd.Get("network")
+	ip, _ := cmd.Get("ip")
+	if aliases := cmd.All("alias"); ip != "" || len(aliases) > 0 {
+		mode := cfg.NetworkMode
+		if mode == "" {
+			return errdefs.Invalid("ip= and alias= need network= (they apply to that network)")
+		}
+		es := &network.EndpointSettings{Aliases: aliases}
+		if ip != "" {
+			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
+		}
+		cfg.EndpointsConfig = map[string]*network.EndpointSettings{mode: es}
+	}
+	if specs := cmd.All("publish"); len(specs) > 0 {
+		exposed, bindings, err := engine.ParsePublish(specs)
+		if err != nil {
+			return err
+		}
+		cfg.ExposedPorts, cfg.PortBindings = exposed, bindings
+	}
+	if specs := cmd.All("expose"); len(specs) > 0 {
+		exposed, err := engine.ParseExpose(specs)
+		if err != nil {
+			return err
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = exposed
+		}
+		for p := range exposed {
+			cfg.ExposedPorts[p] = struct{}{}
+		}
+	}
+	all, err := cmd.Bool("publish-all", false)
+	cfg.PublishAllPorts = all
+	return err
+}
+
+// storageFromCreate reads volume, mount, tmpfs, volumes-from and
+// volume-driver (docker run's -v, --mount, --tmpfs, --volumes-from).
+func storageFromCreate(cmd ctl.Command, cfg *engine.Config) error {
+	cfg.Binds = cmd.All("volume")
+	cfg.VolumesFrom = cmd.All("volumes-from")
+	cfg.VolumeDriver, _ = cmd.Get("volume-driver")
+	for _, m := range cmd.All("mount") {
+		mnt, err := engine.ParseMount(m)
+		if err != nil {
+			return err
+		}
+		cfg.Mounts = append(cfg.Mounts, mnt)
+	}
+	for _, t := range cmd.All("tmpfs") {
+		dst, opts, _ := strings.Cut(t, ":")
+		if cfg.Tmpfs == nil {
+			cfg.Tmpfs = map[string]string{}
+		}
+		cfg.Tmpfs[dst] = opts
+	}
+	return nil
 }
 
 // parser reads typed option values, keeping the first error.

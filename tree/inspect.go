@@ -5,6 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/go-connections/nat"
+
 	"github.com/enginefs/enginefs/engine"
 )
 
@@ -22,6 +26,9 @@ type inspectDoc struct {
 	RestartCount int          `json:"RestartCount"`
 	Config       inspectConf  `json:"Config"`
 	Host         inspectHost  `json:"HostConfig"`
+	// NetworkSettings and Mounts are docker's (network.go, volumes.go).
+	NetworkSettings *container.NetworkSettings `json:"NetworkSettings"`
+	Mounts          []container.MountPoint     `json:"Mounts"`
 }
 
 type inspectHost struct {
@@ -37,6 +44,14 @@ type inspectHost struct {
 	Ulimits        []engine.Ulimit      `json:"Ulimits"`
 	ShmSize        int64                `json:"ShmSize"`
 	engine.Resources
+	NetworkMode     string            `json:"NetworkMode"`
+	PortBindings    nat.PortMap       `json:"PortBindings"`
+	PublishAllPorts bool              `json:"PublishAllPorts"`
+	Binds           []string          `json:"Binds"`
+	Mounts          []mount.Mount     `json:"Mounts,omitempty"`
+	Tmpfs           map[string]string `json:"Tmpfs,omitempty"`
+	VolumesFrom     []string          `json:"VolumesFrom"`
+	VolumeDriver    string            `json:"VolumeDriver"`
 }
 
 type inspectState struct {
@@ -54,21 +69,22 @@ type inspectState struct {
 }
 
 type inspectConf struct {
-	Hostname    string   `json:"Hostname"`
-	User        string   `json:"User"`
-	Tty         bool     `json:"Tty"`
-	OpenStdin   bool     `json:"OpenStdin"`
-	StdinOnce   bool     `json:"StdinOnce"`
-	Env         []string `json:"Env"`
-	Cmd         []string `json:"Cmd"`
-	Image       string   `json:"Image"`
-	WorkingDir  string   `json:"WorkingDir"`
-	Entrypoint  []string `json:"Entrypoint"`
-	StopSignal  string   `json:"StopSignal,omitempty"`
-	StopTimeout *int     `json:"StopTimeout,omitempty"`
+	Hostname     string      `json:"Hostname"`
+	User         string      `json:"User"`
+	Tty          bool        `json:"Tty"`
+	OpenStdin    bool        `json:"OpenStdin"`
+	StdinOnce    bool        `json:"StdinOnce"`
+	Env          []string    `json:"Env"`
+	Cmd          []string    `json:"Cmd"`
+	Image        string      `json:"Image"`
+	WorkingDir   string      `json:"WorkingDir"`
+	Entrypoint   []string    `json:"Entrypoint"`
+	StopSignal   string      `json:"StopSignal,omitempty"`
+	StopTimeout  *int        `json:"StopTimeout,omitempty"`
+	ExposedPorts nat.PortSet `json:"ExposedPorts,omitempty"`
 }
 
-func inspect(r engine.Record, logPath string) inspectDoc {
+func inspect(r engine.Record, logPath string, networkMode string, ns networkSettings) inspectDoc {
 	d := inspectDoc{
 		ID: r.ID, Created: r.Created, Path: r.Path, Args: r.Args,
 		Image: r.ImageID, Name: "/" + r.Name, LogPath: logPath,
@@ -86,33 +102,44 @@ func inspect(r engine.Record, logPath string) inspectDoc {
 			FinishedAt: r.State.FinishedAt,
 		},
 		Config: inspectConf{
-			Hostname:    firstNonEmpty(r.Config.Hostname, shortID(r.ID)),
-			User:        r.Config.User,
-			Tty:         r.Config.Tty,
-			OpenStdin:   r.Config.OpenStdin,
-			StdinOnce:   r.Config.StdinOnce,
-			Env:         r.Config.Env,
-			Cmd:         r.Config.Cmd,
-			Image:       r.Config.Image,
-			WorkingDir:  r.Config.WorkingDir,
-			Entrypoint:  r.Config.Entrypoint,
-			StopSignal:  r.Config.StopSignal,
-			StopTimeout: r.Config.StopTimeout,
+			Hostname:     firstNonEmpty(r.Config.Hostname, shortID(r.ID)),
+			User:         r.Config.User,
+			Tty:          r.Config.Tty,
+			OpenStdin:    r.Config.OpenStdin,
+			StdinOnce:    r.Config.StdinOnce,
+			Env:          r.Config.Env,
+			Cmd:          r.Config.Cmd,
+			Image:        r.Config.Image,
+			WorkingDir:   r.Config.WorkingDir,
+			Entrypoint:   r.Config.Entrypoint,
+			StopSignal:   r.Config.StopSignal,
+			StopTimeout:  r.Config.StopTimeout,
+			ExposedPorts: r.Config.ExposedPorts,
 		},
 		Host: inspectHost{
-			AutoRemove:     r.Config.AutoRemove,
-			RestartPolicy:  r.Config.RestartPolicy,
-			Runtime:        firstNonEmpty(r.Runtime, r.Config.Runtime),
-			CapAdd:         r.Config.CapAdd,
-			CapDrop:        r.Config.CapDrop,
-			GroupAdd:       r.Config.GroupAdd,
-			Privileged:     r.Config.Privileged,
-			ReadonlyRootfs: r.Config.ReadonlyRootfs,
-			SecurityOpt:    r.Config.SecurityOpt,
-			Ulimits:        r.Config.Ulimits,
-			ShmSize:        r.Config.ShmSize,
-			Resources:      r.Config.Resources,
+			AutoRemove:      r.Config.AutoRemove,
+			RestartPolicy:   r.Config.RestartPolicy,
+			Runtime:         firstNonEmpty(r.Runtime, r.Config.Runtime),
+			CapAdd:          r.Config.CapAdd,
+			CapDrop:         r.Config.CapDrop,
+			GroupAdd:        r.Config.GroupAdd,
+			Privileged:      r.Config.Privileged,
+			ReadonlyRootfs:  r.Config.ReadonlyRootfs,
+			SecurityOpt:     r.Config.SecurityOpt,
+			Ulimits:         r.Config.Ulimits,
+			ShmSize:         r.Config.ShmSize,
+			Resources:       r.Config.Resources,
+			NetworkMode:     networkMode,
+			PortBindings:    r.Config.PortBindings,
+			PublishAllPorts: r.Config.PublishAllPorts,
+			Binds:           r.Config.Binds,
+			Mounts:          r.Config.Mounts,
+			Tmpfs:           r.Config.Tmpfs,
+			VolumesFrom:     r.Config.VolumesFrom,
+			VolumeDriver:    r.Config.VolumeDriver,
 		},
+		NetworkSettings: ns.settings(r),
+		Mounts:          mountPoints(r),
 	}
 	if d.Args == nil {
 		d.Args = []string{}
@@ -122,15 +149,16 @@ func inspect(r engine.Record, logPath string) inspectDoc {
 
 // listEntry is one element of containers/list, what docker ps shows.
 type listEntry struct {
-	ID       string   `json:"Id"`
-	Names    []string `json:"Names"`
-	Image    string   `json:"Image"`
-	ImageID  string   `json:"ImageID"`
-	Command  string   `json:"Command"`
-	Created  int64    `json:"Created"`
-	State    string   `json:"State"`
-	Status   string   `json:"Status"`
-	ExitCode int      `json:"ExitCode"`
+	Ports    []container.Port `json:"Ports"`
+	ID       string           `json:"Id"`
+	Names    []string         `json:"Names"`
+	Image    string           `json:"Image"`
+	ImageID  string           `json:"ImageID"`
+	Command  string           `json:"Command"`
+	Created  int64            `json:"Created"`
+	State    string           `json:"State"`
+	Status   string           `json:"Status"`
+	ExitCode int              `json:"ExitCode"`
 }
 
 func (t *tree) containerList(ctx context.Context) ([]byte, error) {
@@ -151,6 +179,7 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 			State:    string(r.State.Status),
 			Status:   humanStatus(r.State, now),
 			ExitCode: r.State.ExitCode,
+			Ports:    ports(r.Ports),
 		})
 	}
 	return jsonDoc(out)

@@ -41,6 +41,8 @@ func New(e *engine.Engine) fs.Dir {
 		{Name: "info", Node: fs.ReadFile(t.info)},
 		{Name: "containers", Node: t.containers()},
 		{Name: "images", Node: t.images()},
+		{Name: "networks", Node: t.networks()},
+		{Name: "volumes", Node: t.volumes()},
 	}
 }
 

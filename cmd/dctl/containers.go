@@ -214,6 +214,28 @@ type listEntry struct {
 	Created int64    `json:"Created"`
 	State   string   `json:"State"`
 	Status  string   `json:"Status"`
+	Ports   []port   `json:"Ports"`
+}
+
+// port is a published port of containers/list.
+type port struct {
+	IP          string `json:"IP"`
+	PrivatePort int    `json:"PrivatePort"`
+	PublicPort  int    `json:"PublicPort"`
+	Type        string `json:"Type"`
+}
+
+// portsColumn formats the PORTS column as docker does: 0.0.0.0:8080->80/tcp.
+func portsColumn(ps []port) string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p.PublicPort == 0 {
+			out = append(out, fmt.Sprintf("%d/%s", p.PrivatePort, p.Type))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s:%d->%d/%s", p.IP, p.PublicPort, p.PrivatePort, p.Type))
+	}
+	return strings.Join(out, ", ")
 }
 
 func (c *cli) psCmd() *cobra.Command {
@@ -248,7 +270,7 @@ func (c *cli) psCmd() *cobra.Command {
 					names[i] = strings.TrimPrefix(n, "/")
 				}
 				created := units.HumanDuration(time.Since(time.Unix(e.Created, 0))) + " ago"
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t\t%s\n", id, e.Image, command, created, e.Status, strings.Join(names, ","))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, e.Image, command, created, e.Status, portsColumn(e.Ports), strings.Join(names, ","))
 			}
 			return w.Flush()
 		},

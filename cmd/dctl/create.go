@@ -41,6 +41,9 @@ var (
 		{"stop-signal", "", "", "signal to stop the container"},
 		{"stop-timeout", "", "", "timeout (in seconds) to stop a container"},
 		{"runtime", "", "", "runtime to use for this container (builtin, runc, ...)"},
+		{"network", "", "", "connect a container to a network (bridge, host, none, or a network's name)"},
+		{"ip", "", "", "IPv4 address on the network of --network"},
+		{"volume-driver", "", "", "volume driver of the container's named volumes"},
 	}
 	createArrays = [][4]string{
 		{"env", "e", "", "set environment variables (KEY=value, or KEY to pass the client's value)"},
@@ -49,6 +52,13 @@ var (
 		{"cap-drop", "", "", "drop Linux capabilities"},
 		{"security-opt", "", "", "security options (no-new-privileges)"},
 		{"ulimit", "", "", "ulimit options (nofile=1024:2048)"},
+		{"publish", "p", "", "publish a container's port(s) to the host ([hostip:][hostport:]port[/proto])"},
+		{"expose", "", "", "expose a port or a range of ports"},
+		{"network-alias", "", "alias", "add a network-scoped alias for the container"},
+		{"volume", "v", "", "bind mount a volume ([name|/host/path:]/container/path[:ro])"},
+		{"mount", "", "", "attach a filesystem mount to the container (type=volume|bind|tmpfs,src=,dst=,...)"},
+		{"tmpfs", "", "", "mount a tmpfs directory (/path[:options])"},
+		{"volumes-from", "", "", "mount volumes from the specified container(s) (CONTAINER[:ro])"},
 	}
 	createBools = [][4]string{
 		{"rm", "", "", "automatically remove the container when it exits"},
@@ -56,6 +66,7 @@ var (
 		{"interactive", "i", "stdin", "keep STDIN open even if not attached"},
 		{"privileged", "", "", "give extended privileges to this container"},
 		{"read-only", "", "", "mount the container's root filesystem as read only"},
+		{"publish-all", "P", "", "publish all exposed ports to random ports"},
 	}
 )
 

@@ -81,6 +81,7 @@ func main() {
 		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(),
 		c.pullCmd(), c.pushCmd(), c.tagCmd(), c.rmiCmd(), c.saveCmd(), c.historyCmd(), c.imageCmd(),
 		c.loginCmd(), c.logoutCmd(),
+		c.networkCmd(), c.volumeCmd(),
 	)
 	err := root.ExecuteContext(ctx)
 	if c.client != nil {

@@ -50,6 +50,8 @@ func main() {
 		regCAs    = flag.StringArray("registry-ca", nil, "a PEM file of CAs trusted for every registry; repeatable")
 		certsDir  = flag.String("registry-certs", "", "a directory laid out as docker's certs.d: DIR/HOST:PORT/*.crt, client.cert, client.key (default <state>/certs.d)")
 		authFile  = flag.String("auth-config", "", "the docker-compatible config.json holding registry credentials (default <state>/auth/config.json)")
+		netFlags  = networkFlags()
+		pluginDir = flag.String("plugin-dir", "/run/docker/plugins", "where Docker volume plugins' sockets are (NAME.sock or NAME.spec)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -72,8 +74,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
 		os.Exit(2)
 	}
+	netcfg, err := netFlags.config(*runDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
-		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT}
+		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir}
 	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, regs: imagestore.Registries{
 		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
 	if err := cfg.registry.check(*stateDir); err != nil {
@@ -96,6 +103,8 @@ type config struct {
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
 	registry          registryConfig
+	net               engine.NetConfig
+	pluginDir         string
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -167,7 +176,8 @@ func run(ctx context.Context, cfg config) error {
 	for n := range cfg.runtimes {
 		names = append(names, n)
 	}
-	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...))
+	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
+		engine.WithNetworking(cfg.net), engine.WithVolumePlugins(cfg.pluginDir))
 	if err != nil {
 		return err
 	}

@@ -40,12 +40,12 @@ func testStatic(t *testing.T, _ *Tree, c fs.Client) {
 		t.Errorf("static/hello = %q, want %q", got, "hello\n")
 	}
 	root := readDir(t, c, "")
-	want := []string{"counter", "ctl", "doc", "dyn", "err", "log", "static", "value", "wait"}
+	want := []string{"counter", "ctl", "doc", "dyn", "err", "host", "log", "static", "value", "wait"}
 	if got := names(root); !slices.Equal(got, want) {
 		t.Errorf("root lists %q, want %q", got, want)
 	}
 	for _, e := range root {
-		if isDir := e.Name == "static" || e.Name == "dyn"; e.Mode.IsDir() != isDir {
+		if isDir := e.Name == "static" || e.Name == "dyn" || e.Name == "host"; e.Mode.IsDir() != isDir {
 			t.Errorf("entry %s has mode %v", e.Name, e.Mode)
 		}
 	}

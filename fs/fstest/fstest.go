@@ -8,7 +8,10 @@
 // message, the err file, blocking reads released by another goroutine or
 // cancelled through their context, a host file that grows, directories whose
 // entries come and go (and come back as new objects), missing names, writes
-// to read-only files and concurrent use of one client.
+// to read-only files, concurrent use of one client, and a writable host
+// directory (fs.HostDir) changed through an fs.WriteClient: files created,
+// written, truncated, renamed and removed, directories, symbolic links and
+// attributes, while the synthetic tree refuses all of it (EPERM).
 package fstest
 
 import (
@@ -76,6 +79,11 @@ func TestTransport(t *testing.T, mount MountFunc, opts ...Option) {
 		{"GrowingFile", testGrowingFile},
 		{"DirChanges", testDirChanges},
 		{"Concurrent", testConcurrent},
+		{"HostFiles", testHostFiles},
+		{"HostDirs", testHostDirs},
+		{"HostLinks", testHostLinks},
+		{"HostAttrs", testHostAttrs},
+		{"WritesRefused", testWritesRefused},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ import (
 //	log           HostFile over a temporary file that Append grows
 //	dyn/          DirFunc of objects added and removed through ctl;
 //	              dyn/NAME/id holds the object's serial number
+//	host/         HostDir over a temporary directory (HostPath)
 //
 // ctl commands: `set VALUE`, `echo WORD...` (replies the words), `release`,
 // `add NAME`, `rm NAME`, `fail CLASS MESSAGE...` where CLASS is one of
@@ -41,9 +42,10 @@ import (
 // Transports' own tests use a Tree to look at the server side: how many reads
 // are blocked in wait, how many saw their context cancelled.
 type Tree struct {
-	root    fs.StaticDir
-	logPath string
-	errs    fs.ErrSlot
+	root     fs.StaticDir
+	logPath  string
+	hostPath string
+	errs     fs.ErrSlot
 
 	opens     atomic.Int64
 	waiting   atomic.Int64
@@ -71,10 +73,11 @@ var Classes = map[string]error{
 // NewTree returns a fresh tree whose log lives in t.TempDir().
 func NewTree(t testing.TB) *Tree {
 	tr := &Tree{
-		logPath: filepath.Join(t.TempDir(), "log"),
-		release: make(chan struct{}),
-		objects: map[string]int{},
-		doc:     []byte(`{"name":"test"}` + "\n"),
+		logPath:  filepath.Join(t.TempDir(), "log"),
+		hostPath: t.TempDir(),
+		release:  make(chan struct{}),
+		objects:  map[string]int{},
+		doc:      []byte(`{"name":"test"}` + "\n"),
 	}
 	ctl := &fs.CtlFile{Exec: tr.exec, Errors: &tr.errs}
 	tr.root = fs.StaticDir{
@@ -83,6 +86,7 @@ func NewTree(t testing.TB) *Tree {
 		{Name: "doc", Node: &fs.DocFile{Read: tr.readDoc, Write: tr.writeDoc, Errors: &tr.errs}},
 		{Name: "dyn", Node: &fs.DirFunc{List: tr.listObjects, Get: tr.getObject}},
 		{Name: "err", Node: fs.ErrFile(&tr.errs)},
+		{Name: "host", Node: fs.HostDir(tr.hostPath)},
 		{Name: "log", Node: fs.HostFile(func() (string, error) { return tr.logPath, nil })},
 		{Name: "static", Node: fs.StaticDir{{Name: "hello", Node: fs.Text("hello\n")}}},
 		{Name: "value", Node: fs.ReadFile(tr.readValue)},
@@ -93,6 +97,9 @@ func NewTree(t testing.TB) *Tree {
 
 // Root returns the root directory to serve.
 func (tr *Tree) Root() fs.Dir { return tr.root }
+
+// HostPath returns the directory behind host/.
+func (tr *Tree) HostPath() string { return tr.hostPath }
 
 // LogPath returns the host file behind log.
 func (tr *Tree) LogPath() string { return tr.logPath }

@@ -17,7 +17,13 @@
 //     as the new object, not the old one.
 //   - The kernel delivers `echo cmd > ctl` as OPEN then SETATTR(size=0): a
 //     size goes to the handle's fs.Truncater, else 0 is a no-op and any other
-//     size is EINVAL; mode, owner and times are accepted and ignored.
+//     size is EINVAL; mode, owner and times go to an fs.AttrSetter and are
+//     accepted and ignored elsewhere.
+//   - CREATE, MKDIR, SYMLINK, UNLINK, RMDIR, RENAME and READLINK reach the
+//     nodes that take them (fs.HostDir, a volume's data); elsewhere they
+//     answer EPERM. A host file's inode number is its own identity
+//     (fs.Attr.Ino), so a renamed file keeps its Inode, which Rename points
+//     at the new name.
 //   - Every error goes through fs.Errno. Node calls get go-fuse's context,
 //     whose Done closes on a FUSE INTERRUPT (Ctrl-C on a blocked cat), or
 //     when the server is unmounted.

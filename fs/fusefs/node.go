@@ -19,20 +19,21 @@ import (
 // is what keeps a re-created object from being served as the old one.
 type node struct {
 	gofs.Inode
-	srv  *Server
-	path string
+	srv *Server
 
-	mu  sync.Mutex
-	cur fs.Node
+	mu   sync.Mutex
+	path string
+	cur  fs.Node
 }
 
 var (
-	_ gofs.NodeGetattrer = (*node)(nil)
-	_ gofs.NodeSetattrer = (*node)(nil)
-	_ gofs.NodeLookuper  = (*node)(nil)
-	_ gofs.NodeReaddirer = (*node)(nil)
-	_ gofs.NodeOpener    = (*node)(nil)
-	_ gofs.NodeStatfser  = (*node)(nil)
+	_ gofs.NodeGetattrer  = (*node)(nil)
+	_ gofs.NodeSetattrer  = (*node)(nil)
+	_ gofs.NodeLookuper   = (*node)(nil)
+	_ gofs.NodeReaddirer  = (*node)(nil)
+	_ gofs.NodeOpener     = (*node)(nil)
+	_ gofs.NodeStatfser   = (*node)(nil)
+	_ gofs.NodeReadlinker = (*node)(nil)
 )
 
 func (n *node) get() fs.Node {
@@ -41,9 +42,16 @@ func (n *node) get() fs.Node {
 	return n.cur
 }
 
-func (n *node) set(c fs.Node) {
+// getPath returns the path the node was last found at.
+func (n *node) getPath() string {
 	n.mu.Lock()
-	n.cur = c
+	defer n.mu.Unlock()
+	return n.path
+}
+
+func (n *node) set(c fs.Node, p string) {
+	n.mu.Lock()
+	n.cur, n.path = c, p
 	n.mu.Unlock()
 }
 
@@ -52,16 +60,51 @@ func errno(err error) syscall.Errno { return fs.Errno(err) }
 
 // fuseMode returns the type bits FUSE wants for a node of the given mode.
 func fuseMode(m os.FileMode) uint32 {
-	if m.IsDir() {
+	switch {
+	case m.IsDir():
 		return syscall.S_IFDIR
+	case m&os.ModeSymlink != 0:
+		return syscall.S_IFLNK
+	case m&os.ModeNamedPipe != 0:
+		return syscall.S_IFIFO
+	case m&os.ModeSocket != 0:
+		return syscall.S_IFSOCK
+	case m&os.ModeCharDevice != 0:
+		return syscall.S_IFCHR
+	case m&os.ModeDevice != 0:
+		return syscall.S_IFBLK
 	}
 	return syscall.S_IFREG
 }
 
+// permBits returns the permission bits of m with setuid, setgid and sticky.
+func permBits(m os.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		p |= syscall.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		p |= syscall.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		p |= syscall.S_ISVTX
+	}
+	return p
+}
+
+// inoOf returns the inode number of the node at p with attributes a.
+func inoOf(p string, a fs.Attr) uint64 {
+	if a.Ino != 0 {
+		return a.Ino
+	}
+	return fs.PathID(p)
+}
+
 // fillAttr turns an fs.Attr into FUSE attributes.
 func fillAttr(out *fuse.Attr, p string, a fs.Attr) {
-	out.Mode = fuseMode(a.Mode) | uint32(a.Mode.Perm())
-	out.Ino = fs.PathID(p)
+	out.Mode = fuseMode(a.Mode) | permBits(a.Mode)
+	out.Ino = inoOf(p, a)
+	out.Owner = fuse.Owner{Uid: a.UID, Gid: a.GID}
 	out.Size = uint64(max(a.Size, 0))
 	out.Nlink = 1
 	if a.Mode.IsDir() {
@@ -74,21 +117,41 @@ func fillAttr(out *fuse.Attr, p string, a fs.Attr) {
 	out.SetTimes(&mtime, &mtime, &mtime)
 }
 
+// statter is a handle that knows the attributes of its open file (a host
+// file's, which hold after a rename).
+type statter interface {
+	Stat(ctx context.Context) (fs.Attr, error)
+}
+
 // Getattr implements gofs.NodeGetattrer.
-func (n *node) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a, err := n.get().Attr(ctx)
-	if err != nil {
+func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	var a fs.Attr
+	var err error
+	if h, ok := f.(*handle); ok {
+		if st, ok := h.h.(statter); ok {
+			a, err = st.Stat(ctx)
+			if err != nil {
+				return errno(err)
+			}
+			fillAttr(&out.Attr, n.getPath(), a)
+			return 0
+		}
+	}
+	if a, err = n.get().Attr(ctx); err != nil {
 		return errno(err)
 	}
-	fillAttr(&out.Attr, n.path, a)
+	fillAttr(&out.Attr, n.getPath(), a)
 	return 0
 }
 
-// Setattr implements gofs.NodeSetattrer. Only a size means anything: it goes
-// to the open handle's fs.Truncater; without one, 0 is accepted (the kernel's
-// half of `echo cmd > ctl`) and any other size is EINVAL. Mode, owner and
-// times are accepted and ignored.
+// Setattr implements gofs.NodeSetattrer. A size goes to the open handle's
+// fs.Truncater; without an open handle to a node that is an fs.AttrSetter,
+// 0 is accepted (the kernel's half of `echo cmd > ctl`) and any other size
+// is EINVAL. Mode, owner and times go to an fs.AttrSetter, and are accepted
+// and ignored by other nodes.
 func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	setter, _ := n.get().(fs.AttrSetter)
+	var change fs.SetAttr
 	if size, ok := in.GetSize(); ok {
 		h, open := f.(*handle)
 		switch {
@@ -99,11 +162,72 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 			if err != nil {
 				return errno(err)
 			}
+		case setter != nil:
+			sz := int64(size)
+			change.Size = &sz
 		case size != 0:
 			return syscall.EINVAL
 		}
 	}
+	if setter != nil {
+		if mode, ok := in.GetMode(); ok {
+			m := os.FileMode(mode & 0o777)
+			if mode&syscall.S_ISUID != 0 {
+				m |= os.ModeSetuid
+			}
+			if mode&syscall.S_ISGID != 0 {
+				m |= os.ModeSetgid
+			}
+			if mode&syscall.S_ISVTX != 0 {
+				m |= os.ModeSticky
+			}
+			change.Mode = &m
+		}
+		if uid, ok := in.GetUID(); ok {
+			change.UID = &uid
+		}
+		if gid, ok := in.GetGID(); ok {
+			change.GID = &gid
+		}
+		if t, ok := in.GetATime(); ok {
+			change.Atime = &t
+		}
+		if t, ok := in.GetMTime(); ok {
+			change.Mtime = &t
+		}
+		if err := setter.SetAttr(ctx, change); err != nil {
+			return errno(err)
+		}
+	}
 	return n.Getattr(ctx, f, out)
+}
+
+// Setxattr implements gofs.NodeSetxattrer: extended attributes are not
+// supported (ENOTSUP, which cp -a and tar take as such; go-fuse's default
+// ENODATA makes them fail).
+func (n *node) Setxattr(context.Context, string, []byte, uint32) syscall.Errno {
+	return syscall.ENOTSUP
+}
+
+// Removexattr implements gofs.NodeRemovexattrer: ENOTSUP, as Setxattr.
+func (n *node) Removexattr(context.Context, string) syscall.Errno { return syscall.ENOTSUP }
+
+var (
+	_ gofs.NodeSetxattrer    = (*node)(nil)
+	_ gofs.NodeRemovexattrer = (*node)(nil)
+)
+
+// Readlink implements gofs.NodeReadlinker.
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	l, ok := n.get().(fs.Readlinker)
+	if !ok {
+		return nil, syscall.EINVAL
+	}
+	target, err := l.Readlink(ctx)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return []byte(target), 0
 }
 
 // Lookup implements gofs.NodeLookuper.
@@ -116,19 +240,26 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	if err != nil {
 		return nil, errno(err)
 	}
+	return n.inode(ctx, name, child, out)
+}
+
+// inode returns the Inode of child, found or made under name, with out
+// filled in.
+func (n *node) inode(ctx context.Context, name string, child fs.Node, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	a, err := child.Attr(ctx)
 	if err != nil {
 		return nil, errno(err)
 	}
-	p := path.Join(n.path, name)
+	p := path.Join(n.getPath(), name)
 	fillAttr(&out.Attr, p, a)
-	id := gofs.StableAttr{Mode: fuseMode(a.Mode), Ino: fs.PathID(p)}
+	id := gofs.StableAttr{Mode: fuseMode(a.Mode), Ino: inoOf(p, a)}
 
 	// go-fuse answers with the Inode it already has for id, if any, and
 	// drops a new one: give the existing Inode the node just resolved.
+	// (A renamed host file keeps its Inode, which Rename updates.)
 	if old := n.GetChild(name); old != nil && old.StableAttr() == id {
 		if on, ok := old.Operations().(*node); ok {
-			on.set(child)
+			on.set(child, p)
 			return old, 0
 		}
 	}
@@ -147,7 +278,7 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	}
 	out := make([]fuse.DirEntry, len(ents))
 	for i, e := range ents {
-		out[i] = fuse.DirEntry{Name: e.Name, Mode: fuseMode(e.Mode), Ino: fs.PathID(path.Join(n.path, e.Name))}
+		out[i] = fuse.DirEntry{Name: e.Name, Mode: fuseMode(e.Mode), Ino: fs.PathID(path.Join(n.getPath(), e.Name))}
 	}
 	return gofs.NewListDirStream(out), 0
 }
@@ -166,8 +297,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 // Statfs implements gofs.NodeStatfser, so that df shows sane numbers.
 func (n *node) Statfs(context.Context, *fuse.StatfsOut) syscall.Errno { return 0 }
 
-// The tree is changed through ctl files, never by creating, linking,
-// renaming or removing names: those answer EPERM, as over 9P.
+// The tree is changed through ctl files; only directories that implement
+// the fs interfaces for it (fs.HostDir, a volume's data) take creates,
+// removes and renames. Elsewhere they answer EPERM, as over 9P. Hard links
+// and device nodes are refused everywhere.
 
 var (
 	_ gofs.NodeCreater   = (*node)(nil)
@@ -180,14 +313,42 @@ var (
 	_ gofs.NodeRenamer   = (*node)(nil)
 )
 
-// Create implements gofs.NodeCreater: EPERM.
-func (n *node) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
+// Create implements gofs.NodeCreater through fs.Creator.
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	c, ok := n.get().(fs.Creator)
+	if !ok {
+		return nil, nil, 0, syscall.EPERM
+	}
+	child, h, err := c.Create(ctx, name, int(flags), os.FileMode(mode&0o7777))
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	in, e := n.inode(ctx, name, child, out)
+	if e != 0 {
+		h.Close()
+		return nil, nil, 0, e
+	}
+	return in, &handle{srv: n.srv, h: h}, fuse.FOPEN_DIRECT_IO, 0
 }
 
-// Mkdir implements gofs.NodeMkdirer: EPERM.
-func (n *node) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+// Mkdir implements gofs.NodeMkdirer through fs.Mkdirer.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	m, ok := n.get().(fs.Mkdirer)
+	if !ok {
+		return nil, syscall.EPERM
+	}
+	perm := os.FileMode(mode & 0o777)
+	if mode&syscall.S_ISGID != 0 {
+		perm |= os.ModeSetgid
+	}
+	if mode&syscall.S_ISVTX != 0 {
+		perm |= os.ModeSticky
+	}
+	child, err := m.Mkdir(ctx, name, perm)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return n.inode(ctx, name, child, out)
 }
 
 // Mknod implements gofs.NodeMknoder: EPERM.
@@ -195,9 +356,17 @@ func (n *node) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*
 	return nil, syscall.EPERM
 }
 
-// Symlink implements gofs.NodeSymlinker: EPERM.
-func (n *node) Symlink(context.Context, string, string, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+// Symlink implements gofs.NodeSymlinker through fs.Symlinker.
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	s, ok := n.get().(fs.Symlinker)
+	if !ok {
+		return nil, syscall.EPERM
+	}
+	child, err := s.Symlink(ctx, target, name)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return n.inode(ctx, name, child, out)
 }
 
 // Link implements gofs.NodeLinker: EPERM.
@@ -205,13 +374,53 @@ func (n *node) Link(context.Context, gofs.InodeEmbedder, string, *fuse.EntryOut)
 	return nil, syscall.EPERM
 }
 
-// Unlink implements gofs.NodeUnlinker: EPERM.
-func (n *node) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
+// Unlink implements gofs.NodeUnlinker through fs.Remover.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.remove(ctx, name, false)
+}
 
-// Rmdir implements gofs.NodeRmdirer: EPERM.
-func (n *node) Rmdir(context.Context, string) syscall.Errno { return syscall.EPERM }
+// Rmdir implements gofs.NodeRmdirer through fs.Remover.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return n.remove(ctx, name, true)
+}
 
-// Rename implements gofs.NodeRenamer: EPERM.
-func (n *node) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
-	return syscall.EPERM
+func (n *node) remove(ctx context.Context, name string, dir bool) syscall.Errno {
+	r, ok := n.get().(fs.Remover)
+	if !ok {
+		return syscall.EPERM
+	}
+	return errno(r.Remove(ctx, name, dir))
+}
+
+// Rename implements gofs.NodeRenamer through fs.Renamer. The flags of
+// renameat2 (no replace, exchange) are not supported.
+func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	r, ok := n.get().(fs.Renamer)
+	if !ok {
+		return syscall.EPERM
+	}
+	np, ok := newParent.(*node)
+	if !ok {
+		return syscall.EXDEV
+	}
+	nd, ok := np.get().(fs.Dir)
+	if !ok {
+		return syscall.ENOTDIR
+	}
+	if flags != 0 {
+		return syscall.EINVAL
+	}
+	if err := r.Rename(ctx, name, nd, newName); err != nil {
+		return errno(err)
+	}
+	// go-fuse moves the child's Inode once this returns: it must serve
+	// the node under its new name from now on.
+	if ch := n.GetChild(name); ch != nil {
+		if cn, ok := ch.Operations().(*node); ok {
+			if moved, err := nd.Lookup(ctx, newName); err == nil {
+				cn.set(moved, path.Join(np.getPath(), newName))
+			}
+		}
+	}
+	return 0
 }

@@ -178,8 +178,11 @@ func (c *client) ReadDir(_ context.Context, name string) ([]fs.DirEntry, error) 
 				continue
 			}
 			var m os.FileMode
-			if e.Type&p9.TypeDir != 0 {
+			switch {
+			case e.Type&p9.TypeDir != 0:
 				m = os.ModeDir
+			case e.Type&p9.TypeSymlink != 0:
+				m = os.ModeSymlink
 			}
 			out = append(out, fs.DirEntry{Name: e.Name, Mode: m})
 		}
@@ -193,7 +196,7 @@ func (c *client) Stat(_ context.Context, name string) (fs.Attr, error) {
 		return fs.Attr{}, pathError("stat", name, err)
 	}
 	defer f.Close()
-	_, _, a, err := f.GetAttr(p9.AttrMask{Mode: true, Size: true, MTime: true})
+	qid, _, a, err := f.GetAttr(p9.AttrMask{Mode: true, Size: true, MTime: true, UID: true, GID: true})
 	if err != nil {
 		return fs.Attr{}, pathError("stat", name, err)
 	}
@@ -201,6 +204,9 @@ func (c *client) Stat(_ context.Context, name string) (fs.Attr, error) {
 		Mode:  a.Mode.OSMode(),
 		Size:  int64(a.Size),
 		Mtime: time.Unix(int64(a.MTimeSeconds), int64(a.MTimeNanoSeconds)),
+		UID:   uint32(a.UID),
+		GID:   uint32(a.GID),
+		Ino:   qid.Path,
 	}, nil
 }
 
@@ -293,3 +299,124 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 
 // Close implements fs.Handle: it clunks the fid.
 func (h *handle) Close() error { return pathError("close", h.name, h.f.Close()) }
+
+var _ fs.WriteClient = (*client)(nil)
+
+// parent walks to the directory of name and returns it with the last name.
+func (c *client) parent(name string) (p9.File, string, error) {
+	dir, base := path.Split(path.Clean("/" + name))
+	if base == "" {
+		return nil, "", linux.EINVAL
+	}
+	f, _, err := c.walk(dir)
+	return f, base, err
+}
+
+// Create implements fs.WriteClient (Tlcreate): the new file is open.
+func (c *client) Create(_ context.Context, name string, flag int, perm os.FileMode) (fs.Handle, error) {
+	d, base, err := c.parent(name)
+	if err != nil {
+		return nil, pathError("create", name, err)
+	}
+	// Tlcreate turns the directory's fid into the new file's.
+	f, _, _, err := d.Create(base, openFlags(flag)|p9.OpenFlags(flag&syscall.O_EXCL), p9.ModeFromOS(perm.Perm()), p9.NoUID, p9.NoGID)
+	if err != nil {
+		d.Close()
+		return nil, pathError("create", name, err)
+	}
+	return &handle{c: c, f: f, name: name}, nil
+}
+
+// Mkdir implements fs.WriteClient.
+func (c *client) Mkdir(_ context.Context, name string, perm os.FileMode) error {
+	d, base, err := c.parent(name)
+	if err != nil {
+		return pathError("mkdir", name, err)
+	}
+	defer d.Close()
+	_, err = d.Mkdir(base, p9.ModeFromOS(perm), p9.NoUID, p9.NoGID)
+	return pathError("mkdir", name, err)
+}
+
+// Remove implements fs.WriteClient: unlink, or rmdir for a directory.
+func (c *client) Remove(_ context.Context, name string) error {
+	d, base, err := c.parent(name)
+	if err != nil {
+		return pathError("remove", name, err)
+	}
+	defer d.Close()
+	err = d.UnlinkAt(base, 0)
+	if errors.Is(err, linux.EISDIR) {
+		err = d.UnlinkAt(base, 0x200) // AT_REMOVEDIR
+	}
+	return pathError("remove", name, err)
+}
+
+// Rename implements fs.WriteClient (Trenameat).
+func (c *client) Rename(_ context.Context, oldname, newname string) error {
+	od, obase, err := c.parent(oldname)
+	if err != nil {
+		return pathError("rename", oldname, err)
+	}
+	defer od.Close()
+	nd, nbase, err := c.parent(newname)
+	if err != nil {
+		return pathError("rename", newname, err)
+	}
+	defer nd.Close()
+	return pathError("rename", oldname, od.RenameAt(obase, nd, nbase))
+}
+
+// Symlink implements fs.WriteClient.
+func (c *client) Symlink(_ context.Context, target, name string) error {
+	d, base, err := c.parent(name)
+	if err != nil {
+		return pathError("symlink", name, err)
+	}
+	defer d.Close()
+	_, err = d.Symlink(target, base, p9.NoUID, p9.NoGID)
+	return pathError("symlink", name, err)
+}
+
+// Readlink implements fs.WriteClient.
+func (c *client) Readlink(_ context.Context, name string) (string, error) {
+	f, _, err := c.walk(name)
+	if err != nil {
+		return "", pathError("readlink", name, err)
+	}
+	defer f.Close()
+	target, err := f.Readlink()
+	return target, pathError("readlink", name, err)
+}
+
+// SetAttr implements fs.WriteClient (Tsetattr).
+func (c *client) SetAttr(_ context.Context, name string, a fs.SetAttr) error {
+	f, _, err := c.walk(name)
+	if err != nil {
+		return pathError("setattr", name, err)
+	}
+	defer f.Close()
+	var valid p9.SetAttrMask
+	var attr p9.SetAttr
+	if a.Mode != nil {
+		valid.Permissions, attr.Permissions = true, p9.ModeFromOS(*a.Mode)
+	}
+	if a.Size != nil {
+		valid.Size, attr.Size = true, uint64(*a.Size)
+	}
+	if a.UID != nil {
+		valid.UID, attr.UID = true, p9.UID(*a.UID)
+	}
+	if a.GID != nil {
+		valid.GID, attr.GID = true, p9.GID(*a.GID)
+	}
+	if a.Atime != nil {
+		valid.ATime, valid.ATimeNotSystemTime = true, true
+		attr.ATimeSeconds, attr.ATimeNanoSeconds = uint64(a.Atime.Unix()), uint64(a.Atime.Nanosecond())
+	}
+	if a.Mtime != nil {
+		valid.MTime, valid.MTimeNotSystemTime = true, true
+		attr.MTimeSeconds, attr.MTimeNanoSeconds = uint64(a.Mtime.Unix()), uint64(a.Mtime.Nanosecond())
+	}
+	return pathError("setattr", name, f.SetAttr(valid, attr))
+}

@@ -16,8 +16,6 @@ import (
 //
 //   - Tauth gets Rlerror(ENOENT): diod's clients then go on without
 //     authentication (p9 would say ENOSYS, and they give up).
-//   - Trename and Trenameat get Rlerror(EPERM): the tree has no renames, and
-//     p9 would take its global rename lock, which waits for every blocked read.
 //   - Tflush cancels the request it names, if that is a read or write on an
 //     open file, and is answered with Rflush once that request has been
 //     answered (p9's own Tflush waits for the request and never cancels it,
@@ -113,9 +111,6 @@ func (c *serverConn) intercept(f frame) bool {
 	case msgTauth:
 		c.reply(rlerror(tag, syscall.ENOENT))
 		return true
-	case msgTrename, msgTrenameat:
-		c.reply(rlerror(tag, syscall.EPERM))
-		return true
 	case msgTflush:
 		if len(f) < headerLen+2 {
 			return false // let p9 reject it
@@ -131,7 +126,7 @@ func (c *serverConn) intercept(f frame) bool {
 		c.inflight[tag] = req
 	}
 	switch req.typ {
-	case msgTread, msgTwrite, msgTlopen:
+	case msgTread, msgTwrite, msgTlopen, msgTlcreate, msgTucreate:
 		req.fid = fid
 	case msgTclunk, msgTremove:
 		// The client is done with the fid: wake whatever still waits on it.
@@ -200,9 +195,10 @@ func (c *serverConn) send(f frame) error {
 	delete(c.inflight, f.tag())
 	if req != nil {
 		switch {
-		case req.typ == msgTlopen && f.typ() == msgRlopen && len(f) >= headerLen+13:
-			// qid[13] is type[1] version[4] path[8]; Open put the open's
-			// serial in the version, which tells which file the fid is.
+		case opens(req.typ, f.typ()) && len(f) >= headerLen+13:
+			// qid[13] is type[1] version[4] path[8]; Open (or Create)
+			// put the open's serial in the version, which tells which
+			// file the fid is.
 			v := f[headerLen+1 : headerLen+5]
 			if file := c.opening[binary.LittleEndian.Uint32(v)]; file != nil {
 				delete(c.opening, binary.LittleEndian.Uint32(v))
@@ -273,4 +269,10 @@ func (c *serverConn) closeAll() {
 	for _, f := range files {
 		_ = f.Close()
 	}
+}
+
+// opens reports whether a reply of type r to a request of type t opened a
+// file (Rlopen, or the Rlcreate or Rucreate of a create).
+func opens(t, r byte) bool {
+	return t == msgTlopen && r == msgRlopen || t == msgTlcreate && r == msgRlcreate || t == msgTucreate && r == msgRucreate
 }

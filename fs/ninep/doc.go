@@ -23,5 +23,11 @@
 //   - Every error from the tree goes through fs.Errno, as a linux.Errno p9
 //     sends unchanged.
 //   - QID paths are fs.PathID of the path, the same numbers FUSE uses as
-//     inodes. Readdir offsets are indexes into a listing made at open.
+//     inodes, or a host file's identity (fs.Attr.Ino) in a writable
+//     directory. Readdir offsets are indexes into a listing made at open.
+//   - Tlcreate, Tmkdir, Tsymlink, Tunlinkat, Trenameat, Treadlink and
+//     Tsetattr reach the nodes that take them (fs.HostDir); others answer
+//     EPERM. p9 renames under a lock of the connection that waits for its
+//     blocked reads: rename over a connection that has no read of a wait
+//     or stream file pending (dctl's own connection never renames).
 package ninep

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path"
 	"sync"
 	"syscall"
@@ -68,11 +69,25 @@ type file struct {
 var _ p9.File = (*file)(nil)
 
 func (c *serverConn) newFile(p string, n fs.Node) *file {
-	t := p9.TypeRegular
-	if fs.ModeOf(n).IsDir() {
-		t = p9.TypeDir
+	return &file{c: c, path: p, node: n, qid: qidOf(c.ctx, p, n)}
+}
+
+// qidOf returns the QID of the node at p: its type, and its identity (a
+// host file's, else the path's).
+func qidOf(ctx context.Context, p string, n fs.Node) p9.QID {
+	q := p9.QID{Type: p9.TypeRegular, Path: fs.PathID(p)}
+	switch n.(type) {
+	case fs.Dir:
+		q.Type = p9.TypeDir
+	case fs.Readlinker:
+		q.Type = p9.TypeSymlink
 	}
-	return &file{c: c, path: p, node: n, qid: p9.QID{Type: t, Path: fs.PathID(p)}}
+	if _, host := n.(fs.AttrSetter); host {
+		if a, err := n.Attr(ctx); err == nil && a.Ino != 0 {
+			q.Path = a.Ino
+		}
+	}
+	return q
 }
 
 // Walk implements p9.File: no name clones the fid, one name looks it up (p9
@@ -125,29 +140,68 @@ func (f *file) GetAttr(p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
 	if a.Mode.IsDir() {
 		attr.NLink = 2
 	}
+	attr.UID, attr.GID = p9.UID(a.UID), p9.GID(a.GID)
 	valid := p9.AttrMask{Mode: true, NLink: true, UID: true, GID: true, Size: true, Blocks: true, ATime: true, MTime: true, CTime: true}
 	return f.qid, valid, attr, nil
 }
 
 // SetAttr implements p9.File. A size goes to the open handle
-// (fs.TruncateHandle: `echo cmd > ctl` truncates first); everything else is
-// ignored.
+// (fs.TruncateHandle: `echo cmd > ctl` truncates first), else to an
+// fs.AttrSetter; mode, owner and times go to an fs.AttrSetter and are
+// ignored by other nodes.
 func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
-	if !valid.Size {
-		return nil
-	}
 	f.mu.Lock()
 	h := f.h
 	f.mu.Unlock()
-	if h == nil {
-		if attr.Size != 0 {
+	setter, _ := f.node.(fs.AttrSetter)
+	var change fs.SetAttr
+	if valid.Size {
+		switch {
+		case h != nil:
+			ctx, end := f.begin()
+			err := fs.TruncateHandle(ctx, h, int64(attr.Size))
+			end()
+			if err != nil {
+				return errno(err)
+			}
+		case setter != nil:
+			size := int64(attr.Size)
+			change.Size = &size
+		case attr.Size != 0:
 			return linux.EINVAL
 		}
+	}
+	if setter == nil {
 		return nil
 	}
-	ctx, end := f.begin()
-	defer end()
-	return errno(fs.TruncateHandle(ctx, h, int64(attr.Size)))
+	if valid.Permissions {
+		m := attr.Permissions.OSMode()
+		change.Mode = &m
+	}
+	if valid.UID {
+		uid := uint32(attr.UID)
+		change.UID = &uid
+	}
+	if valid.GID {
+		gid := uint32(attr.GID)
+		change.GID = &gid
+	}
+	now := time.Now()
+	if valid.ATime {
+		t := now
+		if valid.ATimeNotSystemTime {
+			t = time.Unix(int64(attr.ATimeSeconds), int64(attr.ATimeNanoSeconds))
+		}
+		change.Atime = &t
+	}
+	if valid.MTime {
+		t := now
+		if valid.MTimeNotSystemTime {
+			t = time.Unix(int64(attr.MTimeSeconds), int64(attr.MTimeNanoSeconds))
+		}
+		change.Mtime = &t
+	}
+	return errno(setter.SetAttr(f.c.ctx, change))
 }
 
 // Open implements p9.File. A directory is listed now, for Readdir to serve;
@@ -169,14 +223,19 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 	if err != nil {
 		return p9.QID{}, 0, errno(err)
 	}
+	f.opened(h)
+	qid := f.qid
+	qid.Version = f.c.opened(f)
+	return qid, 0, nil
+}
+
+// opened makes h the file's open handle.
+func (f *file) opened(h fs.Handle) {
 	ctx, stop := context.WithCancel(f.c.ctx)
 	f.mu.Lock()
 	f.h, f.ctx, f.stop, f.ops = h, ctx, stop, map[uint64]context.CancelFunc{}
 	f.mu.Unlock()
 	f.c.track(f)
-	qid := f.qid
-	qid.Version = f.c.opened(f)
-	return qid, 0, nil
 }
 
 // begin returns the context of one read or write, and the function that
@@ -297,8 +356,11 @@ func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
 			break
 		}
 		t := p9.TypeRegular
-		if e.Mode.IsDir() {
+		switch {
+		case e.Mode.IsDir():
 			t = p9.TypeDir
+		case e.Mode&os.ModeSymlink != 0:
+			t = p9.TypeSymlink
 		}
 		q := p9.QID{Type: t, Path: fs.PathID(path.Join(f.path, e.Name))}
 		out = append(out, p9.Dirent{QID: q, Offset: i + 1, Type: t, Name: e.Name})
@@ -331,25 +393,79 @@ func (f *file) StatFS() (p9.FSStat, error) {
 // FSync implements p9.File: there is nothing to sync.
 func (f *file) FSync() error { return nil }
 
-// Renamed implements p9.File; nothing is ever renamed.
-func (f *file) Renamed(p9.File, string) {}
-
-// The tree is changed through ctl files, not by creating, linking or
-// removing names.
-
-// Create implements p9.File: EPERM.
-func (f *file) Create(string, p9.OpenFlags, p9.FileMode, p9.UID, p9.GID) (p9.File, p9.QID, uint32, error) {
-	return nil, p9.QID{}, 0, linux.EPERM
+// Renamed implements p9.File: the file now has newName in newDir (p9 calls
+// it under its rename lock, for the file renamed and each file below it).
+func (f *file) Renamed(newDir p9.File, newName string) {
+	nd, ok := newDir.(*file)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.path = path.Join(nd.path, newName)
+	if d, ok := nd.node.(fs.Dir); ok {
+		if n, err := d.Lookup(f.c.ctx, newName); err == nil {
+			f.node = n
+		}
+	}
 }
 
-// Mkdir implements p9.File: EPERM.
-func (f *file) Mkdir(string, p9.FileMode, p9.UID, p9.GID) (p9.QID, error) {
-	return p9.QID{}, linux.EPERM
+// The tree is changed through ctl files; only directories that implement
+// the fs interfaces for it (fs.HostDir, a volume's data) take creates,
+// removes and renames. Elsewhere they answer EPERM. Hard links and device
+// nodes are refused everywhere.
+
+// Create implements p9.File through fs.Creator: the new file is open.
+func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.File, p9.QID, uint32, error) {
+	c, ok := f.node.(fs.Creator)
+	if !ok {
+		return nil, p9.QID{}, 0, linux.EPERM
+	}
+	child, h, err := c.Create(f.c.ctx, name, int(flags.Mode())|int(flags)&(syscall.O_TRUNC|syscall.O_EXCL), perm.OSMode().Perm())
+	if err != nil {
+		return nil, p9.QID{}, 0, errno(err)
+	}
+	nf := f.c.newFile(path.Join(f.path, name), child)
+	nf.opened(h)
+	qid := nf.qid
+	qid.Version = f.c.opened(nf)
+	return nf, qid, 0, nil
 }
 
-// Symlink implements p9.File: EPERM.
-func (f *file) Symlink(string, string, p9.UID, p9.GID) (p9.QID, error) {
-	return p9.QID{}, linux.EPERM
+// Mkdir implements p9.File through fs.Mkdirer.
+func (f *file) Mkdir(name string, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.QID, error) {
+	m, ok := f.node.(fs.Mkdirer)
+	if !ok {
+		return p9.QID{}, linux.EPERM
+	}
+	child, err := m.Mkdir(f.c.ctx, name, perm.OSMode()&(os.ModePerm|os.ModeSetgid|os.ModeSticky))
+	if err != nil {
+		return p9.QID{}, errno(err)
+	}
+	return qidOf(f.c.ctx, path.Join(f.path, name), child), nil
+}
+
+// Symlink implements p9.File through fs.Symlinker.
+func (f *file) Symlink(target, name string, _ p9.UID, _ p9.GID) (p9.QID, error) {
+	s, ok := f.node.(fs.Symlinker)
+	if !ok {
+		return p9.QID{}, linux.EPERM
+	}
+	child, err := s.Symlink(f.c.ctx, target, name)
+	if err != nil {
+		return p9.QID{}, errno(err)
+	}
+	return qidOf(f.c.ctx, path.Join(f.path, name), child), nil
+}
+
+// Readlink implements p9.File through fs.Readlinker.
+func (f *file) Readlink() (string, error) {
+	l, ok := f.node.(fs.Readlinker)
+	if !ok {
+		return "", linux.EINVAL
+	}
+	target, err := l.Readlink(f.c.ctx)
+	return target, errno(err)
 }
 
 // Link implements p9.File: EPERM.
@@ -360,11 +476,34 @@ func (f *file) Mknod(string, p9.FileMode, uint32, uint32, p9.UID, p9.GID) (p9.QI
 	return p9.QID{}, linux.EPERM
 }
 
-// UnlinkAt implements p9.File: EPERM.
-func (f *file) UnlinkAt(string, uint32) error { return linux.EPERM }
+// atRemoveDir is unlinkat's AT_REMOVEDIR.
+const atRemoveDir = 0x200
 
-// RenameAt implements p9.File: EPERM (the connection answers first).
-func (f *file) RenameAt(string, p9.File, string) error { return linux.EPERM }
+// UnlinkAt implements p9.File through fs.Remover.
+func (f *file) UnlinkAt(name string, flags uint32) error {
+	r, ok := f.node.(fs.Remover)
+	if !ok {
+		return linux.EPERM
+	}
+	return errno(r.Remove(f.c.ctx, name, flags&atRemoveDir != 0))
+}
 
-// Rename implements p9.File: EPERM.
+// RenameAt implements p9.File through fs.Renamer.
+func (f *file) RenameAt(oldName string, newDir p9.File, newName string) error {
+	r, ok := f.node.(fs.Renamer)
+	if !ok {
+		return linux.EPERM
+	}
+	nd, ok := newDir.(*file)
+	if !ok {
+		return linux.EXDEV
+	}
+	d, ok := nd.node.(fs.Dir)
+	if !ok {
+		return linux.ENOTDIR
+	}
+	return errno(r.Rename(f.c.ctx, oldName, d, newName))
+}
+
+// Rename implements p9.File; p9 renames through the parent's RenameAt.
 func (f *file) Rename(p9.File, string) error { return linux.EPERM }

@@ -12,18 +12,20 @@ import (
 // The 9P2000.L message types the connection wrappers look at (p9 keeps its
 // own unexported).
 const (
-	msgRlerror   = 7
-	msgTlopen    = 12
-	msgRlopen    = 13
-	msgTrename   = 20
-	msgTrenameat = 74
-	msgTauth     = 102
-	msgTflush    = 108
-	msgRflush    = 109
-	msgTread     = 116
-	msgTwrite    = 118
-	msgTclunk    = 120
-	msgTremove   = 122
+	msgRlerror  = 7
+	msgTlopen   = 12
+	msgRlopen   = 13
+	msgTlcreate = 14
+	msgRlcreate = 15
+	msgTucreate = 128 // p9's Tlcreate with a uid (9P2000.L.Google)
+	msgRucreate = 129
+	msgTauth    = 102
+	msgTflush   = 108
+	msgRflush   = 109
+	msgTread    = 116
+	msgTwrite   = 118
+	msgTclunk   = 120
+	msgTremove  = 122
 )
 
 const (

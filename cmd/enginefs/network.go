@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/netdrv"
+	"github.com/enginefs/enginefs/netdrv/bridge"
+	"github.com/enginefs/enginefs/netdrv/ipam"
+	"github.com/enginefs/enginefs/netdrv/macvlan"
+)
+
+// netFlags are the networking flags.
+type netFlags struct {
+	bridgeName, bridgeSubnet, pool, defaultNet, publishIP *string
+	dns                                                   *[]string
+}
+
+// Defaults: a subnet docker (172.17-28/16 by default) and podman
+// (10.88/16) do not use.
+func networkFlags() netFlags {
+	return netFlags{
+		bridgeName:   flag.String("bridge-name", "efs0", "the Linux bridge of the default network \"bridge\""),
+		bridgeSubnet: flag.String("bridge-subnet", "172.30.0.0/16", "the subnet of the default network \"bridge\""),
+		pool:         flag.String("network-pool", "172.29.0.0/16", "where networks created without a subnet get a /24"),
+		defaultNet:   flag.String("default-network", "bridge", "the network of containers that name none (bridge, none, or a network)"),
+		publishIP:    flag.String("ip", "0.0.0.0", "the host address of published ports that name none"),
+		dns:          flag.StringArray("dns-forward", nil, "a resolver the embedded DNS forwards other names to (ADDR[:PORT]); repeatable; default the host's resolv.conf nameservers; \"none\" forwards nothing"),
+	}
+}
+
+// config checks the flags and builds the engine's networking.
+func (f netFlags) config(runDir string) (engine.NetConfig, error) {
+	cfg := engine.NetConfig{
+		Drivers:        map[string]netdrv.Driver{bridge.Name: bridge.New(), macvlan.Name: macvlan.New()},
+		NamespaceDir:   filepath.Join(runDir, "netns"),
+		BridgeName:     *f.bridgeName,
+		DefaultNetwork: *f.defaultNet,
+	}
+	if err := netdrv.CheckIfName(cfg.BridgeName); err != nil {
+		return cfg, fmt.Errorf("--bridge-name: %w", err)
+	}
+	var err error
+	if cfg.BridgeSubnet, err = ipam.ParseSubnet(*f.bridgeSubnet); err != nil {
+		return cfg, fmt.Errorf("--bridge-subnet: %w", err)
+	}
+	if cfg.AddressPool, err = ipam.ParseSubnet(*f.pool); err != nil || cfg.AddressPool.Bits() > 24 {
+		return cfg, fmt.Errorf("--network-pool %q: want an IPv4 subnet of /24 or larger", *f.pool)
+	}
+	if cfg.PublishIP, err = netip.ParseAddr(*f.publishIP); err != nil || !cfg.PublishIP.Is4() {
+		return cfg, fmt.Errorf("--ip %q: want an IPv4 address", *f.publishIP)
+	}
+	if len(*f.dns) == 0 {
+		cfg.DNSForwarders = engine.HostResolvers()
+	}
+	for _, a := range *f.dns {
+		if a != "none" { // "none" alone forwards nothing; with others it adds nothing
+			cfg.DNSForwarders = append(cfg.DNSForwarders, a)
+		}
+	}
+	return cfg, nil
+}

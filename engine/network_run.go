@@ -1,0 +1,445 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/docker/go-connections/nat"
+	"github.com/docker/go-connections/proxy"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/vishvananda/netlink"
+
+	"github.com/enginefs/enginefs/netdrv"
+	"github.com/enginefs/enginefs/netdrv/dns"
+)
+
+// sandbox is the network side of a running container: its namespace (none
+// for host and none modes, which the runtime handles), the embedded DNS
+// listening in it and the proxies of its published ports.
+type sandbox struct {
+	mode    string
+	ns      netdrv.Namespace
+	dns     bool
+	proxies []proxy.Proxy
+}
+
+// sandboxes are the live sandboxes, by container id.
+type sandboxes struct {
+	mu sync.Mutex
+	m  map[string]*sandbox
+}
+
+func (s *sandboxes) get(id string) *sandbox {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id]
+}
+
+func (s *sandboxes) set(id string, sb *sandbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sb == nil {
+		delete(s.m, id)
+	} else {
+		s.m[id] = sb
+	}
+}
+
+func (s *sandboxes) take(id string) *sandbox {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb := s.m[id]
+	delete(s.m, id)
+	return sb
+}
+
+// nsPath is where the namespace of the container id lives.
+func (e *Engine) nsPath(id string) string { return filepath.Join(e.netcfg.NamespaceDir, id) }
+
+// etcNet is what the container's /etc files say of its network.
+type etcNet struct {
+	host  bool         // the host's namespace: the host's files
+	addrs []netip.Addr // the container's own addresses, for /etc/hosts
+	dns   bool         // resolv.conf points at the embedded DNS
+}
+
+// orderedEndpoints returns the record's endpoints, the first network's
+// first (it carries the default route), then by name.
+func (e *Engine) orderedEndpoints(rec Record) []string {
+	mode := e.networkMode(&rec.Config)
+	names := make([]string, 0, len(rec.Networks))
+	for name := range rec.Networks {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		pi, pj := names[i] == mode || rec.Networks[names[i]].NetworkID == mode, names[j] == mode || rec.Networks[names[j]].NetworkID == mode
+		if pi != pj {
+			return pi
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// netUp gives a starting container its network: a namespace with an
+// interface per endpoint and the embedded DNS on user-defined networks.
+func (e *Engine) netUp(ctx context.Context, rec Record) (*sandbox, etcNet, error) {
+	mode := e.networkMode(&rec.Config)
+	sb := &sandbox{mode: mode}
+	switch mode {
+	case NetworkHost:
+		return sb, etcNet{host: true}, nil
+	case NetworkNone:
+		return sb, etcNet{}, nil
+	}
+	if err := e.networking(); err != nil {
+		return nil, etcNet{}, err
+	}
+	path := e.nsPath(rec.ID)
+	if _, err := os.Lstat(path); err == nil {
+		// Left by a run the daemon could not end (a crash): start over.
+		e.netDown(ctx, rec, &sandbox{mode: mode, ns: netdrv.Namespace(path)})
+	}
+	ns, err := netdrv.CreateNamespace(path)
+	if err != nil {
+		return nil, etcNet{}, err
+	}
+	sb.ns = ns
+	var en etcNet
+	ok := false
+	defer func() {
+		if !ok {
+			e.netDown(context.WithoutCancel(ctx), rec, sb)
+		}
+	}()
+	e.net.mu.RLock()
+	defer e.net.mu.RUnlock()
+	for i, name := range e.orderedEndpoints(rec) {
+		ep := rec.Networks[name]
+		n := e.net.nets[ep.NetworkID]
+		if n == nil {
+			return nil, etcNet{}, fmt.Errorf("network %s of container %s is gone", name, short(rec.ID))
+		}
+		if err := e.join(ctx, rec.ID, n, ep, fmt.Sprintf("eth%d", i), i == 0, ns); err != nil {
+			return nil, etcNet{}, err
+		}
+		en.addrs = append(en.addrs, ep.addr())
+		en.dns = en.dns || n.rec.userDefined()
+	}
+	if en.dns {
+		if err := e.net.dns.Listen(rec.ID, ns); err != nil {
+			return nil, etcNet{}, err
+		}
+		sb.dns = true
+	}
+	ok = true
+	return sb, en, nil
+}
+
+// join sets the network up (idempotent) and joins the endpoint.
+func (e *Engine) join(ctx context.Context, id string, n *netEntry, ep *Endpoint, ifname string, route bool, ns netdrv.Namespace) error {
+	drv := e.netcfg.Drivers[n.rec.Driver]
+	if drv == nil {
+		return fmt.Errorf("network %s: no driver %q", n.rec.Name, n.rec.Driver)
+	}
+	if err := drv.Setup(ctx, n.rec.spec()); err != nil {
+		return err
+	}
+	return drv.Join(ctx, n.rec.spec(), driverEndpoint(id, ifname, route, ep), ns)
+}
+
+func driverEndpoint(id, ifname string, route bool, ep *Endpoint) netdrv.Endpoint {
+	return netdrv.Endpoint{ContainerID: id, IfName: ifname, Address: netip.PrefixFrom(ep.addr(), ep.IPPrefixLen),
+		MAC: netdrv.MACFor(ep.addr()), DefaultRoute: route}
+}
+
+// netDown ends the network side of a run: proxies, DNS and the namespace.
+// The endpoints go with the namespace: once its file is unmounted and its
+// last socket closed the kernel destroys it, with the interfaces in it and
+// their veth peers, in the background; deleting a veth pair here would
+// cost a start-stop cycle some 20 ms of waiting for the kernel. (A start
+// that comes before the kernel is done finds the old host end and replaces
+// it.) It reports what fails and goes on.
+func (e *Engine) netDown(ctx context.Context, rec Record, sb *sandbox) {
+	if sb == nil {
+		return
+	}
+	for _, p := range sb.proxies {
+		p.Close()
+	}
+	if sb.dns {
+		e.net.dns.Stop(rec.ID)
+	}
+	if sb.ns == "" || e.netcfg == nil {
+		return
+	}
+	if err := netdrv.DeleteNamespace(sb.ns.Path()); err != nil {
+		e.logf("container %s: %v", short(rec.ID), err)
+	}
+}
+
+// hotplug joins a running container to one more network (network connect).
+// The caller holds the networks for reading and the container's lock.
+func (e *Engine) hotplug(ctx context.Context, rec Record, n *netEntry, ep *Endpoint) error {
+	sb := e.sandboxes.get(rec.ID)
+	if sb == nil || sb.ns == "" {
+		return fmt.Errorf("container %s has no network namespace to join", short(rec.ID))
+	}
+	ifname, err := freeIfName(sb.ns)
+	if err != nil {
+		return err
+	}
+	if err := e.join(ctx, rec.ID, n, ep, ifname, false, sb.ns); err != nil {
+		return err
+	}
+	if n.rec.userDefined() && !sb.dns {
+		if err := e.net.dns.Listen(rec.ID, sb.ns); err != nil {
+			e.logf("container %s: %v", short(rec.ID), err)
+		} else {
+			sb.dns = true
+		}
+	}
+	return nil
+}
+
+// unplug removes a running container's interface on n (network disconnect).
+func (e *Engine) unplug(ctx context.Context, rec Record, n *netEntry, ep *Endpoint) error {
+	sb := e.sandboxes.get(rec.ID)
+	if sb == nil || sb.ns == "" {
+		return nil
+	}
+	return e.netcfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), driverEndpoint(rec.ID, "", false, ep), sb.ns)
+}
+
+// freeIfName returns the first ethN not used in ns.
+func freeIfName(ns netdrv.Namespace) (string, error) {
+	h, err := ns.Handle()
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return "", err
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if !slices.ContainsFunc(links, func(l netlink.Link) bool { return l.Attrs().Name == name }) {
+			return name, nil
+		}
+	}
+}
+
+// withSandbox puts the sandbox's namespace in the spec: the namespace file
+// to join, or none at all for the host's.
+func withSandbox(s *specs.Spec, sb *sandbox) {
+	if sb == nil || sb.mode == NetworkNone {
+		return
+	}
+	var out []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			if sb.mode == NetworkHost {
+				continue
+			}
+			ns.Path = sb.ns.Path()
+		}
+		out = append(out, ns)
+	}
+	s.Linux.Namespaces = out
+}
+
+// restoreNetwork takes back the network side of the running containers
+// after a daemon restart (live restore): their namespaces are still there,
+// the DNS and the port proxies, which lived in the old daemon, are started
+// again. Namespaces of containers that no longer run are removed.
+func (e *Engine) restoreNetwork(ctx context.Context) {
+	if e.netcfg == nil {
+		return
+	}
+	running := map[string]bool{}
+	for _, c := range e.List() {
+		rec := c.Record()
+		if !rec.State.Status.live() {
+			continue
+		}
+		running[rec.ID] = true
+		mode := e.networkMode(&rec.Config)
+		sb := &sandbox{mode: mode}
+		if mode != NetworkHost && mode != NetworkNone {
+			path := e.nsPath(rec.ID)
+			if !netdrv.IsNamespace(path) {
+				e.logf("container %s: its network namespace %s is gone", short(rec.ID), path)
+				continue
+			}
+			sb.ns = netdrv.Namespace(path)
+			e.net.mu.RLock()
+			for _, ep := range rec.Networks {
+				if n := e.net.nets[ep.NetworkID]; n != nil {
+					sb.dns = sb.dns || n.rec.userDefined()
+					if drv := e.netcfg.Drivers[n.rec.Driver]; drv != nil {
+						if err := drv.Setup(ctx, n.rec.spec()); err != nil {
+							e.logf("network %s: %v", n.rec.Name, err)
+						}
+					}
+				}
+			}
+			e.net.mu.RUnlock()
+			if sb.dns {
+				if err := e.net.dns.Listen(rec.ID, sb.ns); err != nil {
+					e.logf("container %s: %v", short(rec.ID), err)
+					sb.dns = false
+				}
+			}
+			ports := nat.PortMap{} // the record's stays as it is
+			for p, bs := range rec.Ports {
+				ports[p] = append([]nat.PortBinding(nil), bs...)
+			}
+			var err error
+			if sb.proxies, err = e.proxy(rec, ports); err != nil {
+				e.logf("container %s: published ports: %v", short(rec.ID), err)
+			}
+		}
+		e.sandboxes.set(rec.ID, sb)
+	}
+	ents, _ := os.ReadDir(e.netcfg.NamespaceDir)
+	for _, ent := range ents {
+		if running[ent.Name()] {
+			continue
+		}
+		rec := Record{ID: ent.Name()}
+		if c, err := e.Get(ent.Name()); err == nil {
+			rec = c.Record()
+		}
+		e.netDown(ctx, rec, &sandbox{ns: netdrv.Namespace(filepath.Join(e.netcfg.NamespaceDir, ent.Name()))})
+	}
+}
+
+// closeNetwork stops the DNS and the proxies (they live in the daemon; the
+// next one starts them again) and removes the bridges no running container
+// uses, so that a host where no container runs keeps nothing.
+func (e *Engine) closeNetwork(ctx context.Context) {
+	if e.netcfg == nil {
+		return
+	}
+	e.net.dns.Close()
+	e.sandboxes.mu.Lock()
+	used := map[string]bool{}
+	for id, sb := range e.sandboxes.m {
+		for _, p := range sb.proxies {
+			p.Close()
+		}
+		if c, err := e.Get(id); err == nil {
+			for _, ep := range c.Record().Networks {
+				used[ep.NetworkID] = true
+			}
+		}
+	}
+	e.sandboxes.mu.Unlock()
+	e.net.mu.RLock()
+	defer e.net.mu.RUnlock()
+	for id, n := range e.net.nets {
+		if used[id] || e.netcfg.Drivers[n.rec.Driver] == nil {
+			continue
+		}
+		if err := e.netcfg.Drivers[n.rec.Driver].Teardown(ctx, n.rec.spec()); err != nil {
+			e.logf("network %s: %v", n.rec.Name, err)
+		}
+	}
+}
+
+// resolver answers the embedded DNS from the containers' records.
+type resolver struct{ e *Engine }
+
+var _ dns.Resolver = resolver{}
+
+// peers calls fn for each running container sharing a user-defined network
+// with the container id, with its endpoint on that network.
+func (r resolver) peers(id string, fn func(rec Record, ep *Endpoint)) {
+	c, err := r.e.Get(id)
+	if err != nil {
+		return
+	}
+	mine := map[string]bool{}
+	r.e.net.mu.RLock()
+	for _, ep := range c.Record().Networks {
+		if n := r.e.net.nets[ep.NetworkID]; n != nil && n.rec.userDefined() {
+			mine[ep.NetworkID] = true
+		}
+	}
+	r.e.net.mu.RUnlock()
+	for _, other := range r.e.List() {
+		rec := other.Record()
+		if !rec.State.Status.live() {
+			continue
+		}
+		for _, ep := range rec.Networks {
+			if mine[ep.NetworkID] {
+				fn(rec, ep)
+			}
+		}
+	}
+}
+
+// Lookup implements dns.Resolver.
+func (r resolver) Lookup(id, name string) ([]netip.Addr, bool) {
+	var out []netip.Addr
+	r.peers(id, func(rec Record, ep *Endpoint) {
+		for _, n := range ep.DNSNames(rec.Name, rec.ID) {
+			if strings.EqualFold(n, name) && !slices.Contains(out, ep.addr()) {
+				out = append(out, ep.addr())
+			}
+		}
+	})
+	return out, len(out) > 0
+}
+
+// Reverse implements dns.Resolver.
+func (r resolver) Reverse(id string, addr netip.Addr) (string, bool) {
+	name := ""
+	r.peers(id, func(rec Record, ep *Endpoint) {
+		if ep.addr() == addr && name == "" {
+			name = firstOf(rec.Name, short(rec.ID))
+		}
+	})
+	return name, name != ""
+}
+
+// HostResolvers returns the nameservers of the host's resolv.conf, which
+// the embedded DNS forwards to by default.
+func HostResolvers() []string {
+	data, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			if ip := net.ParseIP(f[1]); ip != nil {
+				out = append(out, f[1])
+			}
+		}
+	}
+	return out
+}
+
+// NetworkMode returns the network mode a container has (its NetworkMode,
+// else the daemon's default).
+func (e *Engine) NetworkMode(rec Record) string { return e.networkMode(&rec.Config) }
+
+// SandboxKey returns the namespace file of a running container on a
+// network, else "" (docker's NetworkSettings.SandboxKey).
+func (e *Engine) SandboxKey(rec Record) string {
+	if sb := e.sandboxes.get(rec.ID); sb != nil {
+		return sb.ns.Path()
+	}
+	return ""
+}

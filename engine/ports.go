@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"syscall"
+
+	"github.com/docker/go-connections/nat"
+	"github.com/docker/go-connections/proxy"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/imagestore"
+)
+
+// ParsePublish reads docker's -p values ([hostip:][hostport:]containerport
+// [/tcp|/udp], port ranges included) into the exposed ports and bindings of
+// a config.
+func ParsePublish(specs []string) (nat.PortSet, nat.PortMap, error) {
+	exposed, bindings, err := nat.ParsePortSpecs(specs)
+	if err != nil {
+		return nil, nil, errdefs.Invalid("invalid port specification: %v", err)
+	}
+	n := Networking{ExposedPorts: exposed, PortBindings: bindings}
+	if err := n.validate(); err != nil {
+		return nil, nil, err
+	}
+	return exposed, bindings, nil
+}
+
+// ParseExpose reads docker's --expose values (PORT[/PROTO], ranges too).
+func ParseExpose(specs []string) (nat.PortSet, error) {
+	out := nat.PortSet{}
+	for _, s := range specs {
+		proto, port := nat.SplitProtoPort(s)
+		start, end, err := nat.ParsePortRangeToInt(port)
+		if err != nil {
+			return nil, errdefs.Invalid("invalid port %q to expose: %v", s, err)
+		}
+		for p := start; p <= end; p++ {
+			np, err := nat.NewPort(proto, strconv.Itoa(p))
+			if err != nil {
+				return nil, errdefs.Invalid("invalid port %q to expose: %v", s, err)
+			}
+			out[np] = struct{}{}
+		}
+	}
+	n := Networking{ExposedPorts: out}
+	return out, n.validate()
+}
+
+// validate checks the ports.
+func (n Networking) validate() error {
+	check := func(p nat.Port) error {
+		if p.Proto() != "tcp" && p.Proto() != "udp" {
+			return errdefs.Invalid("port %s: only tcp and udp ports are supported", p)
+		}
+		if v := p.Int(); v < 1 || v > 65535 {
+			return errdefs.Invalid("invalid container port %q", p)
+		}
+		return nil
+	}
+	for p := range n.ExposedPorts {
+		if err := check(p); err != nil {
+			return err
+		}
+	}
+	for p, bs := range n.PortBindings {
+		if err := check(p); err != nil {
+			return err
+		}
+		for _, b := range bs {
+			if b.HostIP != "" {
+				if a, err := netip.ParseAddr(b.HostIP); err != nil || !a.Is4() {
+					return errdefs.Invalid("port %s: invalid host IP %q (IPv4 only)", p, b.HostIP)
+				}
+			}
+			if b.HostPort != "" {
+				if v, err := strconv.Atoi(b.HostPort); err != nil || v < 0 || v > 65535 {
+					return errdefs.Invalid("port %s: invalid host port %q", p, b.HostPort)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// bindings returns the ports to publish at a start: the config's bindings
+// and, with PublishAllPorts, every port the image or the config exposes
+// that has none, on a free host port.
+func (e *Engine) bindings(rec Record, img *imagestore.Image) nat.PortMap {
+	cfg := rec.Config
+	out := nat.PortMap{}
+	for p, bs := range cfg.PortBindings {
+		out[p] = append([]nat.PortBinding(nil), bs...)
+	}
+	if cfg.PublishAllPorts {
+		exposed := nat.PortSet{}
+		for p := range cfg.ExposedPorts {
+			exposed[p] = struct{}{}
+		}
+		if img != nil {
+			for p := range img.Config.Config.ExposedPorts {
+				proto, port := nat.SplitProtoPort(p)
+				if np, err := nat.NewPort(proto, port); err == nil {
+					exposed[np] = struct{}{}
+				}
+			}
+		}
+		for p := range exposed {
+			if len(out[p]) == 0 {
+				out[p] = []nat.PortBinding{{}}
+			}
+		}
+	}
+	for p, bs := range out {
+		for i := range bs {
+			if bs[i].HostIP == "" && e.netcfg != nil && e.netcfg.PublishIP.IsValid() {
+				bs[i].HostIP = e.netcfg.PublishIP.String()
+			}
+			if bs[i].HostIP == "" {
+				bs[i].HostIP = "0.0.0.0"
+			}
+		}
+		out[p] = bs
+	}
+	return out
+}
+
+// backend returns the address the published ports of rec go to: the
+// container's address on its first bridge network, which the host reaches.
+func (e *Engine) backend(rec Record) (netip.Addr, error) {
+	e.net.mu.RLock()
+	defer e.net.mu.RUnlock()
+	for _, name := range e.orderedEndpoints(rec) {
+		ep := rec.Networks[name]
+		if n := e.net.nets[ep.NetworkID]; n != nil && n.rec.Driver == "bridge" && !n.rec.Internal {
+			return ep.addr(), nil
+		}
+	}
+	return netip.Addr{}, errdefs.Invalid("container %s: published ports need the container on a bridge network that is not internal", short(rec.ID))
+}
+
+// proxy starts the userland proxies of bindings (host ports of 0 or ""
+// get a free port) and returns them; the bindings, which must be the
+// caller's own, are updated with the ports bound. A host port in use is an
+// errdefs.ErrBusy error.
+func (e *Engine) proxy(rec Record, bindings nat.PortMap) ([]proxy.Proxy, error) {
+	if len(bindings) == 0 {
+		return nil, nil
+	}
+	to, err := e.backend(rec)
+	if err != nil {
+		return nil, err
+	}
+	ports := make([]nat.Port, 0, len(bindings))
+	for p := range bindings {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
+	var out []proxy.Proxy
+	fail := func(err error) ([]proxy.Proxy, error) {
+		for _, p := range out {
+			p.Close()
+		}
+		return nil, err
+	}
+	for _, port := range ports {
+		bs := bindings[port]
+		for i, b := range bs {
+			hostPort, _ := strconv.Atoi(b.HostPort)
+			hostIP := net.ParseIP(b.HostIP)
+			var front, back net.Addr
+			if port.Proto() == "udp" {
+				front, back = &net.UDPAddr{IP: hostIP, Port: hostPort}, &net.UDPAddr{IP: to.AsSlice(), Port: port.Int()}
+			} else {
+				front, back = &net.TCPAddr{IP: hostIP, Port: hostPort}, &net.TCPAddr{IP: to.AsSlice(), Port: port.Int()}
+			}
+			p, err := proxy.NewProxy(front, back)
+			if err != nil {
+				if errors.Is(err, syscall.EADDRINUSE) {
+					return fail(errdefs.Busy("cannot publish %s on %s: the host port is already in use", port, front))
+				}
+				return fail(fmt.Errorf("publishing %s on %s: %w", port, front, err))
+			}
+			out = append(out, p)
+			go p.Run()
+			bs[i].HostPort = strconv.Itoa(portOf(p.FrontendAddr()))
+		}
+	}
+	return out, nil
+}
+
+func portOf(a net.Addr) int {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.Port
+	case *net.UDPAddr:
+		return a.Port
+	}
+	return 0
+}

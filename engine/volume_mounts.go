@@ -1,0 +1,533 @@
+package engine
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/go-units"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/imagestore"
+	"github.com/enginefs/enginefs/voldrv"
+)
+
+// MountPoint is one mount of a container, resolved at create from its
+// volumes-from, its image's VOLUMEs, -v, --mount and --tmpfs (docker's
+// MountPoint, with what a start needs).
+type MountPoint struct {
+	Type        mount.Type        `json:"Type"`
+	Name        string            `json:"Name,omitempty"`   // a volume's
+	Source      string            `json:"Source,omitempty"` // a bind's host path
+	Destination string            `json:"Destination"`
+	Driver      string            `json:"Driver,omitempty"`
+	Mode        string            `json:"Mode"` // the options as given (ro, z, nocopy...)
+	RW          bool              `json:"RW"`
+	Propagation mount.Propagation `json:"Propagation,omitempty"`
+	// NoCopy keeps a new volume empty instead of filling it with what the
+	// image has at the destination.
+	NoCopy bool `json:"NoCopy,omitempty"`
+	// Anonymous volumes go with the container (run --rm).
+	Anonymous bool `json:"Anonymous,omitempty"`
+	// TmpfsOptions are a tmpfs mount's options (size=64m,mode=1777).
+	TmpfsOptions string `json:"TmpfsOptions,omitempty"`
+}
+
+// ParseMount reads docker's --mount value:
+// type=volume|bind|tmpfs,src=,dst=,readonly,volume-opt=K=V,volume-driver=,
+// volume-nocopy,volume-label=K=V,bind-propagation=,tmpfs-size=,tmpfs-mode=.
+func ParseMount(s string) (mount.Mount, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	fields, err := r.Read()
+	if err != nil {
+		return mount.Mount{}, errdefs.Invalid("invalid mount %q: %v", s, err)
+	}
+	m := mount.Mount{Type: mount.TypeVolume}
+	bad := func(format string, a ...any) (mount.Mount, error) {
+		return mount.Mount{}, errdefs.Invalid("invalid mount %q: "+format, append([]any{s}, a...)...)
+	}
+	vol := func() *mount.VolumeOptions {
+		if m.VolumeOptions == nil {
+			m.VolumeOptions = &mount.VolumeOptions{}
+		}
+		return m.VolumeOptions
+	}
+	driver := func() *mount.Driver {
+		if vol().DriverConfig == nil {
+			vol().DriverConfig = &mount.Driver{}
+		}
+		return vol().DriverConfig
+	}
+	tmpfs := func() *mount.TmpfsOptions {
+		if m.TmpfsOptions == nil {
+			m.TmpfsOptions = &mount.TmpfsOptions{}
+		}
+		return m.TmpfsOptions
+	}
+	boolOf := func(k, v string, set bool) (bool, error) {
+		if !set {
+			return true, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, errdefs.Invalid("invalid mount %q: %s=%q is not a boolean", s, k, v)
+		}
+		return b, nil
+	}
+	for _, f := range fields {
+		k, v, set := strings.Cut(strings.TrimSpace(f), "=")
+		switch strings.ToLower(k) {
+		case "type":
+			m.Type = mount.Type(strings.ToLower(v))
+		case "source", "src":
+			m.Source = v
+		case "target", "destination", "dst":
+			m.Target = v
+		case "readonly", "ro":
+			if m.ReadOnly, err = boolOf(k, v, set); err != nil {
+				return mount.Mount{}, err
+			}
+		case "bind-propagation":
+			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v)}
+		case "volume-driver":
+			driver().Name = v
+		case "volume-opt":
+			ok, ov, _ := strings.Cut(v, "=")
+			if driver().Options == nil {
+				driver().Options = map[string]string{}
+			}
+			driver().Options[ok] = ov
+		case "volume-label":
+			lk, lv, _ := strings.Cut(v, "=")
+			if vol().Labels == nil {
+				vol().Labels = map[string]string{}
+			}
+			vol().Labels[lk] = lv
+		case "volume-nocopy":
+			if vol().NoCopy, err = boolOf(k, v, set); err != nil {
+				return mount.Mount{}, err
+			}
+		case "tmpfs-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return bad("tmpfs-size=%q", v)
+			}
+			tmpfs().SizeBytes = n
+		case "tmpfs-mode":
+			n, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				return bad("tmpfs-mode=%q is not an octal mode", v)
+			}
+			tmpfs().Mode = os.FileMode(n)
+		default:
+			return bad("unknown field %q", k)
+		}
+	}
+	if err := checkMount(m); err != nil {
+		return mount.Mount{}, err
+	}
+	return m, nil
+}
+
+// checkMount checks a --mount (or a Mounts entry of a config).
+func checkMount(m mount.Mount) error {
+	if err := checkDestination(m.Target); err != nil {
+		return err
+	}
+	switch m.Type {
+	case mount.TypeBind:
+		if !path.IsAbs(m.Source) {
+			return errdefs.Invalid("invalid mount on %s: a bind mount needs an absolute source, not %q", m.Target, m.Source)
+		}
+		if m.VolumeOptions != nil || m.TmpfsOptions != nil {
+			return errdefs.Invalid("invalid mount on %s: volume or tmpfs options on a bind mount", m.Target)
+		}
+		if m.BindOptions != nil {
+			if err := checkPropagation(string(m.BindOptions.Propagation)); err != nil {
+				return err
+			}
+		}
+	case mount.TypeVolume:
+		if m.Source != "" {
+			if err := voldrv.CheckName(m.Source); err != nil {
+				return err
+			}
+		}
+		if m.BindOptions != nil || m.TmpfsOptions != nil {
+			return errdefs.Invalid("invalid mount on %s: bind or tmpfs options on a volume", m.Target)
+		}
+	case mount.TypeTmpfs:
+		if m.Source != "" {
+			return errdefs.Invalid("invalid mount on %s: a tmpfs mount has no source", m.Target)
+		}
+		if m.BindOptions != nil || m.VolumeOptions != nil {
+			return errdefs.Invalid("invalid mount on %s: bind or volume options on a tmpfs", m.Target)
+		}
+	default:
+		return errdefs.Invalid("invalid mount on %s: unsupported type %q (volume, bind, tmpfs)", m.Target, m.Type)
+	}
+	return nil
+}
+
+func checkDestination(dst string) error {
+	if !path.IsAbs(dst) || path.Clean(dst) == "/" {
+		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /", dst)
+	}
+	return nil
+}
+
+func checkPropagation(p string) error {
+	switch mount.Propagation(p) {
+	case "", mount.PropagationPrivate, mount.PropagationRPrivate, mount.PropagationShared,
+		mount.PropagationRShared, mount.PropagationSlave, mount.PropagationRSlave:
+		return nil
+	}
+	return errdefs.Invalid("invalid mount propagation %q", p)
+}
+
+// ParseBind reads docker's -v value: [SRC:]DST[:MODE]. A SRC that is an
+// absolute path is a bind mount, any other a named volume; no SRC is an
+// anonymous volume. MODE is a comma list of ro, rw, z, Z, nocopy and a
+// propagation.
+func ParseBind(s string) (MountPoint, error) {
+	parts := strings.Split(s, ":")
+	var mp MountPoint
+	var mode string
+	switch len(parts) {
+	case 1:
+		mp.Destination = parts[0]
+	case 2:
+		mp.Source, mp.Destination = parts[0], parts[1]
+	case 3:
+		mp.Source, mp.Destination, mode = parts[0], parts[1], parts[2]
+	default:
+		return MountPoint{}, errdefs.Invalid("invalid volume specification %q: want [SRC:]DST[:MODE]", s)
+	}
+	if err := checkDestination(mp.Destination); err != nil {
+		return MountPoint{}, fmt.Errorf("volume specification %q: %w", s, err)
+	}
+	mp.Destination = path.Clean(mp.Destination)
+	mp.Type, mp.RW, mp.Mode = mount.TypeVolume, true, mode
+	switch {
+	case mp.Source == "":
+		mp.Anonymous = true
+	case path.IsAbs(mp.Source):
+		mp.Type = mount.TypeBind
+		mp.Source = path.Clean(mp.Source)
+	default:
+		if err := voldrv.CheckName(mp.Source); err != nil {
+			return MountPoint{}, fmt.Errorf("volume specification %q: %w", s, err)
+		}
+		mp.Name, mp.Source = mp.Source, ""
+	}
+	rw := 0
+	for _, o := range strings.Split(mode, ",") {
+		switch o {
+		case "":
+		case "ro":
+			mp.RW = false
+			rw++
+		case "rw":
+			rw++
+		case "z", "Z": // SELinux labels: nothing to do here
+		case "nocopy":
+			if mp.Type != mount.TypeVolume {
+				return MountPoint{}, errdefs.Invalid("invalid volume specification %q: nocopy applies to volumes", s)
+			}
+			mp.NoCopy = true
+		default:
+			if checkPropagation(o) != nil || mp.Type != mount.TypeBind {
+				return MountPoint{}, errdefs.Invalid("invalid volume specification %q: invalid mode %q", s, o)
+			}
+			mp.Propagation = mount.Propagation(o)
+		}
+	}
+	if rw > 1 {
+		return MountPoint{}, errdefs.Invalid("invalid volume specification %q: more than one of ro and rw", s)
+	}
+	return mp, nil
+}
+
+// validate checks what can be checked without the engine.
+func (s Storage) validate() error {
+	for _, b := range s.Binds {
+		if _, err := ParseBind(b); err != nil {
+			return err
+		}
+	}
+	for _, m := range s.Mounts {
+		if err := checkMount(m); err != nil {
+			return err
+		}
+	}
+	for dst := range s.Tmpfs {
+		if err := checkDestination(dst); err != nil {
+			return err
+		}
+	}
+	for _, v := range s.VolumesFrom {
+		if c, mode, _ := strings.Cut(v, ":"); c == "" || (mode != "" && mode != "ro" && mode != "rw") {
+			return errdefs.Invalid("invalid volumes-from %q: want CONTAINER[:ro|:rw]", v)
+		}
+	}
+	return nil
+}
+
+// resolveMounts turns a config's mounts into the container's mount points,
+// making the volumes they name that do not exist yet; an anonymous volume
+// of prev (the mounts a config rewrite replaces) is kept for the same
+// destination. It returns a function that removes the volumes it made, for
+// a create that fails after it. The caller holds e.vols.use for reading.
+func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore.Image, prev []MountPoint) ([]MountPoint, func(), error) {
+	byDest := map[string]MountPoint{}
+	explicit := map[string]string{} // destination → what set it
+	set := func(mp MountPoint, what string) error {
+		if prev, ok := explicit[mp.Destination]; ok {
+			return errdefs.Invalid("duplicate mount point %s (%s and %s)", mp.Destination, prev, what)
+		}
+		explicit[mp.Destination] = what
+		byDest[mp.Destination] = mp
+		return nil
+	}
+	for _, v := range cfg.VolumesFrom {
+		ref, mode, _ := strings.Cut(v, ":")
+		c, err := e.Get(ref)
+		if err != nil {
+			return nil, nil, fmt.Errorf("volumes-from %s: %w", ref, err)
+		}
+		for _, mp := range c.Record().Mounts {
+			if mp.Type == mount.TypeTmpfs {
+				continue
+			}
+			switch mode {
+			case "ro":
+				mp.RW = false
+			case "rw":
+				mp.RW = true
+			}
+			byDest[mp.Destination] = mp
+		}
+	}
+	if img != nil {
+		var dests []string
+		for d := range img.Config.Config.Volumes {
+			dests = append(dests, path.Clean(d))
+		}
+		sort.Strings(dests)
+		for _, d := range dests {
+			if _, ok := byDest[d]; !ok && checkDestination(d) == nil {
+				byDest[d] = MountPoint{Type: mount.TypeVolume, Destination: d, RW: true, Anonymous: true}
+			}
+		}
+	}
+	for _, b := range cfg.Binds {
+		mp, err := ParseBind(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := set(mp, "-v "+b); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if err := checkMount(m); err != nil {
+			return nil, nil, err
+		}
+		mp := MountPoint{Type: m.Type, Destination: path.Clean(m.Target), RW: !m.ReadOnly}
+		switch m.Type {
+		case mount.TypeBind:
+			mp.Source = path.Clean(m.Source)
+			if m.BindOptions != nil {
+				mp.Propagation = m.BindOptions.Propagation
+			}
+			if _, err := os.Stat(mp.Source); err != nil {
+				return nil, nil, errdefs.Invalid("invalid mount on %s: bind source path does not exist: %s", mp.Destination, mp.Source)
+			}
+		case mount.TypeVolume:
+			mp.Name, mp.Anonymous = m.Source, m.Source == ""
+			if vo := m.VolumeOptions; vo != nil {
+				mp.NoCopy = vo.NoCopy
+				if vo.DriverConfig != nil {
+					mp.Driver = vo.DriverConfig.Name
+				}
+			}
+		case mount.TypeTmpfs:
+			mp.TmpfsOptions = tmpfsOptions(m.TmpfsOptions)
+		}
+		if err := set(mp, "--mount "+m.Target); err != nil {
+			return nil, nil, err
+		}
+	}
+	for dst, opts := range cfg.Tmpfs {
+		if err := checkDestination(dst); err != nil {
+			return nil, nil, err
+		}
+		if err := set(MountPoint{Type: mount.TypeTmpfs, Destination: path.Clean(dst), RW: true, TmpfsOptions: opts}, "--tmpfs "+dst); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	out := make([]MountPoint, 0, len(byDest))
+	for _, mp := range byDest {
+		out = append(out, mp)
+	}
+	// Parents before children, so /data is mounted before /data/logs.
+	sort.Slice(out, func(i, j int) bool { return out[i].Destination < out[j].Destination })
+	var made []string
+	undo := func() {
+		for _, name := range made {
+			if err := e.removeVolumeLocked(context.WithoutCancel(ctx), name); err != nil {
+				e.logf("volume %s: %v", short(name), err)
+			}
+		}
+	}
+	for i := range out {
+		mp := &out[i]
+		switch mp.Type {
+		case mount.TypeVolume:
+			if mp.Anonymous && mp.Name == "" {
+				for _, p := range prev {
+					if p.Anonymous && p.Destination == mp.Destination {
+						mp.Name = p.Name
+					}
+				}
+			}
+			o := VolumeOptions{Name: mp.Name, Driver: firstOf(mp.Driver, cfg.VolumeDriver)}
+			for _, m := range cfg.Mounts {
+				if path.Clean(m.Target) == mp.Destination && m.VolumeOptions != nil {
+					o.Labels = m.VolumeOptions.Labels
+					if m.VolumeOptions.DriverConfig != nil {
+						o.Options = m.VolumeOptions.DriverConfig.Options
+					}
+				}
+			}
+			rec, created, err := e.ensureVolume(ctx, o, mp.Anonymous)
+			if err != nil {
+				undo()
+				return nil, nil, err
+			}
+			if created {
+				made = append(made, rec.Name)
+			}
+			mp.Name, mp.Driver = rec.Name, rec.Driver
+		case mount.TypeBind:
+			if _, err := os.Stat(mp.Source); errors.Is(err, os.ErrNotExist) {
+				// -v makes a missing host directory, as docker does.
+				if err := os.MkdirAll(mp.Source, 0o755); err != nil {
+					undo()
+					return nil, nil, fmt.Errorf("bind source %s: %w", mp.Source, err)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, undo, nil
+}
+
+// tmpfsOptions writes --mount's tmpfs options as --tmpfs's.
+func tmpfsOptions(o *mount.TmpfsOptions) string {
+	if o == nil {
+		return ""
+	}
+	var opts []string
+	if o.SizeBytes > 0 {
+		opts = append(opts, "size="+strconv.FormatInt(o.SizeBytes, 10))
+	}
+	if o.Mode != 0 {
+		opts = append(opts, "mode="+strconv.FormatUint(uint64(o.Mode.Perm()), 8))
+	}
+	return strings.Join(opts, ",")
+}
+
+// mountVolumes mounts the volumes of a starting container (the driver's
+// Mount; a new one is filled from the image first) and returns the spec
+// mounts of every mount point.
+func (e *Engine) mountVolumes(ctx context.Context, rec Record, rootfs string) ([]specs.Mount, error) {
+	var out []specs.Mount
+	for _, mp := range rec.Mounts {
+		opts := []string{"rbind"}
+		if !mp.RW {
+			opts = append(opts, "ro")
+		}
+		opts = append(opts, string(firstOf(string(mp.Propagation), string(mount.PropagationRPrivate))))
+		switch mp.Type {
+		case mount.TypeVolume:
+			drv, err := e.volumeDriver(ctx, mp.Driver)
+			if err != nil {
+				e.unmountVolumes(ctx, rec)
+				return nil, err
+			}
+			src, err := drv.Mount(ctx, mp.Name, rec.ID)
+			if err != nil {
+				e.unmountVolumes(ctx, rec)
+				return nil, fmt.Errorf("volume %s: %w", mp.Name, err)
+			}
+			if !mp.NoCopy {
+				if err := populate(rootfs, mp.Destination, src); err != nil {
+					e.unmountVolumes(ctx, rec)
+					return nil, fmt.Errorf("volume %s: filling it from the image's %s: %w", mp.Name, mp.Destination, err)
+				}
+			}
+			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: src, Options: opts})
+		case mount.TypeBind:
+			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: mp.Source, Options: opts})
+		case mount.TypeTmpfs:
+			topts := []string{"noexec", "nosuid", "nodev"}
+			if mp.TmpfsOptions != "" {
+				topts = append(topts, strings.Split(mp.TmpfsOptions, ",")...)
+			}
+			out = append(out, specs.Mount{Destination: mp.Destination, Type: "tmpfs", Source: "tmpfs", Options: topts})
+		}
+	}
+	return out, nil
+}
+
+// unmountVolumes releases the container's holds on its volumes.
+func (e *Engine) unmountVolumes(ctx context.Context, rec Record) {
+	for _, mp := range rec.Mounts {
+		if mp.Type != mount.TypeVolume {
+			continue
+		}
+		drv, err := e.volumeDriver(ctx, mp.Driver)
+		if err == nil {
+			err = drv.Unmount(ctx, mp.Name, rec.ID)
+		}
+		if err != nil {
+			e.logf("container %s: unmounting volume %s: %v", short(rec.ID), short(mp.Name), err)
+		}
+	}
+}
+
+// restoreVolumes takes back the running containers' holds on their volumes
+// after a daemon restart, so that a volume stays mounted while any of them
+// runs.
+func (e *Engine) restoreVolumes(ctx context.Context) {
+	for _, c := range e.List() {
+		rec := c.Record()
+		if !rec.State.Status.live() {
+			continue
+		}
+		for _, mp := range rec.Mounts {
+			if mp.Type != mount.TypeVolume {
+				continue
+			}
+			drv, err := e.volumeDriver(ctx, mp.Driver)
+			if err == nil {
+				_, err = drv.Mount(ctx, mp.Name, rec.ID)
+			}
+			if err != nil {
+				e.logf("container %s: volume %s: %v", short(rec.ID), short(mp.Name), err)
+			}
+		}
+	}
+}

@@ -1,0 +1,278 @@
+// Package netdrvtest is the conformance suite of netdrv.Driver: every driver
+// (netdrv/bridge, netdrv/macvlan) runs [TestDriver] on the real kernel, in
+// network namespaces the test makes, and shows that two endpoints of one
+// network get their addresses, MACs and routes, reach each other over TCP,
+// and are gone after Leave, as is the host side after Teardown.
+//
+// It also holds the helpers tests elsewhere use to make names and subnets
+// that concurrent tests on one host do not share ([UniqueName],
+// [FreeSubnet]).
+package netdrvtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/enginefs/enginefs/netdrv"
+	"github.com/enginefs/enginefs/netdrv/ipam"
+)
+
+// Require skips the test, naming what is missing, when it cannot make
+// network namespaces and links.
+func Require(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, netlink)")
+	}
+}
+
+// UniqueName returns prefix followed by random hex digits, IFNAMSIZ-safe.
+func UniqueName(prefix string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])[:netdrv.IFNameMax-len(prefix)]
+}
+
+// FreeSubnet returns a random subnet of the given length (16 to 28) in
+// 10.192.0.0/11 that no route of the host overlaps, for a test network.
+func FreeSubnet(t testing.TB, bits int) netip.Prefix {
+	t.Helper()
+	routes, err := netdrv.HostRoutes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := uint32(10)<<24 | uint32(192)<<16
+	for try := 0; try < 100; try++ {
+		n, _ := rand.Int(rand.Reader, big.NewInt(1<<(bits-11)))
+		v := base + uint32(n.Int64())<<(32-bits)
+		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits)
+		if !slices.ContainsFunc(routes, cand.Overlaps) {
+			return cand
+		}
+	}
+	t.Fatal("no free test subnet in 10.192.0.0/11")
+	return netip.Prefix{}
+}
+
+// DummyParent makes a link with no traffic of its own to be the parent of
+// macvlan endpoints, up, and deletes it when the test ends. It is a dummy
+// link where the kernel has the dummy driver, else an ifb link, else one end
+// of a veth pair (the test's name is the same either way).
+func DummyParent(t testing.TB) string {
+	t.Helper()
+	name := UniqueName("efsd")
+	attrs := netlink.LinkAttrs{Name: name}
+	var link netlink.Link
+	var errs []error
+	for _, l := range []netlink.Link{
+		&netlink.Dummy{LinkAttrs: attrs},
+		&netlink.Ifb{LinkAttrs: attrs},
+		&netlink.Veth{LinkAttrs: attrs, PeerName: UniqueName("efsp")},
+	} {
+		err := netlink.LinkAdd(l)
+		if err == nil {
+			link = l
+			break
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", l.Type(), err))
+	}
+	if link == nil {
+		t.Skipf("cannot make a parent link for macvlan (no dummy, ifb or veth driver): %v", errs)
+	}
+	t.Cleanup(func() {
+		if err := netlink.LinkDel(link); err != nil {
+			t.Errorf("deleting the test's parent link %s: %v", name, err)
+		}
+	})
+	if err := netlink.LinkSetUp(link); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := link.(*netlink.Veth); ok {
+		if peer, err := netlink.LinkByName(v.PeerName); err == nil {
+			_ = netlink.LinkSetUp(peer)
+		}
+	}
+	return name
+}
+
+// Config is one driver under test.
+type Config struct {
+	Driver netdrv.Driver
+	// Network returns the network to test on; the suite fills nothing in.
+	// It may make what the network needs (a parent interface), removing it
+	// with t.Cleanup.
+	Network func(t *testing.T) netdrv.Network
+	// HostSide reports whether the driver makes something on the host for
+	// a network (a bridge) named by HostLink, checked after Teardown.
+	HostLink func(n netdrv.Network) string
+}
+
+// TestDriver runs the suite.
+func TestDriver(t *testing.T, cfg Config) {
+	Require(t)
+	ctx := context.Background()
+	n := cfg.Network(t)
+	if err := cfg.Driver.Setup(ctx, n); err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cfg.Driver.Teardown(ctx, n); err != nil {
+			t.Errorf("Teardown: %v", err)
+		}
+		if cfg.HostLink != nil {
+			if _, err := netlink.LinkByName(cfg.HostLink(n)); !netdrv.IsNotFound(err) {
+				t.Errorf("host link %s still there after Teardown (%v)", cfg.HostLink(n), err)
+			}
+		}
+	})
+	// Setup again adopts what is there.
+	if err := cfg.Driver.Setup(ctx, n); err != nil {
+		t.Fatalf("Setup a second time: %v", err)
+	}
+
+	dir := t.TempDir()
+	var nss [2]netdrv.Namespace
+	var eps [2]netdrv.Endpoint
+	pool, err := ipam.New(n.Subnet, n.Gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range nss {
+		ns, err := netdrv.CreateNamespace(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := netdrv.DeleteNamespace(ns.Path()); err != nil {
+				t.Error(err)
+			}
+		})
+		nss[i] = ns
+		addr, err := pool.Allocate(fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := UniqueName("c") + fmt.Sprint(i)
+		eps[i] = netdrv.Endpoint{ContainerID: id, IfName: "eth0", Address: netip.PrefixFrom(addr, n.Subnet.Bits()),
+			MAC: netdrv.MACFor(addr), DefaultRoute: true}
+		if err := cfg.Driver.Join(ctx, n, eps[i], ns); err != nil {
+			t.Fatalf("Join %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = cfg.Driver.Leave(ctx, n, eps[i], ns) })
+	}
+
+	t.Run("Interface", func(t *testing.T) {
+		for i, ns := range nss {
+			checkInterface(t, ns, n, eps[i])
+		}
+	})
+	t.Run("Reach", func(t *testing.T) {
+		reach(t, nss[0], nss[1], eps[1].Address.Addr())
+		reach(t, nss[1], nss[0], eps[0].Address.Addr())
+	})
+	t.Run("Leave", func(t *testing.T) {
+		if err := cfg.Driver.Leave(ctx, n, eps[0], nss[0]); err != nil {
+			t.Fatal(err)
+		}
+		h, err := nss[0].Handle()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		if _, err := h.LinkByName("eth0"); !netdrv.IsNotFound(err) {
+			t.Errorf("eth0 still in the namespace after Leave (%v)", err)
+		}
+		if err := cfg.Driver.Leave(ctx, n, eps[0], nss[0]); err != nil {
+			t.Errorf("a second Leave: %v", err)
+		}
+	})
+}
+
+// checkInterface checks ep's interface in ns.
+func checkInterface(t *testing.T, ns netdrv.Namespace, n netdrv.Network, ep netdrv.Endpoint) {
+	t.Helper()
+	h, err := ns.Handle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(ep.IfName)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", ep.IfName, ns, err)
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		t.Errorf("%s is down", ep.IfName)
+	}
+	if got := link.Attrs().HardwareAddr.String(); got != ep.MAC.String() {
+		t.Errorf("%s has MAC %s, want %s", ep.IfName, got, ep.MAC)
+	}
+	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	if err != nil || len(addrs) != 1 || addrs[0].IPNet.String() != ep.Address.String() {
+		t.Errorf("%s has addresses %v (%v), want %s", ep.IfName, addrs, err, ep.Address)
+	}
+	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := ""
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			gw = r.Gw.String()
+		}
+	}
+	if want := n.Gateway.String(); n.Gateway.IsValid() && gw != want {
+		t.Errorf("default route via %q, want %s", gw, want)
+	}
+	lo, err := h.LinkByName("lo")
+	if err != nil || lo.Attrs().Flags&net.FlagUp == 0 {
+		t.Errorf("lo is not up in %s (%v)", ns, err)
+	}
+}
+
+// reach listens on TCP in to, connects from from to addr and exchanges a line.
+func reach(t *testing.T, from, to netdrv.Namespace, addr netip.Addr) {
+	t.Helper()
+	var l net.Listener
+	if err := to.Do(func() (err error) {
+		l, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("hello\n"))
+	}()
+	var c net.Conn
+	if err := from.Do(func() (err error) {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		c, err = d.Dial("tcp", l.Addr().String())
+		return err
+	}); err != nil {
+		t.Fatalf("connect from %s to %s: %v", from, l.Addr(), err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "hello\n" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+}

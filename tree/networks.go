@@ -1,0 +1,304 @@
+package tree
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/fs"
+)
+
+const networkCreateUsage = "create NAME [driver=bridge|macvlan] [subnet=CIDR] [gateway=IP] [parent=IF] [internal] [opt=K=V]... [label=K=V]..."
+
+var networksGrammar = ctl.Grammar{
+	{Name: "create", MinArgs: 1, MaxArgs: 2, Keys: []string{"driver", "subnet", "gateway", "parent", "internal", "opt", "label"}, Usage: networkCreateUsage},
+	{Name: "rm", MinArgs: 1, MaxArgs: -1, Usage: "rm NAME..."},
+	{Name: "prune", Usage: "prune"},
+}
+
+var networkGrammar = ctl.Grammar{
+	{Name: "connect", MinArgs: 1, MaxArgs: 1, Keys: []string{"ip", "alias"}, Usage: "connect CONTAINER [ip=IPV4] [alias=NAME]..."},
+	{Name: "disconnect", MinArgs: 1, MaxArgs: 1, Usage: "disconnect CONTAINER"},
+	{Name: "rm", Usage: "rm"},
+}
+
+// networks is /networks: ctl, err, list and a directory per network, found
+// by name, id or unique id prefix and listed by name.
+func (t *tree) networks() fs.Dir {
+	slot := t.slot("networks")
+	static := fs.StaticDir{
+		{Name: "ctl", Node: &fs.CtlFile{Exec: t.networksCtl, Errors: slot}},
+		{Name: "err", Node: fs.ErrFile(slot)},
+		{Name: "list", Node: fs.ReadFile(t.networkList)},
+	}
+	return &fs.DirFunc{
+		List: func(ctx context.Context) ([]fs.DirEntry, error) {
+			ents, _ := static.ReadDir(ctx)
+			for _, n := range t.e.Networks() {
+				ents = append(ents, fs.DirEntry{Name: n.Name, Mode: os.ModeDir})
+			}
+			return ents, nil
+		},
+		Get: func(ctx context.Context, name string) (fs.Node, error) {
+			if n, err := static.Lookup(ctx, name); err == nil {
+				return n, nil
+			}
+			rec, err := t.e.Network(name)
+			if err != nil {
+				return nil, err
+			}
+			return t.network(rec.ID), nil
+		},
+	}
+}
+
+func (t *tree) networksCtl(ctx context.Context, line string) (string, error) {
+	cmd, err := networksGrammar.Parse(line)
+	if err != nil {
+		return "", err
+	}
+	switch cmd.Verb {
+	case "create":
+		o, err := networkOptions(cmd)
+		if err != nil {
+			return "", err
+		}
+		rec, err := t.e.CreateNetwork(ctx, o)
+		if err != nil {
+			return "", err
+		}
+		return rec.ID, nil
+	case "rm":
+		for _, ref := range cmd.Args {
+			if err := t.e.RemoveNetwork(ctx, ref); err != nil {
+				return "", err
+			}
+		}
+		return "", nil
+	case "prune":
+		names, err := t.e.PruneNetworks(ctx)
+		return strings.Join(names, "\n"), err
+	}
+	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+}
+
+// reservedNetworkNames are the files of /networks.
+var reservedNetworkNames = map[string]bool{"ctl": true, "err": true, "list": true}
+
+// networkOptions reads a create line.
+func networkOptions(cmd ctl.Command) (engine.NetworkOptions, error) {
+	o := engine.NetworkOptions{Name: cmd.Args[0], Options: map[string]string{}, Labels: map[string]string{}}
+	if reservedNetworkNames[o.Name] {
+		return o, errdefs.Invalid("network name %q is reserved: it names a file of /networks", o.Name)
+	}
+	if len(cmd.Args) > 1 {
+		if cmd.Args[1] != "internal" {
+			return o, &ctl.Error{Verb: "create", Msg: "unexpected argument", Word: cmd.Args[1], Usage: networkCreateUsage}
+		}
+		o.Internal = true
+	}
+	if _, ok := cmd.Get("internal"); ok {
+		b, err := cmd.Bool("internal", false)
+		if err != nil {
+			return o, err
+		}
+		o.Internal = b
+	}
+	o.Driver, _ = cmd.Get("driver")
+	o.Subnet, _ = cmd.Get("subnet")
+	o.Gateway, _ = cmd.Get("gateway")
+	if p, ok := cmd.Get("parent"); ok {
+		o.Options["parent"] = p
+	}
+	return o, keyValues(cmd, networkCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels})
+}
+
+// keyValues reads the repeated key=K=V options of cmd (opt=, label=) into
+// the maps named by key.
+func keyValues(cmd ctl.Command, usage string, dsts map[string]map[string]string) error {
+	for key, dst := range dsts {
+		for _, kv := range cmd.All(key) {
+			k, v, _ := strings.Cut(kv, "=")
+			if k == "" {
+				return &ctl.Error{Verb: cmd.Verb, Msg: "want K=V", Word: key + "=" + kv, Usage: usage}
+			}
+			dst[k] = v
+		}
+	}
+	return nil
+}
+
+// network is the directory of one network.
+func (t *tree) network(id string) fs.Dir {
+	dir := "networks/" + id
+	slot := t.slot(dir)
+	return fs.StaticDir{
+		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
+			cmd, err := networkGrammar.Parse(line)
+			if err != nil {
+				return "", err
+			}
+			switch cmd.Verb {
+			case "connect":
+				ip, _ := cmd.Get("ip")
+				return "", t.e.Connect(ctx, id, cmd.Args[0], engine.EndpointOptions{IPv4Address: ip, Aliases: cmd.All("alias")})
+			case "disconnect":
+				return "", t.e.Disconnect(ctx, id, cmd.Args[0])
+			case "rm":
+				if err := t.e.RemoveNetwork(ctx, id); err != nil {
+					return "", err
+				}
+				t.forget(dir)
+				return "", nil
+			}
+			return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+		}}},
+		{Name: "err", Node: fs.ErrFile(slot)},
+		{Name: "config", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
+			doc, err := t.networkInspect(id)
+			if err != nil {
+				return nil, err
+			}
+			return jsonDoc(doc)
+		})},
+		{Name: "containers", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
+			att, err := t.e.NetworkContainers(id)
+			if err != nil {
+				return nil, err
+			}
+			var b strings.Builder
+			for _, a := range att {
+				state := "stopped"
+				if a.Running {
+					state = "running"
+				}
+				fmt.Fprintf(&b, "%s %s %s/%d %s %s\n", firstNonEmpty(a.Name, shortID(a.ID)), a.ID, a.Endpoint.IPAddress,
+					a.Endpoint.IPPrefixLen, a.Endpoint.MacAddress, state)
+			}
+			return []byte(b.String()), nil
+		})},
+	}
+}
+
+// networkInspect is docker's network inspect document.
+func (t *tree) networkInspect(ref string) (network.Inspect, error) {
+	rec, err := t.e.Network(ref)
+	if err != nil {
+		return network.Inspect{}, err
+	}
+	doc := network.Inspect{
+		Name: rec.Name, ID: rec.ID, Created: rec.Created, Scope: "local", Driver: rec.Driver,
+		EnableIPv4: true, Internal: rec.Internal, Attachable: false,
+		IPAM:       network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{}},
+		Containers: map[string]network.EndpointResource{},
+		Options:    rec.Options, Labels: rec.Labels,
+	}
+	if doc.Options == nil {
+		doc.Options = map[string]string{}
+	}
+	if doc.Labels == nil {
+		doc.Labels = map[string]string{}
+	}
+	if rec.Subnet.IsValid() {
+		cfg := network.IPAMConfig{Subnet: rec.Subnet.String()}
+		if rec.Gateway.IsValid() {
+			cfg.Gateway = rec.Gateway.String()
+		}
+		doc.IPAM.Config = append(doc.IPAM.Config, cfg)
+	}
+	att, err := t.e.NetworkContainers(rec.ID)
+	if err != nil {
+		return network.Inspect{}, err
+	}
+	for _, a := range att {
+		if !a.Running {
+			continue // docker lists the endpoints of running containers
+		}
+		doc.Containers[a.ID] = network.EndpointResource{
+			Name: a.Name, EndpointID: a.Endpoint.EndpointID, MacAddress: a.Endpoint.MacAddress,
+			IPv4Address: fmt.Sprintf("%s/%d", a.Endpoint.IPAddress, a.Endpoint.IPPrefixLen),
+		}
+	}
+	return doc, nil
+}
+
+// networkList is networks/list: docker's network ls document.
+func (t *tree) networkList(ctx context.Context) ([]byte, error) {
+	out := []network.Inspect{}
+	for _, rec := range t.e.Networks() {
+		doc, err := t.networkInspect(rec.ID)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, doc)
+	}
+	return jsonDoc(out)
+}
+
+// networkSettings builds docker's NetworkSettings of a container.
+type networkSettings struct {
+	key string // the namespace file of a running container
+}
+
+func (ns networkSettings) settings(r engine.Record) *container.NetworkSettings {
+	out := &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}
+	out.SandboxKey = ns.key
+	out.Ports = nat.PortMap{}
+	for p, bs := range r.Ports {
+		out.Ports[p] = bs
+	}
+	for p := range r.Config.ExposedPorts {
+		if _, ok := out.Ports[p]; !ok {
+			out.Ports[p] = nil // exposed, not published
+		}
+	}
+	for name, ep := range r.Networks {
+		es := &network.EndpointSettings{
+			NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, MacAddress: ep.MacAddress,
+			IPAddress: ep.IPAddress.String(), IPPrefixLen: ep.IPPrefixLen,
+			Aliases: ep.Aliases, DNSNames: ep.DNSNames(r.Name, r.ID),
+		}
+		if ep.Gateway.IsValid() {
+			es.Gateway = ep.Gateway.String()
+		}
+		if ep.StaticIP {
+			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: es.IPAddress}
+		}
+		out.Networks[name] = es
+		if name == engine.NetworkBridge {
+			out.DefaultNetworkSettings = container.DefaultNetworkSettings{
+				EndpointID: es.EndpointID, Gateway: es.Gateway, IPAddress: es.IPAddress,
+				IPPrefixLen: es.IPPrefixLen, MacAddress: es.MacAddress,
+			}
+		}
+	}
+	return out
+}
+
+// ports is the Ports of containers/list (docker ps).
+func ports(pm nat.PortMap) []container.Port {
+	out := []container.Port{}
+	for p, bs := range pm {
+		for _, b := range bs {
+			hp, _ := strconv.Atoi(b.HostPort)
+			out = append(out, container.Port{IP: b.HostIP, PrivatePort: uint16(p.Int()), PublicPort: uint16(hp), Type: p.Proto()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].PrivatePort != out[j].PrivatePort {
+			return out[i].PrivatePort < out[j].PrivatePort
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
+}

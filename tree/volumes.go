@@ -1,0 +1,183 @@
+package tree
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/fs"
+)
+
+const volumeCreateUsage = "create [NAME] [driver=local] [opt=K=V]... [label=K=V]..."
+
+var volumesGrammar = ctl.Grammar{
+	{Name: "create", MaxArgs: 1, Keys: []string{"driver", "opt", "label"}, Usage: volumeCreateUsage},
+	{Name: "rm", MinArgs: 1, MaxArgs: -1, Usage: "rm NAME..."},
+	{Name: "prune", MaxArgs: 1, Usage: "prune [all]"},
+}
+
+var volumeGrammar = ctl.Grammar{
+	{Name: "rm", Usage: "rm"},
+}
+
+// volumes is /volumes: ctl, err, list and a directory per volume.
+func (t *tree) volumes() fs.Dir {
+	slot := t.slot("volumes")
+	static := fs.StaticDir{
+		{Name: "ctl", Node: &fs.CtlFile{Exec: t.volumesCtl, Errors: slot}},
+		{Name: "err", Node: fs.ErrFile(slot)},
+		{Name: "list", Node: fs.ReadFile(t.volumeList)},
+	}
+	return &fs.DirFunc{
+		List: func(ctx context.Context) ([]fs.DirEntry, error) {
+			ents, _ := static.ReadDir(ctx)
+			for _, v := range t.e.Volumes() {
+				ents = append(ents, fs.DirEntry{Name: v.Name, Mode: os.ModeDir})
+			}
+			return ents, nil
+		},
+		Get: func(ctx context.Context, name string) (fs.Node, error) {
+			if n, err := static.Lookup(ctx, name); err == nil {
+				return n, nil
+			}
+			return t.volume(ctx, name)
+		},
+	}
+}
+
+func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
+	cmd, err := volumesGrammar.Parse(line)
+	if err != nil {
+		return "", err
+	}
+	switch cmd.Verb {
+	case "create":
+		o := engine.VolumeOptions{Options: map[string]string{}, Labels: map[string]string{}}
+		if len(cmd.Args) > 0 {
+			o.Name = cmd.Args[0]
+		}
+		if o.Name == "ctl" || o.Name == "err" || o.Name == "list" {
+			return "", errdefs.Invalid("volume name %q is reserved: it names a file of /volumes", o.Name)
+		}
+		o.Driver, _ = cmd.Get("driver")
+		if err := keyValues(cmd, volumeCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels}); err != nil {
+			return "", err
+		}
+		rec, err := t.e.CreateVolume(ctx, o)
+		if err != nil {
+			return "", err
+		}
+		return rec.Name, nil
+	case "rm":
+		for _, name := range cmd.Args {
+			if err := t.e.RemoveVolume(ctx, name); err != nil {
+				return "", err
+			}
+			t.forget("volumes/" + name)
+		}
+		return "", nil
+	case "prune":
+		all := len(cmd.Args) > 0
+		if all && cmd.Args[0] != "all" {
+			return "", &ctl.Error{Verb: "prune", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "prune [all]"}
+		}
+		names, err := t.e.PruneVolumes(ctx, all)
+		return strings.Join(names, "\n"), err
+	}
+	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+}
+
+// volume is the directory of one volume: ctl, err, config and data/ (the
+// volume's files, read-write, served from where its driver keeps them).
+func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
+	dir := "volumes/" + name
+	slot := t.slot(dir)
+	var data fs.Node
+	switch p, err := t.e.VolumePath(ctx, name); {
+	case err != nil:
+		return nil, err
+	case p == "":
+		// A plugin's volume that no container mounts has no data here.
+		unavailable := func() error {
+			return errdefs.Unavailable("volume %s: its driver has the data only while a container mounts it", name)
+		}
+		data = &fs.DirFunc{
+			List: func(context.Context) ([]fs.DirEntry, error) { return nil, unavailable() },
+			Get:  func(context.Context, string) (fs.Node, error) { return nil, unavailable() },
+		}
+	default:
+		data = fs.HostDir(p)
+	}
+	return fs.StaticDir{
+		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
+			if _, err := volumeGrammar.Parse(line); err != nil {
+				return "", err
+			}
+			if err := t.e.RemoveVolume(ctx, name); err != nil { // rm, the one verb
+				return "", err
+			}
+			t.forget(dir)
+			return "", nil
+		}}},
+		{Name: "err", Node: fs.ErrFile(slot)},
+		{Name: "config", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
+			rec, err := t.e.Volume(name)
+			if err != nil {
+				return nil, err
+			}
+			return jsonDoc(t.volumeDoc(ctx, rec))
+		})},
+		{Name: "data", Node: data},
+	}, nil
+}
+
+// volumeDoc is docker's volume inspect document.
+func (t *tree) volumeDoc(ctx context.Context, rec engine.VolumeRecord) volume.Volume {
+	mp, _ := t.e.VolumePath(ctx, rec.Name)
+	doc := volume.Volume{
+		Name: rec.Name, Driver: rec.Driver, Mountpoint: mp, Scope: "local",
+		CreatedAt: rec.Created.Format(time.RFC3339), Labels: rec.Labels, Options: rec.Options,
+		UsageData: &volume.UsageData{RefCount: int64(len(t.e.VolumeUsers(rec.Name))), Size: -1},
+	}
+	if doc.Labels == nil {
+		doc.Labels = map[string]string{}
+	}
+	if doc.Options == nil {
+		doc.Options = map[string]string{}
+	}
+	if rec.Anonymous {
+		doc.Labels["com.docker.volume.anonymous"] = ""
+	}
+	return doc
+}
+
+// volumeList is volumes/list: docker's volume ls documents.
+func (t *tree) volumeList(ctx context.Context) ([]byte, error) {
+	out := []volume.Volume{}
+	for _, rec := range t.e.Volumes() {
+		out = append(out, t.volumeDoc(ctx, rec))
+	}
+	return jsonDoc(out)
+}
+
+// mountPoints is docker's Mounts of a container.
+func mountPoints(r engine.Record) []container.MountPoint {
+	out := []container.MountPoint{}
+	for _, m := range r.Mounts {
+		mp := container.MountPoint{Type: m.Type, Name: m.Name, Source: m.Source, Destination: m.Destination,
+			Driver: m.Driver, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation}
+		if m.Type == mount.TypeBind && mp.Propagation == "" {
+			mp.Propagation = mount.PropagationRPrivate
+		}
+		out = append(out, mp)
+	}
+	return out
+}
