@@ -88,8 +88,9 @@ func (p *filePool) file(hdr *tar.Header, pfd int, base, rel string, r io.Reader)
 }
 
 // order waits for the workers when the entry at rel must see a file they
-// are still writing: the same path, a parent of it, or a hard link's
-// target. It returns a worker's error, if one failed.
+// are still writing: the same path, a parent of it, something below it
+// (which the entry may remove), or a hard link's target. It returns a
+// worker's error, if one failed.
 func (p *filePool) order(hdr *tar.Header, rel string) error {
 	p.mu.Lock()
 	conflict := len(p.inflight) > 0 && p.touches(rel)
@@ -110,19 +111,17 @@ func (p *filePool) order(hdr *tar.Header, rel string) error {
 	return nil
 }
 
-// touches reports whether rel or one of its parents is being written.
-// p.mu is held.
+// touches reports whether rel, one of its parents or something below it
+// is being written: an entry that replaces a directory removes what is
+// below it. p.mu is held; inflight holds a few paths at most (one per
+// worker and the one waiting to be handed over).
 func (p *filePool) touches(rel string) bool {
-	for {
-		if p.inflight[rel] {
+	for path := range p.inflight {
+		if path == rel || strings.HasPrefix(path, rel+"/") || strings.HasPrefix(rel, path+"/") {
 			return true
 		}
-		i := strings.LastIndex(rel, "/")
-		if i < 0 {
-			return false
-		}
-		rel = rel[:i]
 	}
+	return false
 }
 
 // drain waits for every file handed out and returns the first error.
