@@ -193,6 +193,7 @@ func (t *tree) container(id string) fs.Dir {
 			}
 			return exitCode(c.Wait()), nil
 		})},
+		{Name: "logs", Node: logsFile{t: t, id: id}},
 		{Name: "stdin", Node: t.stdinFile(id, "")},
 		{Name: "stdout", Node: t.outputFile(id, "", outStdout)},
 		{Name: "stderr", Node: t.outputFile(id, "", outStderr)},

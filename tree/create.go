@@ -18,7 +18,7 @@ var createKeys = []string{
 	"tty", "stdin", "stdin-once", "stop-signal", "stop-timeout", "restart", "runtime",
 	"memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-quota", "cpu-period",
 	"cpuset-cpus", "pids-limit", "cap-add", "cap-drop", "privileged", "read-only", "security-opt",
-	"ulimit", "shm-size",
+	"ulimit", "shm-size", "label",
 }
 
 const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [hostname=H] [user=U[:G]] [group-add=G]... " +
@@ -26,7 +26,7 @@ const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [ho
 	"[restart=no|always|unless-stopped|on-failure[:N]] [runtime=NAME] [memory=64m] [memory-swap=128m] " +
 	"[memory-reservation=32m] [cpus=0.5] [cpu-shares=N] [cpu-quota=US] [cpu-period=US] [cpuset-cpus=0-1] " +
 	"[pids-limit=N] [cap-add=CAP]... [cap-drop=CAP]... [privileged=true] [read-only=true] " +
-	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [-- CMD ARG...]"
+	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [label=KEY=VALUE]... [-- CMD ARG...]"
 
 // configFromCreate reads the options of a create line into a name and a config.
 func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
@@ -39,11 +39,19 @@ func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
 	cfg.StopSignal, _ = cmd.Get("stop-signal")
 	cfg.Runtime, _ = cmd.Get("runtime")
 	cfg.CpusetCpus, _ = cmd.Get("cpuset-cpus")
-	if ep, ok := cmd.Get("entrypoint"); ok {
+	// entrypoint= clears the image's; repeated, the words of a longer one.
+	if eps := cmd.All("entrypoint"); len(eps) > 0 {
 		cfg.Entrypoint = []string{}
-		if ep != "" {
-			cfg.Entrypoint = []string{ep}
+		if len(eps) > 1 || eps[0] != "" {
+			cfg.Entrypoint = eps
 		}
+	}
+	for _, l := range cmd.All("label") {
+		k, v, _ := strings.Cut(l, "=")
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
 	}
 	p := parser{cmd: cmd}
 	cfg.AutoRemove = p.bool("rm")

@@ -20,6 +20,8 @@ type inspectDoc struct {
 	Name         string       `json:"Name"`
 	LogPath      string       `json:"LogPath"`
 	RestartCount int          `json:"RestartCount"`
+	Driver       string       `json:"Driver"`
+	Platform     string       `json:"Platform"`
 	Config       inspectConf  `json:"Config"`
 	Host         inspectHost  `json:"HostConfig"`
 }
@@ -54,18 +56,19 @@ type inspectState struct {
 }
 
 type inspectConf struct {
-	Hostname    string   `json:"Hostname"`
-	User        string   `json:"User"`
-	Tty         bool     `json:"Tty"`
-	OpenStdin   bool     `json:"OpenStdin"`
-	StdinOnce   bool     `json:"StdinOnce"`
-	Env         []string `json:"Env"`
-	Cmd         []string `json:"Cmd"`
-	Image       string   `json:"Image"`
-	WorkingDir  string   `json:"WorkingDir"`
-	Entrypoint  []string `json:"Entrypoint"`
-	StopSignal  string   `json:"StopSignal,omitempty"`
-	StopTimeout *int     `json:"StopTimeout,omitempty"`
+	Hostname    string            `json:"Hostname"`
+	User        string            `json:"User"`
+	Tty         bool              `json:"Tty"`
+	OpenStdin   bool              `json:"OpenStdin"`
+	StdinOnce   bool              `json:"StdinOnce"`
+	Env         []string          `json:"Env"`
+	Cmd         []string          `json:"Cmd"`
+	Image       string            `json:"Image"`
+	WorkingDir  string            `json:"WorkingDir"`
+	Entrypoint  []string          `json:"Entrypoint"`
+	StopSignal  string            `json:"StopSignal,omitempty"`
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	Labels      map[string]string `json:"Labels"`
 }
 
 func inspect(r engine.Record, logPath string) inspectDoc {
@@ -73,6 +76,8 @@ func inspect(r engine.Record, logPath string) inspectDoc {
 		ID: r.ID, Created: r.Created, Path: r.Path, Args: r.Args,
 		Image: r.ImageID, Name: "/" + r.Name, LogPath: logPath,
 		RestartCount: r.RestartCount,
+		Driver:       "overlay",
+		Platform:     "linux",
 		State: inspectState{
 			Status:     string(r.State.Status),
 			Running:    r.State.Status == engine.StatusRunning || r.State.Status == engine.StatusPaused,
@@ -98,6 +103,7 @@ func inspect(r engine.Record, logPath string) inspectDoc {
 			Entrypoint:  r.Config.Entrypoint,
 			StopSignal:  r.Config.StopSignal,
 			StopTimeout: r.Config.StopTimeout,
+			Labels:      labels(r.Config.Labels),
 		},
 		Host: inspectHost{
 			AutoRemove:     r.Config.AutoRemove,
@@ -122,15 +128,16 @@ func inspect(r engine.Record, logPath string) inspectDoc {
 
 // listEntry is one element of containers/list, what docker ps shows.
 type listEntry struct {
-	ID       string   `json:"Id"`
-	Names    []string `json:"Names"`
-	Image    string   `json:"Image"`
-	ImageID  string   `json:"ImageID"`
-	Command  string   `json:"Command"`
-	Created  int64    `json:"Created"`
-	State    string   `json:"State"`
-	Status   string   `json:"Status"`
-	ExitCode int      `json:"ExitCode"`
+	ID       string            `json:"Id"`
+	Names    []string          `json:"Names"`
+	Image    string            `json:"Image"`
+	ImageID  string            `json:"ImageID"`
+	Command  string            `json:"Command"`
+	Created  int64             `json:"Created"`
+	State    string            `json:"State"`
+	Status   string            `json:"Status"`
+	ExitCode int               `json:"ExitCode"`
+	Labels   map[string]string `json:"Labels"`
 }
 
 func (t *tree) containerList(ctx context.Context) ([]byte, error) {
@@ -151,6 +158,7 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 			State:    string(r.State.Status),
 			Status:   humanStatus(r.State, now),
 			ExitCode: r.State.ExitCode,
+			Labels:   labels(r.Config.Labels),
 		})
 	}
 	return jsonDoc(out)
@@ -163,6 +171,14 @@ func command(r engine.Record) string {
 		return strings.Join(append([]string{r.Path}, r.Args...), " ")
 	}
 	return strings.Join(append(append([]string{}, r.Config.Entrypoint...), r.Config.Cmd...), " ")
+}
+
+// labels is a container's labels for JSON: {} rather than null when none.
+func labels(l map[string]string) map[string]string {
+	if l == nil {
+		return map[string]string{}
+	}
+	return l
 }
 
 func shortID(id string) string {
