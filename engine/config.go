@@ -33,6 +33,9 @@ type Config struct {
 	Tty       bool `json:"Tty"`
 	OpenStdin bool `json:"OpenStdin"`
 	StdinOnce bool `json:"StdinOnce"`
+	// ConsoleSize is the terminal's initial size, rows then columns
+	// (docker's HostConfig.ConsoleSize).
+	ConsoleSize [2]uint `json:"ConsoleSize,omitzero"`
 
 	// StopSignal replaces the image's (default SIGTERM); StopTimeout the
 	// 10 s stop waits before SIGKILL.

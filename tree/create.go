@@ -18,7 +18,7 @@ var createKeys = []string{
 	"tty", "stdin", "stdin-once", "stop-signal", "stop-timeout", "restart", "runtime",
 	"memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-quota", "cpu-period",
 	"cpuset-cpus", "pids-limit", "cap-add", "cap-drop", "privileged", "read-only", "security-opt",
-	"ulimit", "shm-size", "label",
+	"ulimit", "shm-size", "label", "console-size",
 }
 
 const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [hostname=H] [user=U[:G]] [group-add=G]... " +
@@ -26,7 +26,7 @@ const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [ho
 	"[restart=no|always|unless-stopped|on-failure[:N]] [runtime=NAME] [memory=64m] [memory-swap=128m] " +
 	"[memory-reservation=32m] [cpus=0.5] [cpu-shares=N] [cpu-quota=US] [cpu-period=US] [cpuset-cpus=0-1] " +
 	"[pids-limit=N] [cap-add=CAP]... [cap-drop=CAP]... [privileged=true] [read-only=true] " +
-	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [label=KEY=VALUE]... [-- CMD ARG...]"
+	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [label=KEY=VALUE]... [console-size=ROWSxCOLS] [-- CMD ARG...]"
 
 // configFromCreate reads the options of a create line into a name and a config.
 func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
@@ -92,6 +92,15 @@ func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
 	if _, ok := cmd.Get("pids-limit"); ok {
 		n := p.int("pids-limit")
 		cfg.PidsLimit = &n
+	}
+	if v, ok := cmd.Get("console-size"); ok {
+		rows, cols, _ := strings.Cut(v, "x")
+		r, err1 := strconv.ParseUint(rows, 10, 16)
+		c, err2 := strconv.ParseUint(cols, 10, 16)
+		if err1 != nil || err2 != nil || r == 0 || c == 0 {
+			p.fail("console-size", v)
+		}
+		cfg.ConsoleSize = [2]uint{uint(r), uint(c)}
 	}
 	for _, u := range cmd.All("ulimit") {
 		cfg.Ulimits = append(cfg.Ulimits, p.ulimit(u))

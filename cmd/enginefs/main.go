@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -24,7 +25,9 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/enginefs/enginefs/dockerapi"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fusefs"
 	"github.com/enginefs/enginefs/fs/ninep"
 	"github.com/enginefs/enginefs/imagestore"
@@ -43,6 +46,10 @@ func main() {
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
+		dockerAdr = flag.StringArray("docker", nil, `Docker Engine API address, unix:PATH or tcp:HOST:PORT (loopback, or any with --tls-*); repeatable; "" for none (default unix:<run>/docker.sock)`)
+		tlsCert   = flag.String("tls-cert", "", "the daemon's TLS certificate (PEM) for TCP listeners off loopback")
+		tlsKey    = flag.String("tls-key", "", "the key of --tls-cert")
+		tlsCA     = flag.String("tls-ca", "", "the CA that client certificates must be signed by (mutual TLS)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -51,6 +58,14 @@ func main() {
 	}
 	if len(*ninepAdr) == 0 {
 		*ninepAdr = []string{"unix:" + filepath.Join(*runDir, "9p.sock")}
+	}
+	if len(*dockerAdr) == 0 {
+		*dockerAdr = []string{"unix:" + filepath.Join(*runDir, "docker.sock")}
+	}
+	tc, err := tlsConfig(*tlsCert, *tlsKey, *tlsCA)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
 	}
 	log.SetPrefix("enginefs: ")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -66,7 +81,7 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
-		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT}
+		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, docker: *dockerAdr, tls: tc}
 	if err := run(ctx, cfg); err != nil {
 		log.Print(err)
 		os.Exit(1)
@@ -82,6 +97,8 @@ type config struct {
 	keeperIdle        time.Duration
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
+	docker            []string    // Docker API addresses ("" entries: none)
+	tls               *tls.Config // for TCP Docker API listeners, or nil
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -187,6 +204,24 @@ func run(ctx context.Context, cfg config) error {
 			}
 		}()
 		log.Printf("serving 9P on %s", addr)
+	}
+	api := dockerapi.New(fs.Local(root), dockerapi.WithTempDir(runDir))
+	for _, addr := range cfg.docker {
+		if addr == "" {
+			continue
+		}
+		l, err := listenDocker(ctx, addr, cfg.tls)
+		if err != nil {
+			return err
+		}
+		servers.Add(1)
+		go func() {
+			defer servers.Done()
+			if err := api.Serve(serveCtx, l); err != nil {
+				log.Printf("docker API %s: %v", addr, err)
+			}
+		}()
+		log.Printf("serving the Docker API on %s", addr)
 	}
 	if mountDir != "" {
 		if err := os.MkdirAll(mountDir, 0o755); err != nil {
