@@ -32,10 +32,10 @@ type imageEntry struct {
 // imageConfig is the part of an image's config file (images/<repo>/<tag>/config,
 // the OCI image config) that docker's inspect shows.
 type imageConfig struct {
-	Architecture string                           `json:"architecture"`
-	OS           string                           `json:"os"`
-	Created      time.Time                        `json:"created"`
-	Author       string                           `json:"author"`
+	Architecture string                          `json:"architecture"`
+	OS           string                          `json:"os"`
+	Created      time.Time                       `json:"created"`
+	Author       string                          `json:"author"`
 	Config       dockerspec.DockerOCIImageConfig `json:"config"`
 	RootFS       struct {
 		Type    string   `json:"type"`
