@@ -113,8 +113,8 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) error {
 
 // startExec is POST /exec/{id}/start: detached, it starts the exec and
 // answers 200; attached, it opens the exec's output (which the tree keeps
-// from its first byte), starts it, hijacks the connection and copies the
-// streams until the exec ends and its exit code is recorded.
+// from its first byte), hijacks the connection, starts the exec and copies
+// the streams until the exec ends and its exit code is recorded.
 func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	dir, err := s.execDir(ctx, r.PathValue("id"))
@@ -146,15 +146,21 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer wait.Close()
-	if _, err := s.command(ctx, dir+"ctl", "start"); err != nil {
-		return err
-	}
-	if cs := opts.ConsoleSize; cfg.Tty && cs != nil && cs[0] > 0 && cs[1] > 0 {
-		_, _ = s.command(ctx, dir+"ctl", fmt.Sprintf("resize %d %d", cs[0], cs[1]))
-	}
+	// As dockerd: the answer first, then the start, whose failure can only
+	// be told in the stream. Clients that read the stream from the socket
+	// under their HTTP reader (docker-py) lose output sent with the
+	// answer's headers.
 	c, err := hijack(w, r, !cfg.Tty)
 	if err != nil {
 		return err
+	}
+	if _, err := s.command(ctx, dir+"ctl", "start"); err != nil {
+		_, _ = c.c.Write([]byte(err.Error() + "\r\n"))
+		c.finish(nil)
+		return nil
+	}
+	if cs := opts.ConsoleSize; cfg.Tty && cs != nil && cs[0] > 0 && cs[1] > 0 {
+		_, _ = s.command(ctx, dir+"ctl", fmt.Sprintf("resize %d %d", cs[0], cs[1]))
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()

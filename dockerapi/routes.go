@@ -1,6 +1,8 @@
 package dockerapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 )
 
@@ -60,6 +62,9 @@ func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &trackingWriter{ResponseWriter: w}
 	if err := e.fn(rw, r); err != nil {
 		if rw.started {
+			if errors.Is(err, context.Canceled) {
+				return // the client left
+			}
 			e.s.logf("docker API %s %s: %v", r.Method, r.URL.Path, err)
 			return
 		}
