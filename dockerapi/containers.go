@@ -43,6 +43,9 @@ func (s *Server) inspect(ctx context.Context, ref string) (*container.InspectRes
 	if hc.NetworkMode == "" {
 		hc.NetworkMode = "default"
 	}
+	if hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = container.CgroupnsModeHost // the runtimes make no cgroup namespace
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig = container.LogConfig{Type: "json-file", Config: map[string]string{}}
 	}
