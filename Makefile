@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 FIXTURE := build/fixtures/busybox.tar
-PKGS    := busybox-static fuse3 docker-registry diod runc hyperfine
+PKGS    := busybox-static fuse3 docker-registry diod runc hyperfine python3-docker docker-compose
 
 .PHONY: all build fixtures deps test test-short fuzz bench up down vet clean
 
@@ -44,6 +44,7 @@ bench: build fixtures
 	bench/run.sh
 	bench/concurrent.sh
 	bench/memory.sh
+	bench/docker.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures
