@@ -70,7 +70,7 @@ func TestLogsFile(t *testing.T) {
 	if got := readLogs(t, dir, "logs tail=0"); got != "" {
 		t.Errorf("tail=0: %q", got)
 	}
-	since := strconv.FormatInt(mid.Unix(), 10) + "." + strconv.Itoa(mid.Nanosecond()+1e9)[1:]
+	since := strconv.FormatInt(mid.Unix(), 10) + "." + strconv.Itoa(mid.Nanosecond() + 1e9)[1:]
 	if got := readLogs(t, dir, "logs since="+since); got != "err1\nthree still three\n" {
 		t.Errorf("since the first write: %q", got)
 	}
