@@ -1,7 +1,9 @@
 // Command enginefs is the daemon: it owns the containers and images of one
 // host and serves them as a file tree over FUSE (the mount point) and 9P2000.L
-// (unix sockets or loopback TCP). The containers' processes run under the
-// keeper (enginefs-keeper), which it starts when none runs.
+// (unix sockets or loopback TCP), and the Docker Engine API over that tree
+// (dockerapi; unix sockets, loopback TCP, or TCP with mutual TLS). The
+// containers' processes run under the keeper (enginefs-keeper), which it
+// starts when none runs.
 //
 // On SIGTERM or SIGINT it unmounts the tree and closes its listeners; the
 // containers go on running under the keeper, and the next daemon takes them
