@@ -217,7 +217,13 @@ func (s *Server) waitContainer(w http.ResponseWriter, r *http.Request) error {
 		code := ir.State.ExitCode
 		result = func() (int, error) { return code, nil }
 	} else {
-		wait, err := s.tree.Open(ctx, "containers/"+ref+"/wait", os.O_RDONLY)
+		// wait ends with the current (or first) run; wait.next also
+		// waits for the next run of a container that has exited.
+		file := "wait"
+		if st == "exited" {
+			file = "wait.next"
+		}
+		wait, err := s.tree.Open(ctx, "containers/"+ref+"/"+file, os.O_RDONLY)
 		if err != nil {
 			return noSuchContainer(err, ref)
 		}
