@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 FIXTURE := build/fixtures/busybox.tar
-PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine skopeo
+PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine skopeo python3-docker docker-compose
 
 .PHONY: all build fixtures deps test test-short fuzz bench up down vet clean
 
@@ -46,6 +46,7 @@ bench: build fixtures
 	bench/memory.sh
 	bench/pull.sh
 	bench/network.sh
+	bench/docker.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

@@ -28,12 +28,18 @@ type Config struct {
 	User string `json:"User"`
 	// GroupAdd are supplementary groups (names or gids) besides the user's.
 	GroupAdd []string `json:"GroupAdd,omitempty"`
+	// Labels are the user's metadata (docker's Config.Labels); compose
+	// finds its containers by them.
+	Labels map[string]string `json:"Labels,omitempty"`
 
 	// Tty gives the process a terminal; OpenStdin keeps its stdin open for
 	// attach; StdinOnce closes it when the first attached writer closes.
 	Tty       bool `json:"Tty"`
 	OpenStdin bool `json:"OpenStdin"`
 	StdinOnce bool `json:"StdinOnce"`
+	// ConsoleSize is the terminal's initial size, rows then columns
+	// (docker's HostConfig.ConsoleSize).
+	ConsoleSize [2]uint `json:"ConsoleSize,omitzero"`
 
 	// StopSignal replaces the image's (default SIGTERM); StopTimeout the
 	// 10 s stop waits before SIGKILL.
@@ -146,6 +152,11 @@ func (c *Config) validate() error {
 	for _, kv := range c.Env {
 		if k, _, _ := strings.Cut(kv, "="); k == "" {
 			return errdefs.Invalid("invalid environment variable %q", kv)
+		}
+	}
+	for k := range c.Labels {
+		if k == "" {
+			return errdefs.Invalid("invalid label: empty key")
 		}
 	}
 	if c.WorkingDir != "" && !strings.HasPrefix(c.WorkingDir, "/") {

@@ -169,6 +169,23 @@ func (c *Container) Wait() func(ctx context.Context) (runtime.ExitStatus, error)
 	}
 }
 
+// WaitNext is Wait for the next end of a run: the current run's of a
+// container that runs, else the run its next start begins (docker's
+// next-exit), even for a container that has exited.
+func (c *Container) WaitNext() func(ctx context.Context) (runtime.ExitStatus, error) {
+	c.mu.Lock()
+	r := c.next
+	c.mu.Unlock()
+	return func(ctx context.Context) (runtime.ExitStatus, error) {
+		select {
+		case <-r.done:
+			return r.status, r.err
+		case <-ctx.Done():
+			return runtime.ExitStatus{}, ctx.Err()
+		}
+	}
+}
+
 // parseSignal reads a signal as docker's kill -s does: a name with or without
 // SIG, or a number.
 func parseSignal(s string) (syscall.Signal, error) {

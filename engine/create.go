@@ -124,6 +124,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		return err
 	}
 	c.rec = rec
+	e.emit(rec, "create")
 	return nil
 }
 
@@ -209,6 +210,7 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 		e.dropName(name, c)
 	case old != name:
 		e.dropName(old, c)
+		e.emit(c.Record(), "rename", "oldName", "/"+old)
 	}
 	return err
 }

@@ -42,6 +42,8 @@ type Engine struct {
 	closing  atomic.Bool    // Close was called: no more starts
 	monitors sync.WaitGroup // one per live process watched
 
+	events eventLog // recent events and their readers
+
 	mu         sync.Mutex
 	containers map[string]*Container // by id
 	names      map[string]*Container // by name

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,7 +150,7 @@ func (e *Engine) GetExec(ref, execID string) (*Container, *Exec, error) {
 
 // ConfigureExec sets what an exec runs; it can be set until the exec starts.
 func (e *Engine) ConfigureExec(ref, execID string, cfg ExecConfig) error {
-	_, x, err := e.GetExec(ref, execID)
+	c, x, err := e.GetExec(ref, execID)
 	if err != nil {
 		return err
 	}
@@ -166,6 +167,7 @@ func (e *Engine) ConfigureExec(ref, execID string, cfg ExecConfig) error {
 	}
 	x.config = &cfg
 	x.state.Status = "created"
+	e.emit(c.Record(), "exec_create: "+strings.Join(cfg.Cmd, " "), "execID", x.ID)
 	return nil
 }
 
@@ -195,6 +197,7 @@ func (e *Engine) StartExec(ctx context.Context, ref, execID string) error {
 		return err
 	}
 	x.state = ExecState{Status: "running", Pid: proc.Pid}
+	e.emit(c.Record(), "exec_start: "+strings.Join(cfg.Cmd, " "), "execID", x.ID)
 	e.monitors.Add(1)
 	go e.monitorExec(c, x)
 	return nil
@@ -266,6 +269,7 @@ func (e *Engine) monitorExec(c *Container, x *Exec) {
 	x.status = st
 	x.mu.Unlock()
 	close(x.done)
+	e.emit(c.Record(), "exec_die", "execID", x.ID, "exitCode", itoa(st.Code))
 	if err := e.keeper.Forget(e.ctx, c.id, x.ID); err != nil && !isGone(err) {
 		e.logf("container %s exec %s: %v", c.id, x.ID, err)
 	}

@@ -14,6 +14,7 @@ import (
 type Info struct {
 	Containers        int    `json:"Containers"`
 	ContainersRunning int    `json:"ContainersRunning"`
+	ContainersPaused  int    `json:"ContainersPaused"`
 	ContainersStopped int    `json:"ContainersStopped"`
 	Images            int    `json:"Images"`
 	Driver            string `json:"Driver"`
@@ -26,16 +27,30 @@ type Info struct {
 	MemTotal          int64  `json:"MemTotal"`
 	RootDir           string `json:"DockerRootDir"`
 	Name              string `json:"Name"`
+	// Runtimes are the runtimes a container may name, DefaultRuntime the
+	// one it gets when it names none.
+	Runtimes       map[string]RuntimeInfo `json:"Runtimes"`
+	DefaultRuntime string                 `json:"DefaultRuntime"`
+}
+
+// RuntimeInfo describes one runtime in Info (docker's shape).
+type RuntimeInfo struct {
+	Path string `json:"path"`
 }
 
 // Info gathers the summary.
 func (e *Engine) Info(ctx context.Context) Info {
 	in := Info{
-		Driver:       "overlay",
-		OSType:       goruntime.GOOS,
-		Architecture: goruntime.GOARCH,
-		NCPU:         goruntime.NumCPU(),
-		RootDir:      e.dir,
+		Driver:         "overlay",
+		OSType:         goruntime.GOOS,
+		Architecture:   goruntime.GOARCH,
+		NCPU:           goruntime.NumCPU(),
+		RootDir:        e.dir,
+		Runtimes:       map[string]RuntimeInfo{},
+		DefaultRuntime: e.runtime,
+	}
+	for name := range e.runtimes {
+		in.Runtimes[name] = RuntimeInfo{Path: name}
 	}
 	for _, c := range e.List() {
 		switch c.Record().State.Status {
@@ -43,6 +58,8 @@ func (e *Engine) Info(ctx context.Context) Info {
 			continue
 		case StatusRunning:
 			in.ContainersRunning++
+		case StatusPaused:
+			in.ContainersPaused++
 		default:
 			in.ContainersStopped++
 		}

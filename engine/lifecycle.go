@@ -90,6 +90,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	c.rec.Runtime = firstOf(rec.Config.Runtime, e.runtime)
 	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: time.Now().UTC()}
 	c.reaped = false
+	e.emit(c.rec, "start")
 	e.monitors.Add(1)
 	c.mu.Unlock()
 	// The running state is saved by the monitor, off the start's critical
@@ -230,6 +231,10 @@ func (e *Engine) monitor(c *Container, save bool) {
 		c.removing = true
 	}
 	c.reaped = reaped
+	if st.OOMKilled {
+		e.emit(c.rec, "oom")
+	}
+	e.emit(c.rec, "die", "exitCode", itoa(st.Code))
 	name := c.rec.Name
 	var perr error
 	if !auto {
@@ -295,6 +300,7 @@ func (e *Engine) signal(ctx context.Context, c *Container, sig syscall.Signal, p
 	if err != nil && !isGone(err) {
 		return err
 	}
+	e.emit(c.Record(), "kill", "signal", itoa(int(sig)))
 	if paused {
 		if err := e.keeper.Resume(ctx, c.id); err != nil && !isGone(err) {
 			return err
@@ -380,13 +386,18 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	}
 	if timeout > 0 {
 		if ended, err := waitRun(ctx, r, timeout); ended || err != nil {
+			if ended {
+				e.emit(c.Record(), "stop")
+			}
 			return err
 		}
 	}
 	if err := e.signal(ctx, c, syscall.SIGKILL, false); err != nil {
 		return err
 	}
-	_, err = waitRun(ctx, r, 0)
+	if _, err = waitRun(ctx, r, 0); err == nil {
+		e.emit(c.Record(), "stop")
+	}
 	return err
 }
 
@@ -475,9 +486,11 @@ func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
 		return err
 	}
 	c.rec.State.Status = StatusRunning
+	action := "unpause"
 	if pause {
-		c.rec.State.Status = StatusPaused
+		c.rec.State.Status, action = StatusPaused, "pause"
 	}
+	e.emit(c.rec, action)
 	return e.put(c.rec)
 }
 
@@ -486,7 +499,13 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout time.Duration)
 	if err := e.Stop(ctx, ref, timeout); err != nil {
 		return err
 	}
-	return e.Start(ctx, ref)
+	if err := e.Start(ctx, ref); err != nil {
+		return err
+	}
+	if c, err := e.Get(ref); err == nil {
+		e.emit(c.Record(), "restart")
+	}
+	return nil
 }
 
 // Remove deletes a container, its files and its record. A running container
@@ -593,5 +612,6 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	if rec.Config.AutoRemove {
 		e.removeAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
 	}
+	e.emit(rec, "destroy")
 	return nil
 }

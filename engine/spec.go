@@ -37,6 +37,7 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, en etcNet) (r
 		User:            fmt.Sprintf("%d:%d", user.UID, user.GID),
 		AdditionalGids:  user.AdditionalGids,
 		Terminal:        cfg.Tty,
+		ConsoleSize:     cfg.ConsoleSize,
 		ReadonlyRootfs:  cfg.ReadonlyRootfs,
 		CapAdd:          cfg.CapAdd,
 		CapDrop:         cfg.CapDrop,

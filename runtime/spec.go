@@ -22,6 +22,9 @@ type SpecOptions struct {
 	Cwd      string   // absolute; defaults to /
 	User     string   // "uid", "uid:gid"; names are resolved by the engine; default 0:0
 	Terminal bool
+	// ConsoleSize is the terminal's initial size, rows then columns (none
+	// when zero).
+	ConsoleSize [2]uint
 	// ReadonlyRootfs mounts the rootfs read-only.
 	ReadonlyRootfs bool
 	// AdditionalGids are the supplementary groups of the process (docker's
@@ -140,10 +143,15 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
 
+	var console *specs.Box
+	if opts.Terminal && opts.ConsoleSize[0] > 0 && opts.ConsoleSize[1] > 0 {
+		console = &specs.Box{Height: opts.ConsoleSize[0], Width: opts.ConsoleSize[1]}
+	}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal:        opts.Terminal,
+			ConsoleSize:     console,
 			User:            user,
 			Args:            append([]string(nil), opts.Args...),
 			Env:             processEnv(hostname, opts.Terminal, opts.Env),

@@ -193,6 +193,14 @@ func (t *tree) container(id string) fs.Dir {
 			}
 			return exitCode(c.Wait()), nil
 		})},
+		{Name: "wait.next", Node: fs.BlockingFile(func(context.Context) (func(context.Context) ([]byte, error), error) {
+			c, err := get()
+			if err != nil {
+				return nil, err
+			}
+			return exitCode(c.WaitNext()), nil
+		})},
+		{Name: "logs", Node: logsFile{t: t, id: id}},
 		{Name: "stdin", Node: t.stdinFile(id, "")},
 		{Name: "stdout", Node: t.outputFile(id, "", outStdout)},
 		{Name: "stderr", Node: t.outputFile(id, "", outStderr)},

@@ -19,7 +19,7 @@ var createKeys = []string{
 	"tty", "stdin", "stdin-once", "stop-signal", "stop-timeout", "restart", "runtime",
 	"memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-quota", "cpu-period",
 	"cpuset-cpus", "pids-limit", "cap-add", "cap-drop", "privileged", "read-only", "security-opt",
-	"ulimit", "shm-size",
+	"ulimit", "shm-size", "label", "console-size",
 	"network", "ip", "alias", "publish", "publish-all", "expose",
 	"volume", "mount", "tmpfs", "volumes-from", "volume-driver",
 }
@@ -29,7 +29,7 @@ const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [ho
 	"[restart=no|always|unless-stopped|on-failure[:N]] [runtime=NAME] [memory=64m] [memory-swap=128m] " +
 	"[memory-reservation=32m] [cpus=0.5] [cpu-shares=N] [cpu-quota=US] [cpu-period=US] [cpuset-cpus=0-1] " +
 	"[pids-limit=N] [cap-add=CAP]... [cap-drop=CAP]... [privileged=true] [read-only=true] " +
-	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] " +
+	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [label=KEY=VALUE]... [console-size=ROWSxCOLS] " +
 	"[network=bridge|host|none|NAME] [ip=IPV4] [alias=NAME]... [publish=[HOSTIP:][HOSTPORT:]PORT[/PROTO]]... [publish-all=true] " +
 	"[expose=PORT[/PROTO]]... [volume=[SRC:]DST[:ro]]... [mount=type=...,src=...,dst=...]... [tmpfs=DST[:OPTS]]... " +
 	"[volumes-from=CONTAINER[:ro]]... [volume-driver=NAME] [-- CMD ARG...]"
@@ -45,11 +45,19 @@ func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
 	cfg.StopSignal, _ = cmd.Get("stop-signal")
 	cfg.Runtime, _ = cmd.Get("runtime")
 	cfg.CpusetCpus, _ = cmd.Get("cpuset-cpus")
-	if ep, ok := cmd.Get("entrypoint"); ok {
+	// entrypoint= clears the image's; repeated, the words of a longer one.
+	if eps := cmd.All("entrypoint"); len(eps) > 0 {
 		cfg.Entrypoint = []string{}
-		if ep != "" {
-			cfg.Entrypoint = []string{ep}
+		if len(eps) > 1 || eps[0] != "" {
+			cfg.Entrypoint = eps
 		}
+	}
+	for _, l := range cmd.All("label") {
+		k, v, _ := strings.Cut(l, "=")
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
 	}
 	p := parser{cmd: cmd}
 	cfg.AutoRemove = p.bool("rm")
@@ -90,6 +98,15 @@ func configFromCreate(cmd ctl.Command) (string, engine.Config, error) {
 	if _, ok := cmd.Get("pids-limit"); ok {
 		n := p.int("pids-limit")
 		cfg.PidsLimit = &n
+	}
+	if v, ok := cmd.Get("console-size"); ok {
+		rows, cols, _ := strings.Cut(v, "x")
+		r, err1 := strconv.ParseUint(rows, 10, 16)
+		c, err2 := strconv.ParseUint(cols, 10, 16)
+		if err1 != nil || err2 != nil || r == 0 || c == 0 {
+			p.fail("console-size", v)
+		}
+		cfg.ConsoleSize = [2]uint{uint(r), uint(c)}
 	}
 	for _, u := range cmd.All("ulimit") {
 		cfg.Ulimits = append(cfg.Ulimits, p.ulimit(u))

@@ -91,6 +91,16 @@ func (t *tree) exec(id, execID string) fs.Dir {
 			}
 			return []byte(st.Status + "\n"), nil
 		})},
+		{Name: "config", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
+			x, err := get()
+			if err != nil {
+				return nil, err
+			}
+			if cfg := x.Config(); cfg != nil {
+				return jsonDoc(cfg)
+			}
+			return []byte("null\n"), nil
+		})},
 		{Name: "wait", Node: fs.BlockingFile(func(context.Context) (func(context.Context) ([]byte, error), error) {
 			x, err := get()
 			if err != nil {

@@ -24,6 +24,8 @@ type inspectDoc struct {
 	Name         string       `json:"Name"`
 	LogPath      string       `json:"LogPath"`
 	RestartCount int          `json:"RestartCount"`
+	Driver       string       `json:"Driver"`
+	Platform     string       `json:"Platform"`
 	Config       inspectConf  `json:"Config"`
 	Host         inspectHost  `json:"HostConfig"`
 	// NetworkSettings and Mounts are docker's (network.go, volumes.go).
@@ -69,19 +71,20 @@ type inspectState struct {
 }
 
 type inspectConf struct {
-	Hostname     string      `json:"Hostname"`
-	User         string      `json:"User"`
-	Tty          bool        `json:"Tty"`
-	OpenStdin    bool        `json:"OpenStdin"`
-	StdinOnce    bool        `json:"StdinOnce"`
-	Env          []string    `json:"Env"`
-	Cmd          []string    `json:"Cmd"`
-	Image        string      `json:"Image"`
-	WorkingDir   string      `json:"WorkingDir"`
-	Entrypoint   []string    `json:"Entrypoint"`
-	StopSignal   string      `json:"StopSignal,omitempty"`
-	StopTimeout  *int        `json:"StopTimeout,omitempty"`
-	ExposedPorts nat.PortSet `json:"ExposedPorts,omitempty"`
+	Hostname     string            `json:"Hostname"`
+	User         string            `json:"User"`
+	Tty          bool              `json:"Tty"`
+	OpenStdin    bool              `json:"OpenStdin"`
+	StdinOnce    bool              `json:"StdinOnce"`
+	Env          []string          `json:"Env"`
+	Cmd          []string          `json:"Cmd"`
+	Image        string            `json:"Image"`
+	WorkingDir   string            `json:"WorkingDir"`
+	Entrypoint   []string          `json:"Entrypoint"`
+	StopSignal   string            `json:"StopSignal,omitempty"`
+	StopTimeout  *int              `json:"StopTimeout,omitempty"`
+	ExposedPorts nat.PortSet       `json:"ExposedPorts,omitempty"`
+	Labels       map[string]string `json:"Labels"`
 }
 
 func inspect(r engine.Record, logPath string, networkMode string, ns networkSettings) inspectDoc {
@@ -89,6 +92,8 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 		ID: r.ID, Created: r.Created, Path: r.Path, Args: r.Args,
 		Image: r.ImageID, Name: "/" + r.Name, LogPath: logPath,
 		RestartCount: r.RestartCount,
+		Driver:       "overlay",
+		Platform:     "linux",
 		State: inspectState{
 			Status:     string(r.State.Status),
 			Running:    r.State.Status == engine.StatusRunning || r.State.Status == engine.StatusPaused,
@@ -115,6 +120,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			StopSignal:   r.Config.StopSignal,
 			StopTimeout:  r.Config.StopTimeout,
 			ExposedPorts: r.Config.ExposedPorts,
+			Labels:       labels(r.Config.Labels),
 		},
 		Host: inspectHost{
 			AutoRemove:      r.Config.AutoRemove,
@@ -149,16 +155,17 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 
 // listEntry is one element of containers/list, what docker ps shows.
 type listEntry struct {
-	Ports    []container.Port `json:"Ports"`
-	ID       string           `json:"Id"`
-	Names    []string         `json:"Names"`
-	Image    string           `json:"Image"`
-	ImageID  string           `json:"ImageID"`
-	Command  string           `json:"Command"`
-	Created  int64            `json:"Created"`
-	State    string           `json:"State"`
-	Status   string           `json:"Status"`
-	ExitCode int              `json:"ExitCode"`
+	Ports    []container.Port  `json:"Ports"`
+	ID       string            `json:"Id"`
+	Names    []string          `json:"Names"`
+	Image    string            `json:"Image"`
+	ImageID  string            `json:"ImageID"`
+	Command  string            `json:"Command"`
+	Created  int64             `json:"Created"`
+	State    string            `json:"State"`
+	Status   string            `json:"Status"`
+	ExitCode int               `json:"ExitCode"`
+	Labels   map[string]string `json:"Labels"`
 }
 
 func (t *tree) containerList(ctx context.Context) ([]byte, error) {
@@ -180,6 +187,7 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 			Status:   humanStatus(r.State, now),
 			ExitCode: r.State.ExitCode,
 			Ports:    ports(r.Ports),
+			Labels:   labels(r.Config.Labels),
 		})
 	}
 	return jsonDoc(out)
@@ -192,6 +200,14 @@ func command(r engine.Record) string {
 		return strings.Join(append([]string{r.Path}, r.Args...), " ")
 	}
 	return strings.Join(append(append([]string{}, r.Config.Entrypoint...), r.Config.Cmd...), " ")
+}
+
+// labels is a container's labels for JSON: {} rather than null when none.
+func labels(l map[string]string) map[string]string {
+	if l == nil {
+		return map[string]string{}
+	}
+	return l
 }
 
 func shortID(id string) string {

@@ -39,6 +39,7 @@ func New(e *engine.Engine) fs.Dir {
 	return fs.StaticDir{
 		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
 		{Name: "info", Node: fs.ReadFile(t.info)},
+		{Name: "events", Node: t.events()},
 		{Name: "containers", Node: t.containers()},
 		{Name: "images", Node: t.images()},
 		{Name: "networks", Node: t.networks()},

@@ -1,7 +1,9 @@
 // Command enginefs is the daemon: it owns the containers and images of one
 // host and serves them as a file tree over FUSE (the mount point) and 9P2000.L
-// (unix sockets or loopback TCP). The containers' processes run under the
-// keeper (enginefs-keeper), which it starts when none runs.
+// (unix sockets or loopback TCP), and the Docker Engine API over that tree
+// (dockerapi; unix sockets, loopback TCP, or TCP with mutual TLS). The
+// containers' processes run under the keeper (enginefs-keeper), which it
+// starts when none runs.
 //
 // On SIGTERM or SIGINT it unmounts the tree and closes its listeners; the
 // containers go on running under the keeper, and the next daemon takes them
@@ -10,6 +12,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -24,7 +27,9 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/enginefs/enginefs/dockerapi"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fusefs"
 	"github.com/enginefs/enginefs/fs/ninep"
 	"github.com/enginefs/enginefs/imagestore"
@@ -52,6 +57,10 @@ func main() {
 		authFile  = flag.String("auth-config", "", "the docker-compatible config.json holding registry credentials (default <state>/auth/config.json)")
 		netFlags  = networkFlags()
 		pluginDir = flag.String("plugin-dir", "/run/docker/plugins", "where Docker volume plugins' sockets are (NAME.sock or NAME.spec)")
+		dockerAdr = flag.StringArray("docker", nil, `Docker Engine API address, unix:PATH or tcp:HOST:PORT (loopback, or any with --tls-*); repeatable; "" for none (default unix:<run>/docker.sock)`)
+		tlsCert   = flag.String("tls-cert", "", "the daemon's TLS certificate (PEM) for TCP listeners off loopback")
+		tlsKey    = flag.String("tls-key", "", "the key of --tls-cert")
+		tlsCA     = flag.String("tls-ca", "", "the CA that client certificates must be signed by (mutual TLS)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -60,6 +69,14 @@ func main() {
 	}
 	if len(*ninepAdr) == 0 {
 		*ninepAdr = []string{"unix:" + filepath.Join(*runDir, "9p.sock")}
+	}
+	if len(*dockerAdr) == 0 {
+		*dockerAdr = []string{"unix:" + filepath.Join(*runDir, "docker.sock")}
+	}
+	tc, err := tlsConfig(*tlsCert, *tlsKey, *tlsCA)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
 	}
 	log.SetPrefix("enginefs: ")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -80,7 +97,8 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
-		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir}
+		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
+		docker: *dockerAdr, tls: tc}
 	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, regs: imagestore.Registries{
 		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
 	if err := cfg.registry.check(*stateDir); err != nil {
@@ -105,6 +123,8 @@ type config struct {
 	registry          registryConfig
 	net               engine.NetConfig
 	pluginDir         string
+	docker            []string    // Docker API addresses ("" entries: none)
+	tls               *tls.Config // for TCP Docker API listeners, or nil
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -218,6 +238,24 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 		defer stopRegistry()
+	}
+	api := dockerapi.New(fs.Local(root), dockerapi.WithTempDir(runDir))
+	for _, addr := range cfg.docker {
+		if addr == "" {
+			continue
+		}
+		l, err := listenDocker(ctx, addr, cfg.tls)
+		if err != nil {
+			return err
+		}
+		servers.Add(1)
+		go func() {
+			defer servers.Done()
+			if err := api.Serve(serveCtx, l); err != nil {
+				log.Printf("docker API %s: %v", addr, err)
+			}
+		}()
+		log.Printf("serving the Docker API on %s", addr)
 	}
 	if mountDir != "" {
 		if err := os.MkdirAll(mountDir, 0o755); err != nil {

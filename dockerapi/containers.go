@@ -1,0 +1,331 @@
+package dockerapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/storage"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/errdefs"
+)
+
+// inspect reads containers/<ref>/inspect, whose fields are docker's, into
+// docker's type, and gives what the tree does not say docker's defaults.
+func (s *Server) inspect(ctx context.Context, ref string) (*container.InspectResponse, error) {
+	data, err := s.read(ctx, "containers/"+ref+"/inspect")
+	if err != nil {
+		return nil, noSuchContainer(err, ref)
+	}
+	ir := &container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{}}
+	if err := json.Unmarshal(data, ir); err != nil {
+		return nil, errdefs.Unavailable("containers/%s/inspect: %v", ref, err)
+	}
+	b := ir.ContainerJSONBase
+	if b.State == nil {
+		b.State = &container.State{}
+	}
+	if b.HostConfig == nil {
+		b.HostConfig = &container.HostConfig{}
+	}
+	hc := b.HostConfig
+	if hc.RestartPolicy.Name == "" {
+		hc.RestartPolicy.Name = container.RestartPolicyDisabled
+	}
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = "default"
+	}
+	if hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = container.CgroupnsModeHost // the runtimes make no cgroup namespace
+	}
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig = container.LogConfig{Type: "json-file", Config: map[string]string{}}
+	}
+	if b.GraphDriver.Name == "" {
+		b.GraphDriver = storage.DriverData{Name: "overlay", Data: map[string]string{}}
+	}
+	if ir.Config == nil {
+		ir.Config = &container.Config{}
+	}
+	if ir.Config.Labels == nil {
+		ir.Config.Labels = map[string]string{}
+	}
+	if ir.Mounts == nil {
+		ir.Mounts = []container.MountPoint{}
+	}
+	if ir.NetworkSettings == nil {
+		ir.NetworkSettings = &container.NetworkSettings{}
+	}
+	if ir.NetworkSettings.Networks == nil {
+		ir.NetworkSettings.Networks = map[string]*network.EndpointSettings{}
+	}
+	if ir.NetworkSettings.Ports == nil {
+		ir.NetworkSettings.Ports = nat.PortMap{}
+	}
+	if ents, err := s.tree.ReadDir(ctx, "containers/"+b.ID+"/exec"); err == nil {
+		for _, e := range ents {
+			if e.Mode.IsDir() {
+				b.ExecIDs = append(b.ExecIDs, execID(b.ID, e.Name))
+			}
+		}
+	}
+	return ir, nil
+}
+
+// inspectContainer is GET /containers/{name}/json.
+func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) error {
+	ir, err := s.inspect(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, ir)
+}
+
+// listEntry is an element of containers/list: docker's summary plus the
+// exit code, which the exited filter needs.
+type listEntry struct {
+	container.Summary
+	ExitCode int
+}
+
+// psFilters are the filters of GET /containers/json that the bridge applies.
+var psFilters = map[string]bool{"status": true, "name": true, "id": true, "label": true, "ancestor": true, "exited": true}
+
+// listContainers is GET /containers/json: the tree's list, filtered as
+// docker filters it, newest first.
+func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f, err := filters.FromJSON(q.Get("filters"))
+	if err != nil {
+		return errdefs.Invalid("%v", err)
+	}
+	if err := f.Validate(psFilters); err != nil {
+		return errdefs.Invalid("%v", err)
+	}
+	for _, st := range f.Get("status") {
+		switch st {
+		case "created", "restarting", "running", "removing", "paused", "exited", "dead":
+		default:
+			return errdefs.Invalid("invalid filter 'status=%s'", st)
+		}
+	}
+	limit := -1
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil {
+			return errdefs.Invalid("invalid limit %q", v)
+		}
+	}
+	all := boolValue(r, "all") || limit > 0
+	var list []listEntry
+	if err := s.readJSON(r.Context(), "containers/list", &list); err != nil {
+		return err
+	}
+	slices.Reverse(list)
+	out := []container.Summary{}
+	for _, c := range list {
+		st := string(c.State)
+		if !all && st != "running" && st != "paused" && st != "restarting" && !f.Contains("status") {
+			continue
+		}
+		if !matchContainer(f, c) {
+			continue
+		}
+		sum := c.Summary
+		if sum.Ports == nil {
+			sum.Ports = []container.Port{}
+		}
+		if sum.Mounts == nil {
+			sum.Mounts = []container.MountPoint{}
+		}
+		if sum.Labels == nil {
+			sum.Labels = map[string]string{}
+		}
+		if sum.HostConfig.NetworkMode == "" {
+			sum.HostConfig.NetworkMode = "default"
+		}
+		if sum.NetworkSettings == nil {
+			sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
+		}
+		out = append(out, sum)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// matchContainer applies docker ps's filters to one container.
+func matchContainer(f filters.Args, c listEntry) bool {
+	if f.Contains("status") && !f.ExactMatch("status", string(c.State)) {
+		return false
+	}
+	if f.Contains("id") && !f.Match("id", c.ID) {
+		return false
+	}
+	if f.Contains("name") {
+		ok := false
+		for _, n := range c.Names {
+			ok = ok || f.Match("name", n) || f.Match("name", strings.TrimPrefix(n, "/"))
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Contains("label") && !f.MatchKVList("label", c.Labels) {
+		return false
+	}
+	if f.Contains("exited") {
+		if c.State != "exited" || !f.ExactMatch("exited", strconv.Itoa(c.ExitCode)) {
+			return false
+		}
+	}
+	if f.Contains("ancestor") {
+		ok := false
+		for _, a := range f.Get("ancestor") {
+			ok = ok || sameImage(a, c.Image) || (len(a) >= 4 && strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), strings.TrimPrefix(a, "sha256:")))
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// createContainer is POST /containers/create: docker's config becomes a
+// create line on containers/ctl, whose reply is the new id.
+func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
+	var req container.CreateRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	line, err := createLine(r.URL.Query().Get("name"), req)
+	if err != nil {
+		return err
+	}
+	id, err := s.command(r.Context(), "containers/ctl", line)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
+}
+
+// createLine maps docker's container config and host config to the
+// options of the tree's create line (see tree/create.go), which follow
+// docker run's flags.
+func createLine(name string, req container.CreateRequest) (string, error) {
+	cfg, hc := req.Config, req.HostConfig
+	if cfg == nil {
+		cfg = &container.Config{}
+	}
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	if cfg.Image == "" {
+		return "", errdefs.Invalid("no image specified: the config has no Image")
+	}
+	cmd := ctl.Command{Verb: "create"}
+	opt := func(k, v string) { cmd.Opts = append(cmd.Opts, ctl.Opt{Key: k, Value: v}) }
+	optIf := func(k, v string) {
+		if v != "" {
+			opt(k, v)
+		}
+	}
+	num := func(k string, n int64) {
+		if n != 0 {
+			opt(k, strconv.FormatInt(n, 10))
+		}
+	}
+	flag := func(k string, b bool) {
+		if b {
+			opt(k, "true")
+		}
+	}
+	opt("image", cfg.Image)
+	optIf("name", strings.TrimPrefix(name, "/"))
+	for _, e := range cfg.Env {
+		opt("env", e)
+	}
+	optIf("workdir", cfg.WorkingDir)
+	optIf("hostname", cfg.Hostname)
+	optIf("user", cfg.User)
+	for _, g := range hc.GroupAdd {
+		opt("group-add", g)
+	}
+	if cfg.Entrypoint != nil {
+		if len(cfg.Entrypoint) == 0 {
+			opt("entrypoint", "")
+		}
+		for _, e := range cfg.Entrypoint {
+			opt("entrypoint", e)
+		}
+	}
+	flag("rm", hc.AutoRemove)
+	flag("tty", cfg.Tty)
+	flag("stdin", cfg.OpenStdin)
+	flag("stdin-once", cfg.StdinOnce && cfg.OpenStdin)
+	if cs := hc.ConsoleSize; cfg.Tty && cs[0] > 0 && cs[1] > 0 {
+		opt("console-size", strconv.FormatUint(uint64(cs[0]), 10)+"x"+strconv.FormatUint(uint64(cs[1]), 10))
+	}
+	optIf("stop-signal", cfg.StopSignal)
+	if cfg.StopTimeout != nil {
+		opt("stop-timeout", strconv.Itoa(*cfg.StopTimeout))
+	}
+	if p := hc.RestartPolicy; p.Name != "" && p.Name != container.RestartPolicyDisabled {
+		v := string(p.Name)
+		if p.MaximumRetryCount > 0 {
+			v += ":" + strconv.Itoa(p.MaximumRetryCount)
+		}
+		opt("restart", v)
+	}
+	optIf("runtime", hc.Runtime)
+	num("memory", hc.Memory)
+	num("memory-swap", hc.MemorySwap)
+	num("memory-reservation", hc.MemoryReservation)
+	if hc.NanoCPUs != 0 {
+		opt("cpus", strconv.FormatFloat(float64(hc.NanoCPUs)/1e9, 'f', -1, 64))
+	}
+	num("cpu-shares", hc.CPUShares)
+	num("cpu-quota", hc.CPUQuota)
+	num("cpu-period", hc.CPUPeriod)
+	optIf("cpuset-cpus", hc.CpusetCpus)
+	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
+		num("pids-limit", *hc.PidsLimit)
+	}
+	for _, c := range hc.CapAdd {
+		opt("cap-add", c)
+	}
+	for _, c := range hc.CapDrop {
+		opt("cap-drop", c)
+	}
+	flag("privileged", hc.Privileged)
+	flag("read-only", hc.ReadonlyRootfs)
+	for _, o := range hc.SecurityOpt {
+		opt("security-opt", o)
+	}
+	for _, u := range hc.Ulimits {
+		if u != nil {
+			opt("ulimit", u.Name+"="+strconv.FormatInt(u.Soft, 10)+":"+strconv.FormatInt(u.Hard, 10))
+		}
+	}
+	num("shm-size", hc.ShmSize)
+	keys := make([]string, 0, len(cfg.Labels))
+	for k := range cfg.Labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		opt("label", k+"="+cfg.Labels[k])
+	}
+	if len(cfg.Cmd) > 0 {
+		cmd.Argv = cfg.Cmd
+	}
+	return cmd.String(), nil
+}

@@ -1,0 +1,239 @@
+package dockerapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/errdefs"
+)
+
+func TestCreateLine(t *testing.T) {
+	pids, stop := int64(50), 3
+	req := container.CreateRequest{
+		Config: &container.Config{
+			Image: "busybox", Cmd: []string{"sh", "-c", "echo 'a b'"}, Env: []string{"A=1 2"},
+			Entrypoint: []string{"/bin/env", "-i"}, WorkingDir: "/tmp", User: "app", Tty: true, OpenStdin: true,
+			StdinOnce: true, StopTimeout: &stop, Labels: map[string]string{"z": "last", "com.x": "a=b"},
+		},
+		HostConfig: &container.HostConfig{
+			AutoRemove: true, ConsoleSize: [2]uint{30, 100}, CapAdd: []string{"NET_ADMIN"},
+			Resources: container.Resources{Memory: 64 << 20, NanoCPUs: 1500000000, PidsLimit: &pids,
+				Ulimits: []*container.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}}},
+		},
+	}
+	line, err := createLine("/web", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := ctl.Parse(line)
+	if err != nil {
+		t.Fatalf("the line %q does not parse: %v", line, err)
+	}
+	for key, want := range map[string][]string{
+		"image": {"busybox"}, "name": {"web"}, "env": {"A=1 2"}, "entrypoint": {"/bin/env", "-i"},
+		"workdir": {"/tmp"}, "user": {"app"}, "tty": {"true"}, "stdin": {"true"}, "stdin-once": {"true"},
+		"stop-timeout": {"3"}, "rm": {"true"}, "console-size": {"30x100"}, "cap-add": {"NET_ADMIN"},
+		"memory": {"67108864"}, "cpus": {"1.5"}, "pids-limit": {"50"}, "ulimit": {"nofile=10:20"},
+		"label": {"com.x=a=b", "z=last"},
+	} {
+		if got := cmd.All(key); !slices.Equal(got, want) {
+			t.Errorf("%s= %q, want %q (line %s)", key, got, want, line)
+		}
+	}
+	if !slices.Equal(cmd.Argv, []string{"sh", "-c", "echo 'a b'"}) {
+		t.Errorf("command line %q", cmd.Argv)
+	}
+	// Clearing the entrypoint, and the defaults that say nothing.
+	line, _ = createLine("", container.CreateRequest{Config: &container.Config{Image: "busybox", Entrypoint: []string{""}},
+		HostConfig: &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "no"}}})
+	if line != "create image=busybox entrypoint=''" {
+		t.Errorf("line %q", line)
+	}
+	if _, err := createLine("", container.CreateRequest{Config: &container.Config{}}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("no image: %v", err)
+	}
+}
+
+func TestParseTop(t *testing.T) {
+	top := parseTop("UID   PID  PPID  C  STIME  TTY  TIME      CMD\n" +
+		"root  12   1     0  10:00  ?    00:00:00  sh -c while true; do sleep 1; done\n" +
+		"root  13   12    0  10:00  ?    00:00:00  sleep 1\n")
+	if len(top.Titles) != 8 || len(top.Processes) != 2 {
+		t.Fatalf("%+v", top)
+	}
+	if got := top.Processes[0][7]; got != "sh -c while true; do sleep 1; done" {
+		t.Errorf("CMD %q", got)
+	}
+	if got := top.Processes[1][1]; got != "13" {
+		t.Errorf("PID %q", got)
+	}
+}
+
+func TestEscapeScanner(t *testing.T) {
+	keys, err := parseDetachKeys("")
+	if err != nil || !bytes.Equal(keys, []byte{0x10, 0x11}) {
+		t.Fatalf("default keys %v, %v", keys, err)
+	}
+	for _, c := range []struct {
+		in     []string
+		out    string
+		detach bool
+	}{
+		{[]string{"abc"}, "abc", false},
+		{[]string{"a\x10", "b"}, "a\x10b", false},
+		{[]string{"a\x10", "\x11rest"}, "a", true},
+		{[]string{"\x10\x10\x11"}, "\x10", true},
+	} {
+		e := escapeScanner{keys: keys}
+		var out []byte
+		detach := false
+		for _, in := range c.in {
+			p, d := e.feed([]byte(in))
+			out = append(out, p...)
+			if detach = d; d {
+				break
+			}
+		}
+		if string(out) != c.out || detach != c.detach {
+			t.Errorf("%q: passed %q detach %v, want %q %v", c.in, out, detach, c.out, c.detach)
+		}
+	}
+	for _, bad := range []string{"ctrl-1", "ab", "ctrl-"} {
+		if _, err := parseDetachKeys(bad); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("parseDetachKeys(%q): %v", bad, err)
+		}
+	}
+}
+
+func frame(kind byte, p string) []byte {
+	b := make([]byte, 8, 8+len(p))
+	b[0] = kind
+	binary.BigEndian.PutUint32(b[4:], uint32(len(p)))
+	return append(b, p...)
+}
+
+func TestDeframer(t *testing.T) {
+	all := append(frame(1, "hello "), frame(2, "world")...)
+	for cut := 0; cut <= len(all); cut++ {
+		var d deframer
+		got := append(d.feed(all[:cut]), d.feed(all[cut:])...)
+		if string(got) != "hello world" {
+			t.Errorf("cut at %d: %q", cut, got)
+		}
+	}
+	var kinds []byte
+	if err := eachFrame(all, func(k byte, _ []byte) error { kinds = append(kinds, k); return nil }); err != nil || !bytes.Equal(kinds, []byte{1, 2}) {
+		t.Errorf("eachFrame: %v %v", kinds, err)
+	}
+}
+
+func TestExecID(t *testing.T) {
+	cid := strings.Repeat("ab", 32)
+	id := execID(cid, "7")
+	if len(id) != 64 || !strings.HasPrefix(id, cid[:56]) || !strings.HasSuffix(id, "00000007") {
+		t.Errorf("execID = %q", id)
+	}
+}
+
+func TestImageNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"busybox": "busybox:latest", "docker.io/library/busybox:1": "busybox:1",
+		"127.0.0.1:5000/x/y": "127.0.0.1:5000/x/y:latest", "localhost/busybox:latest": "localhost/busybox:latest",
+		"busybox@sha256:abcd": "busybox@sha256:abcd",
+	} {
+		if got := familiar(in); got != want {
+			t.Errorf("familiar(%q) = %q, want %q", in, got, want)
+		}
+	}
+	list := []imageEntry{{ID: "sha256:aaaa1111", RepoTags: []string{"busybox:latest"}}, {ID: "sha256:aaaa2222"}}
+	for name, want := range map[string]string{"busybox": "sha256:aaaa1111", "aaaa2": "sha256:aaaa2222", "sha256:aaaa1": "sha256:aaaa1111"} {
+		if img, err := findImage(list, name); err != nil || img.ID != want {
+			t.Errorf("findImage(%q) = %v, %v", name, img.ID, err)
+		}
+	}
+	if _, err := findImage(list, "aaaa"); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("an ambiguous prefix: %v", err)
+	}
+	if _, err := findImage(list, "nosuch"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("a missing image: %v", err)
+	}
+	if got := tagDir("127.0.0.1:5000/x/y:v1"); got != "images/127.0.0.1:5000/x/y/v1" {
+		t.Errorf("tagDir %q", got)
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"1700000000":           time.Unix(1700000000, 0),
+		"1700000000.5":         time.Unix(1700000000, 500000000),
+		"1700000000.000000001": time.Unix(1700000000, 1),
+		"2023-11-14T22:13:20Z": time.Unix(1700000000, 0),
+	} {
+		if got, err := parseTime(in); err != nil || !got.Equal(want) {
+			t.Errorf("parseTime(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"yesterday", "1.2.3", "17x"} {
+		if _, err := parseTime(bad); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("parseTime(%q): %v", bad, err)
+		}
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	for err, want := range map[error]int{
+		errdefs.NotFound("x"): 404, errdefs.AlreadyExists("x"): 409, errdefs.Busy("x"): 409,
+		errdefs.Invalid("x"): 400, errdefs.New(errdefs.ErrPermission, "x"): 403, errdefs.Unavailable("x"): 503,
+		fmt.Errorf("wrapped: %w", errdefs.NotFound("x")): 404, errNotModified: 304, errors.New("x"): 500,
+		context.Canceled: 408,
+	} {
+		if got := statusOf(err); got != want {
+			t.Errorf("statusOf(%v) = %d, want %d", err, got, want)
+		}
+	}
+}
+
+// TestNegotiation checks the version prefix and the ping headers; neither
+// reaches the tree.
+func TestNegotiation(t *testing.T) {
+	h := New(nil).Handler()
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"HEAD", "/_ping", 200, ""},
+		{"GET", "/_ping", 200, "OK"},
+		{"GET", "/v1.41/_ping", 200, "OK"},
+		{"GET", "/v1.50/_ping", 200, "OK"},
+		{"GET", "/v1.24/_ping", 400, `{"message":"client version 1.24 is too old. Minimum supported API version is 1.41, please upgrade your client to a newer version"}` + "\n"},
+		{"GET", "/v1.52/_ping", 400, `{"message":"client version 1.52 is too new. Maximum supported API version is 1.50"}` + "\n"},
+		{"GET", "/v1.50/nosuch", 404, `{"message":"page not found"}` + "\n"},
+		{"PUT", "/_ping", 404, `{"message":"page not found"}` + "\n"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.status || rec.Body.String() != c.body {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, rec.Code, rec.Body.String(), c.status, c.body)
+		}
+		for k, v := range map[string]string{"Api-Version": "1.50", "Ostype": "linux", "Docker-Experimental": "false"} {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s %s: header %s %q, want %q", c.method, c.path, k, got, v)
+			}
+		}
+	}
+	if v := compareVersions("1.9", "1.41"); v != -1 {
+		t.Errorf("1.9 vs 1.41: %d", v)
+	}
+}

@@ -1,0 +1,124 @@
+package dockerapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+)
+
+// ping is GET and HEAD /_ping: the headers the clients negotiate with.
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Builder-Version", "1")
+	h.Set("Swarm", string(swarm.LocalNodeStateInactive))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodHead {
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write([]byte("OK"))
+	return err
+}
+
+// treeVersion is what the tree's version file says:
+// "enginefs 0.1.0 go1.26.0 linux/amd64".
+type treeVersion struct {
+	version, goVersion, os, arch string
+}
+
+func (s *Server) treeVersion(r *http.Request) (treeVersion, error) {
+	data, err := s.read(r.Context(), "version")
+	if err != nil {
+		return treeVersion{}, err
+	}
+	v := treeVersion{os: runtime.GOOS, arch: runtime.GOARCH}
+	f := strings.Fields(string(data))
+	if len(f) > 1 {
+		v.version = f[1]
+	}
+	if len(f) > 2 {
+		v.goVersion = f[2]
+	}
+	if len(f) > 3 {
+		v.os, v.arch, _ = strings.Cut(f[3], "/")
+	}
+	return v, nil
+}
+
+// version is GET /version.
+func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.treeVersion(r)
+	if err != nil {
+		return err
+	}
+	var in system.Info
+	if err := s.readJSON(r.Context(), "info", &in); err != nil {
+		return err
+	}
+	details := map[string]string{
+		"ApiVersion": MaxVersion, "MinAPIVersion": MinVersion, "GoVersion": v.goVersion,
+		"Os": v.os, "Arch": v.arch, "KernelVersion": in.KernelVersion, "GitCommit": "", "BuildTime": "",
+		"Experimental": "false",
+	}
+	return writeJSON(w, http.StatusOK, types.Version{
+		Platform:      struct{ Name string }{Name: "enginefs " + v.version},
+		Components:    []types.ComponentVersion{{Name: "Engine", Version: v.version, Details: details}},
+		Version:       v.version,
+		APIVersion:    MaxVersion,
+		MinAPIVersion: MinVersion,
+		GoVersion:     v.goVersion,
+		Os:            v.os,
+		Arch:          v.arch,
+		KernelVersion: in.KernelVersion,
+	})
+}
+
+// info is GET /info: the tree's info (docker's field names) with what
+// docker's clients expect beside it.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.treeVersion(r)
+	if err != nil {
+		return err
+	}
+	var in system.Info
+	if err := s.readJSON(r.Context(), "info", &in); err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(in.Name + in.DockerRootDir))
+	in.ID = strings.ToUpper(hex.EncodeToString(sum[:16]))
+	in.ServerVersion = v.version
+	in.OSVersion = ""
+	in.IndexServerAddress = "https://index.docker.io/v1/"
+	in.LoggingDriver = "json-file"
+	in.CgroupDriver = "cgroupfs"
+	in.SystemTime = time.Now().Format(time.RFC3339Nano)
+	in.DriverStatus = [][2]string{}
+	in.Plugins = system.PluginsInfo{
+		Volume:  []string{"local"},
+		Network: []string{"bridge", "host", "none"},
+		Log:     []string{"json-file"},
+	}
+	in.RegistryConfig = &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{}}
+	in.Swarm = swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}
+	in.SecurityOptions = []string{"name=seccomp,profile=builtin"}
+	in.Labels = []string{}
+	in.LiveRestoreEnabled = true
+	in.MemoryLimit, in.SwapLimit, in.CPUShares, in.CPUSet, in.PidsLimit = true, true, true, true, true
+	in.CPUCfsPeriod, in.CPUCfsQuota = true, true
+	in.IPv4Forwarding = true
+	in.Isolation = ""
+	in.Warnings = []string{}
+	return writeJSON(w, http.StatusOK, in)
+}
