@@ -108,7 +108,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	if err != nil {
 		return err
 	}
-	eps, release, err := e.attach(c.id, &cfg)
+	eps, release, err := e.attach(c.id, &cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -258,11 +258,12 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
-	mounts, made, err := e.resolveMounts(ctx, &cfg, img, c.Record().Mounts)
+	cur := c.Record()
+	mounts, made, err := e.resolveMounts(ctx, &cfg, img, cur.Mounts)
 	if err != nil {
 		return err
 	}
-	eps, release, err := e.attach(c.id, &cfg)
+	eps, release, err := e.attach(c.id, &cfg, cur.Networks)
 	if err != nil {
 		return err
 	}
