@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 
+	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/dns"
 )
@@ -210,13 +212,23 @@ func (e *Engine) hotplug(ctx context.Context, rec Record, n *netEntry, ep *Endpo
 	return nil
 }
 
-// unplug removes a running container's interface on n (network disconnect).
+// unplug removes a running container's interface on n (network
+// disconnect), found in its namespace by its MAC address.
 func (e *Engine) unplug(ctx context.Context, rec Record, n *netEntry, ep *Endpoint) error {
 	sb := e.sandboxes.get(rec.ID)
 	if sb == nil || sb.ns == "" {
 		return nil
 	}
-	return e.netcfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), driverEndpoint(rec.ID, "", false, ep), sb.ns)
+	dep := driverEndpoint(rec.ID, "", false, ep)
+	ifname, err := netdrv.IfNameByMAC(sb.ns, dep.MAC)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil // gone already
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: network %s: %w", short(rec.ID), n.rec.Name, err)
+	}
+	dep.IfName = ifname
+	return e.netcfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), dep, sb.ns)
 }
 
 // freeIfName returns the first ethN not used in ns.
