@@ -277,6 +277,9 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 	if e.netcfg == nil {
 		return
 	}
+	e.net.mu.RLock()
+	e.syncFirewall(ctx)
+	e.net.mu.RUnlock()
 	running := map[string]bool{}
 	for _, c := range e.List() {
 		rec := c.Record()
@@ -337,7 +340,8 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 
 // closeNetwork stops the DNS and the proxies (they live in the daemon; the
 // next one starts them again) and removes the bridges no running container
-// uses, so that a host where no container runs keeps nothing.
+// uses and their firewall rules, so that a host where no container runs
+// keeps nothing.
 func (e *Engine) closeNetwork(ctx context.Context) {
 	if e.netcfg == nil {
 		return
@@ -358,12 +362,27 @@ func (e *Engine) closeNetwork(ctx context.Context) {
 	e.sandboxes.mu.Unlock()
 	e.net.mu.RLock()
 	defer e.net.mu.RUnlock()
+	var inUse []netdrv.Network
 	for id, n := range e.net.nets {
+		if used[id] {
+			inUse = append(inUse, n.rec.spec())
+		}
 		if used[id] || e.netcfg.Drivers[n.rec.Driver] == nil {
 			continue
 		}
 		if err := e.netcfg.Drivers[n.rec.Driver].Teardown(ctx, n.rec.spec()); err != nil {
 			e.logf("network %s: %v", n.rec.Name, err)
+		}
+	}
+	// The rules go as the bridges do: those of the networks in use stay
+	// for their containers, and with none the table goes.
+	if fw := e.netcfg.Firewall; fw != nil {
+		err := fw.Remove(ctx)
+		if len(inUse) > 0 {
+			err = fw.Sync(ctx, inUse)
+		}
+		if err != nil {
+			e.logf("networks: %v", err)
 		}
 	}
 }
