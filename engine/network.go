@@ -157,6 +157,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, o NetworkOptions) (NetworkRe
 		return NetworkRecord{}, err
 	}
 	e.net.nets[rec.ID] = &netEntry{rec: rec, pool: pool}
+	e.emitObject("network", "create", rec.ID, "name", rec.Name, "type", rec.Driver)
 	return rec, nil
 }
 
@@ -239,6 +240,7 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *netEntry) error {
 		return fmt.Errorf("network %s: %w", n.rec.Name, err)
 	}
 	delete(e.net.nets, n.rec.ID)
+	e.emitObject("network", "destroy", n.rec.ID, "name", n.rec.Name, "type", n.rec.Driver)
 	return nil
 }
 

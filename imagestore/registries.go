@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -187,16 +188,22 @@ func (r *registries) tlsConfig(host string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// remoteOptions are the go-containerregistry options to reach host.
-func (s *Store) remoteOptions(ctx context.Context, host string) ([]remote.Option, error) {
+// remoteOptions are the go-containerregistry options to reach host, with
+// the credentials auth gives or, when it gives none, those of the
+// credentials file.
+func (s *Store) remoteOptions(ctx context.Context, host string, auth *authn.AuthConfig) ([]remote.Option, error) {
 	t, err := s.regs.transport(host)
 	if err != nil {
 		return nil, err
 	}
+	creds := remote.WithAuthFromKeychain(s.keychain())
+	if auth != nil && *auth != (authn.AuthConfig{}) {
+		creds = remote.WithAuth(authn.FromConfig(*auth))
+	}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(t),
-		remote.WithAuthFromKeychain(s.keychain()),
+		creds,
 		remote.WithUserAgent("enginefs"),
 		remote.WithJobs(s.jobs),
 	}, nil
