@@ -28,7 +28,7 @@ var containersGrammar = ctl.Grammar{
 var containerGrammar = ctl.Grammar{
 	{Name: "create", Keys: createKeys, Required: []string{"image"}, Argv: true, Usage: createUsage},
 	{Name: "start", Usage: "start"},
-	{Name: "stop", MaxArgs: 1, Usage: "stop [SECONDS]"},
+	{Name: "stop", MaxArgs: 1, Keys: []string{"signal"}, Usage: "stop [SECONDS] [signal=SIG]"},
 	{Name: "restart", MaxArgs: 1, Usage: "restart [SECONDS]"},
 	{Name: "kill", MaxArgs: 1, Usage: "kill [SIGNAL]"},
 	{Name: "pause", Usage: "pause"},
@@ -258,7 +258,8 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 				return "", err
 			}
 			if cmd.Verb == "stop" {
-				return "", t.e.Stop(ctx, id, d)
+				sig, _ := cmd.Get("signal")
+				return "", t.e.StopWith(ctx, id, d, sig)
 			}
 			return "", t.e.Restart(ctx, id, d)
 		case "kill":
