@@ -197,4 +197,3 @@ func matchContainer(f filters.Args, c listEntry) bool {
 	}
 	return true
 }
-

@@ -114,7 +114,7 @@ func TestCreateLineNetworkingAndStorage(t *testing.T) {
 	}
 	// A default network mode with one endpoint joins that network.
 	line, _ = createLine("", container.CreateRequest{Config: &container.Config{Image: "busybox"},
-		HostConfig: &container.HostConfig{NetworkMode: "default"},
+		HostConfig:       &container.HostConfig{NetworkMode: "default"},
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"net1": {Aliases: []string{"a"}}}}})
 	if line != "create image=busybox network=net1 alias=a" {
 		t.Errorf("line %q", line)
