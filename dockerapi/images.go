@@ -103,28 +103,38 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 		if t, ok := created["since"]; ok && img.Created <= t {
 			continue
 		}
-		if refs := f.Get("reference"); len(refs) > 0 && !matchReference(refs, img.RepoTags) {
-			continue
+		if refs := f.Get("reference"); len(refs) > 0 {
+			// As dockerd, only the tags that match are listed.
+			if img.RepoTags = matchReference(refs, img.RepoTags); len(img.RepoTags) == 0 {
+				continue
+			}
+			img.RepoDigests = matchReference(refs, img.RepoDigests)
 		}
 		out = append(out, img)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// matchReference applies the reference filter: a pattern matches a tag or
-// its repository (path.Match, as docker's).
-func matchReference(patterns, tags []string) bool {
-	for _, pat := range patterns {
-		for _, t := range tags {
-			repo := t[:strings.LastIndex(t, ":")]
+// matchReference applies the reference filter to tags: a pattern matches
+// a tag or its repository (path.Match, as docker's). It returns the tags
+// that match.
+func matchReference(patterns, tags []string) []string {
+	out := []string{}
+	for _, t := range tags {
+		repo, _, digest := strings.Cut(t, "@")
+		if !digest {
+			repo = t[:strings.LastIndex(t, ":")]
+		}
+		for _, pat := range patterns {
 			m1, _ := path.Match(pat, t)
 			m2, _ := path.Match(pat, repo)
 			if m1 || m2 || sameImage(pat, t) {
-				return true
+				out = append(out, t)
+				break
 			}
 		}
 	}
-	return false
+	return out
 }
 
 // imageGet serves GET /images/{name}/json, /history and /get (names may

@@ -62,11 +62,12 @@ func (e *Engine) SaveImages(ctx context.Context, refs []string, path string) err
 	return nil
 }
 
-// LoadImage imports the images of a docker-save or OCI archive.
-func (e *Engine) LoadImage(ctx context.Context, path string) ([]*imagestore.Image, error) {
-	imgs, err := e.images.Load(ctx, path)
+// LoadImage imports the images of a docker-save or OCI archive; each comes
+// with the tags the archive gave it.
+func (e *Engine) LoadImage(ctx context.Context, path string) ([]imagestore.LoadedImage, error) {
+	imgs, err := e.images.LoadTagged(ctx, path)
 	for _, img := range imgs {
-		e.emitObject("image", "load", img.ID, "name", firstOf(strings.Join(img.RepoTags, ","), img.ID))
+		e.emitObject("image", "load", img.ID, "name", firstOf(strings.Join(img.Tags, ","), img.ID))
 	}
 	return imgs, err
 }

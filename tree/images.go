@@ -168,10 +168,10 @@ func (t *tree) load(ctx context.Context, path string) (string, error) {
 	}
 	var out []string
 	for _, img := range imgs {
-		if len(img.RepoTags) == 0 {
+		if len(img.Tags) == 0 {
 			out = append(out, "Loaded image ID: "+img.ID)
 		}
-		for _, tag := range img.RepoTags {
+		for _, tag := range img.Tags { // those of the archive, as docker load says
 			out = append(out, "Loaded image: "+tag)
 		}
 	}
