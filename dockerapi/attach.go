@@ -401,8 +401,26 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		outs.pump(sctx, c)
 	}
+	if sctx.Err() == nil {
+		s.settle(sctx, ir.ID)
+	}
 	c.finish(inputDone)
 	return nil
+}
+
+// settleTime bounds how long an attach whose output has ended waits for
+// the container's exit to be recorded.
+const settleTime = 5 * time.Second
+
+// settle waits until the container whose output ended is recorded as
+// exited (its wait file answers), so that a client that goes on with a
+// remove or an inspect when the stream ends finds it stopped.
+func (s *Server) settle(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, settleTime)
+	defer cancel()
+	if st, err := s.status(ctx, id); err == nil && (st == "running" || st == "paused") {
+		_, _ = s.read(ctx, "containers/"+id+"/wait")
+	}
 }
 
 // pumpFramed copies a logs file read in docker's framing (format=framed)

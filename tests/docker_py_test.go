@@ -12,10 +12,10 @@ import (
 // dockerPy is a short python3-docker (Debian's, docker-py 5.0.3) program:
 // what an SDK user writes. It prints one line per step.
 const dockerPy = `
-import docker, sys
+import docker, sys, time
 c = docker.DockerClient(base_url=sys.argv[1])
 print("ping", c.ping())
-print("run", c.containers.run("busybox", ["sh", "-c", "echo py-out; echo py-err >&2"], stderr=True, name="py1").decode().split())
+print("run", c.containers.run("busybox", ["sh", "-c", "echo py-out; sleep 0.1; echo py-err >&2"], stderr=True, name="py1").decode().split())
 ct = c.containers.get("py1")
 print("state", ct.status, ct.attrs["State"]["ExitCode"])
 print("logs", ct.logs(stdout=True, stderr=False).decode().split())
@@ -24,6 +24,12 @@ print("listed", [x.id == d.id for x in c.containers.list(filters={"label": "py=y
 r = d.exec_run(["sh", "-c", "echo exec-out; exit 3"])
 print("exec", r.exit_code, r.output.decode().split())
 d.remove(force=True)
+# attach with logs and stream: what was written before, then the rest,
+# each line once.
+a = c.containers.run("busybox", ["sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done"], detach=True)
+time.sleep(0.5)
+print("attach", b"".join(a.attach(stdout=True, stderr=True, stream=True, logs=True)).decode().split())
+a.remove()
 ct.remove()
 try:
     c.containers.get("py1")
@@ -97,6 +103,7 @@ state exited 0
 logs ['py-out']
 listed [True]
 exec 3 ['exec-out']
+attach ['line1', 'line2', 'line3', 'line4', 'line5', 'line6']
 gone 404
 left 0
 `
