@@ -112,7 +112,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	in.DriverStatus = [][2]string{}
 	in.Plugins = system.PluginsInfo{
 		Volume:  []string{"local"},
-		Network: []string{"bridge", "host", "none"},
+		Network: []string{"bridge", "host", "macvlan", "null"},
 		Log:     []string{"json-file"},
 	}
 	in.RegistryConfig = &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{}}
