@@ -152,6 +152,11 @@ func (s *Server) transfer(ctx context.Context, pw *progressWriter, dir string, c
 		_, err := fs.WriteCommand(ctx, clone, cmd.String())
 		result <- err
 	}()
+	// abort stops the job of a client that left, as dockerd does.
+	abort := func() {
+		_, _ = s.command(context.WithoutCancel(ctx), dir+"/"+n+"/ctl", "cancel")
+		<-result
+	}
 	var held [][]byte
 	var pending []byte
 	buf := make([]byte, 32*1024)
@@ -176,7 +181,7 @@ func (s *Server) transfer(ctx context.Context, pw *progressWriter, dir string, c
 		}
 		if len(lines) > 0 {
 			if err := pw.write(lines); err != nil {
-				<-result
+				abort()
 				return err
 			}
 		}
@@ -184,7 +189,7 @@ func (s *Server) transfer(ctx context.Context, pw *progressWriter, dir string, c
 			break
 		}
 		if rerr != nil {
-			<-result
+			abort()
 			return rerr
 		}
 	}
