@@ -98,10 +98,16 @@ func (r *registries) insecure(host string) bool {
 	return false
 }
 
+// plainHTTP reports whether host may be spoken to over plain HTTP: a
+// loopback registry, or one listed in Insecure.
+func (r *registries) plainHTTP(host string) bool {
+	return isLoopback(host) || r.insecure(host)
+}
+
 // nameOptions are the options to parse references of host with.
 func (r *registries) nameOptions(host string) []name.Option {
 	opts := []name.Option{name.WithDefaultRegistry(name.DefaultRegistry), name.WithDefaultTag(name.DefaultTag)}
-	if r.insecure(host) {
+	if r.plainHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
 	return opts
@@ -116,12 +122,15 @@ func (r *registries) reference(ref name.Reference) (name.Reference, error) {
 	return nr, nil
 }
 
-// transport returns the HTTP transport for a registry host.
-func (r *registries) transport(host string) (*http.Transport, error) {
+// transport returns the HTTP transport for a registry host. It refuses
+// plain HTTP to a host that may not have it: go-containerregistry falls
+// back to HTTP on its own for private addresses (10/8, 192.168/16,
+// *.localhost), which would let anyone on the path see credentials.
+func (r *registries) transport(host string) (http.RoundTripper, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t, ok := r.transports[host]; ok {
-		return t, nil
+		return r.guard(host, t), nil
 	}
 	tc, err := r.tlsConfig(host)
 	if err != nil {
@@ -135,7 +144,29 @@ func (r *registries) transport(host string) (*http.Transport, error) {
 		r.transports = map[string]*http.Transport{}
 	}
 	r.transports[host] = t
-	return t, nil
+	return r.guard(host, t), nil
+}
+
+// guard wraps t so that it sends plain HTTP only where plainHTTP allows.
+func (r *registries) guard(host string, t http.RoundTripper) http.RoundTripper {
+	if r.plainHTTP(host) {
+		return t
+	}
+	return httpsOnly{host: host, next: t}
+}
+
+// httpsOnly is a transport that refuses plain HTTP requests.
+type httpsOnly struct {
+	host string
+	next http.RoundTripper
+}
+
+func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		return nil, errdefs.New(errdefs.ErrPermission,
+			"registry %s: refusing plain HTTP (not a loopback registry; list it with --insecure-registry to allow it)", h.host)
+	}
+	return h.next.RoundTrip(req)
 }
 
 // tlsConfig builds the TLS client configuration for host.
