@@ -82,6 +82,9 @@ func TestDockerCLI(t *testing.T) {
 		if out := d.mustDocker("top", "web"); !strings.Contains(out, "PID") || !strings.Contains(out, "while true") {
 			t.Errorf("top:\n%s", out)
 		}
+		if out := d.mustDocker("top", "web", "-o", "pid,comm"); !regexp.MustCompile(`^PID\s+COMMAND\n\d+\s+sh\n`).MatchString(out) {
+			t.Errorf("top -o pid,comm:\n%s", out)
+		}
 		if out := d.mustDocker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "web"); !regexp.MustCompile(`^web \S+ / 64MiB\n$`).MatchString(out) {
 			t.Errorf("stats --no-stream: %q", out)
 		}
@@ -117,7 +120,7 @@ func TestDockerCLI(t *testing.T) {
 		state := func() string {
 			return strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "life"))
 		}
-		d.mustDocker("create", "--name", "life", "busybox", "sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done")
+		d.mustDocker("create", "--name", "life", "busybox", "sh", "-c", "trap 'exit 7' TERM; trap 'exit 8' USR1; while true; do sleep 0.1; done")
 		if s := state(); s != "created 0" {
 			t.Errorf("after create: %q", s)
 		}
@@ -136,6 +139,11 @@ func TestDockerCLI(t *testing.T) {
 		if s := state(); s != "running 0" {
 			t.Errorf("after restart: %q", s)
 		}
+		d.mustDocker("stop", "--signal", "USR1", "life")
+		if s := state(); s != "exited 8" {
+			t.Errorf("after stop --signal USR1: %q", s)
+		}
+		d.mustDocker("start", "life")
 		d.mustDocker("kill", "life")
 		if s := state(); s != "exited 137" {
 			t.Errorf("after kill: %q", s)
