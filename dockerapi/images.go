@@ -68,7 +68,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var created = map[string]int64{}
+	created := map[string]int64{}
 	for _, k := range []string{"before", "since"} {
 		for _, ref := range f.Get(k) {
 			dir, err := s.imageDir(ctx, ref)
