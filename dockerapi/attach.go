@@ -378,6 +378,12 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) error {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if logs {
+		// docker-py reads a hijacked stream from the raw socket, past
+		// the buffer its HTTP parser read the headers with: a log sent
+		// at once would be lost in that buffer. Let it parse first.
+		time.Sleep(replayDelay)
+	}
 	if err := c.writeFramed(replay); err != nil || !stream {
 		c.finish(nil)
 		return err
@@ -407,6 +413,10 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) error {
 	c.finish(inputDone)
 	return nil
 }
+
+// replayDelay is how long an attach with logs waits after its headers
+// before it sends the log.
+const replayDelay = 100 * time.Millisecond
 
 // settleTime bounds how long an attach whose output has ended waits for
 // the container's exit to be recorded.
