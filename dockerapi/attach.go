@@ -348,26 +348,43 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) error {
 	if !tty {
 		keys = nil
 	}
+	// With logs and stream, one follower of the log gives what was
+	// written and then what comes, with nothing lost or repeated between;
+	// with stream alone, the output files from now on.
+	logs, stream := boolValue(r, "logs") && (stdout || stderr), boolValue(r, "stream")
 	var replay []byte
-	if boolValue(r, "logs") && (stdout || stderr) {
-		if replay, err = s.logs(ctx, ir.ID, logOptions{stdout: stdout, stderr: stderr}); err != nil {
+	var follow fs.Handle
+	var outs outputs
+	switch lo := (logOptions{stdout: stdout || (tty && stderr), stderr: stderr && !tty}); {
+	case logs && stream:
+		lo.follow = true
+		if follow, err = s.openLogs(ctx, ir.ID, lo); err != nil {
 			return err
 		}
-	}
-	var outs outputs
-	if boolValue(r, "stream") {
+		defer follow.Close()
+	case logs:
+		if replay, err = s.logs(ctx, ir.ID, lo); err != nil {
+			return err
+		}
+	case stream:
 		if err := outs.open(ctx, s.tree, dir, stdout, stderr, tty); err != nil {
 			return noSuchContainer(err, ref)
 		}
+		defer outs.close()
 	}
-	defer outs.close()
 	c, err := hijack(w, r, !tty)
 	if err != nil {
 		return err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := c.writeFramed(replay); err != nil || !boolValue(r, "stream") {
+	if logs {
+		// docker-py reads a hijacked stream from the raw socket, past
+		// the buffer its HTTP parser read the headers with: a log sent
+		// at once would be lost in that buffer. Let it parse first.
+		time.Sleep(replayDelay)
+	}
+	if err := c.writeFramed(replay); err != nil || !stream {
 		c.finish(nil)
 		return err
 	}
@@ -385,7 +402,64 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) error {
 			}
 		}()
 	}
-	outs.pump(sctx, c)
+	if follow != nil {
+		_ = pumpFramed(sctx, follow, c)
+	} else {
+		outs.pump(sctx, c)
+	}
+	if sctx.Err() == nil {
+		s.settle(sctx, ir.ID)
+	}
 	c.finish(inputDone)
 	return nil
+}
+
+// replayDelay is how long an attach with logs waits after its headers
+// before it sends the log.
+const replayDelay = 100 * time.Millisecond
+
+// settleTime bounds how long an attach whose output has ended waits for
+// the container's exit to be recorded.
+const settleTime = 5 * time.Second
+
+// settle waits until the container whose output ended is recorded as
+// exited (its wait file answers), so that a client that goes on with a
+// remove or an inspect when the stream ends finds it stopped.
+func (s *Server) settle(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, settleTime)
+	defer cancel()
+	if st, err := s.status(ctx, id); err == nil && (st == "running" || st == "paused") {
+		_, _ = s.read(ctx, "containers/"+id+"/wait")
+	}
+}
+
+// pumpFramed copies a logs file read in docker's framing (format=framed)
+// to the client, whole frames at a time, until its EOF or ctx.
+func pumpFramed(ctx context.Context, h fs.Handle, c *conn) error {
+	buf := make([]byte, 32*1024)
+	var pending []byte
+	for {
+		n, err := h.ReadAt(ctx, buf, 0)
+		pending = append(pending, buf[:n]...)
+		whole := 0
+		for len(pending)-whole >= 8 {
+			size := 8 + int(binary.BigEndian.Uint32(pending[whole+4:whole+8]))
+			if len(pending)-whole < size {
+				break
+			}
+			whole += size
+		}
+		if whole > 0 {
+			if werr := c.writeFramed(pending[:whole]); werr != nil {
+				return werr
+			}
+			pending = append(pending[:0], pending[whole:]...)
+		}
+		if err == io.EOF || (err == nil && n == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

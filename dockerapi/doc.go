@@ -15,5 +15,10 @@
 // an HTTP status in one place, [statusOf], with docker's {"message": ...}
 // body. Hijacked streams (attach, exec start) answer as dockerd does: 101
 // UPGRADED with Upgrade: tcp, then docker's multiplexed framing for a
-// process without a terminal, raw bytes for one with a terminal.
+// process without a terminal, raw bytes for one with a terminal. Pulls and
+// pushes are jobs of the tree's images/pulls and images/pushes whose
+// progress files, docker's JSON messages already, are passed on as the
+// response body (transfer.go); networks and volumes are networks/ and
+// volumes/ (networks.go, volumes.go); a container's create becomes the
+// tree's create line (create.go).
 package dockerapi

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
@@ -62,6 +65,69 @@ func TestCreateLine(t *testing.T) {
 	}
 	if _, err := createLine("", container.CreateRequest{Config: &container.Config{}}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("no image: %v", err)
+	}
+}
+
+func TestCreateLineNetworkingAndStorage(t *testing.T) {
+	req := container.CreateRequest{
+		Config: &container.Config{Image: "busybox", ExposedPorts: nat.PortSet{"80/tcp": {}, "53/udp": {}},
+			Volumes: map[string]struct{}{"/anon": {}, "/data": {}}},
+		HostConfig: &container.HostConfig{
+			NetworkMode: "app",
+			PortBindings: nat.PortMap{"80/tcp": {{HostIP: "127.0.0.1", HostPort: "8080"}, {HostPort: "8081"}},
+				"90/tcp": {{HostIP: "127.0.0.1"}}},
+			PublishAllPorts: true,
+			Binds:           []string{"data:/data", "/srv:/srv:ro"},
+			Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: "v,1", Target: "/m", ReadOnly: true,
+				VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
+			Tmpfs:       map[string]string{"/t": "size=64m", "/u": ""},
+			VolumesFrom: []string{"other:ro"}, VolumeDriver: "local",
+		},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			"app":   {Aliases: []string{"www", "web"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "10.9.0.5"}},
+			"other": {Aliases: []string{"o"}},
+		}},
+	}
+	line, err := createLine("", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := ctl.Parse(line)
+	if err != nil {
+		t.Fatalf("the line %q does not parse: %v", line, err)
+	}
+	for key, want := range map[string][]string{
+		"network": {"app"}, "ip": {"10.9.0.5"}, "alias": {"www", "web"}, "expose": {"53/udp"},
+		"publish":      {"127.0.0.1:8080:80/tcp", "8081:80/tcp", "127.0.0.1::90/tcp"},
+		"publish-all":  {"true"},
+		"volume":       {"data:/data", "/srv:/srv:ro", "/anon"},
+		"mount":        {`type=volume,dst=/m,"src=v,1",readonly,volume-nocopy`},
+		"tmpfs":        {"/t:size=64m", "/u"},
+		"volumes-from": {"other:ro"}, "volume-driver": {"local"},
+	} {
+		if got := cmd.All(key); !slices.Equal(got, want) {
+			t.Errorf("%s= %q, want %q (line %s)", key, got, want, line)
+		}
+	}
+	if eps := extraEndpoints(req); len(eps) != 1 || eps[0].network != "other" {
+		t.Errorf("extra endpoints %+v", eps)
+	}
+	// A default network mode with one endpoint joins that network.
+	line, _ = createLine("", container.CreateRequest{Config: &container.Config{Image: "busybox"},
+		HostConfig:       &container.HostConfig{NetworkMode: "default"},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"net1": {Aliases: []string{"a"}}}}})
+	if line != "create image=busybox network=net1 alias=a" {
+		t.Errorf("line %q", line)
+	}
+	for name, bad := range map[string]container.CreateRequest{
+		"links": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{Links: []string{"a:b"}}},
+		"npipe": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeNamedPipe, Target: "/x"}}}},
+		"ipv6": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{NetworkMode: "n"},
+			NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"n": {IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "::5"}}}}},
+	} {
+		if _, err := createLine("", bad); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
 	}
 }
 
@@ -156,20 +222,18 @@ func TestImageNames(t *testing.T) {
 			t.Errorf("familiar(%q) = %q, want %q", in, got, want)
 		}
 	}
-	list := []imageEntry{{ID: "sha256:aaaa1111", RepoTags: []string{"busybox:latest"}}, {ID: "sha256:aaaa2222"}}
-	for name, want := range map[string]string{"busybox": "sha256:aaaa1111", "aaaa2": "sha256:aaaa2222", "sha256:aaaa1": "sha256:aaaa1111"} {
-		if img, err := findImage(list, name); err != nil || img.ID != want {
-			t.Errorf("findImage(%q) = %v, %v", name, img.ID, err)
+	for in, want := range map[string]string{
+		"busybox|latest": "busybox:latest", "127.0.0.1:5000/x|v1": "127.0.0.1:5000/x:v1",
+		"busybox:1|latest": "busybox:1", "busybox|sha256:ab": "busybox@sha256:ab",
+	} {
+		repo, tag, _ := strings.Cut(in, "|")
+		if got := withTag(repo, tag); got != want {
+			t.Errorf("withTag(%q, %q) = %q, want %q", repo, tag, got, want)
 		}
 	}
-	if _, err := findImage(list, "aaaa"); !errors.Is(err, errdefs.ErrInvalid) {
-		t.Errorf("an ambiguous prefix: %v", err)
-	}
-	if _, err := findImage(list, "nosuch"); !errors.Is(err, errdefs.ErrNotFound) {
-		t.Errorf("a missing image: %v", err)
-	}
-	if got := tagDir("127.0.0.1:5000/x/y:v1"); got != "images/127.0.0.1:5000/x/y/v1" {
-		t.Errorf("tagDir %q", got)
+	out, space := deleteReport("Untagged: a:latest\nDeleted: sha256:1234\nTotal reclaimed space: 2MB")
+	if len(out) != 2 || out[0].Untagged != "a:latest" || out[1].Deleted != "sha256:1234" || space != 2000000 {
+		t.Errorf("deleteReport: %+v, %d", out, space)
 	}
 }
 

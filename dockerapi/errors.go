@@ -15,12 +15,24 @@ import (
 // stop of a stopped one: 304 and no body.
 var errNotModified = errors.New("not modified")
 
+// errNotImplemented marks what the bridge does not do (docker import):
+// 501, as dockerd answers for what its backend lacks.
+var errNotImplemented = errors.New("not implemented")
+
+// errUnauthorized marks credentials a registry refused at POST /auth: 401,
+// as dockerd answers a failed login.
+var errUnauthorized = errors.New("unauthorized")
+
 // statusOf is the one place where an error becomes an HTTP status: the
 // errdefs class the tree gave it decides, as errdefs.Class does for errnos.
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errNotModified):
 		return http.StatusNotModified
+	case errors.Is(err, errNotImplemented):
+		return http.StatusNotImplemented
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized
 	case errors.Is(err, errdefs.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, errdefs.ErrAlreadyExists), errors.Is(err, errdefs.ErrBusy):

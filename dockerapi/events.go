@@ -23,7 +23,8 @@ import (
 const historyGrace = 200 * time.Millisecond
 
 // eventFilters are the filters of GET /events the bridge applies.
-var eventFilters = map[string]bool{"container": true, "event": true, "type": true, "image": true, "label": true, "scope": true}
+var eventFilters = map[string]bool{"container": true, "event": true, "type": true, "image": true, "label": true, "scope": true,
+	"network": true, "volume": true}
 
 // events is GET /events: the tree's events file, which replays the recent
 // events and then follows, cut to since and until and filtered as docker
@@ -136,10 +137,21 @@ func matchEvent(f filters.Args, m events.Message) bool {
 		ok := false
 		for _, img := range f.Get("image") {
 			ok = ok || sameImage(img, attrs["image"]) || sameImage(img, m.From)
+			if m.Type == events.ImageEventType {
+				ok = ok || img == m.Actor.ID || sameImage(img, m.Actor.ID) || sameImage(img, attrs["name"]) ||
+					(len(img) >= 4 && strings.HasPrefix(strings.TrimPrefix(m.Actor.ID, "sha256:"), strings.TrimPrefix(img, "sha256:")))
+			}
 		}
 		if !ok {
 			return false
 		}
+	}
+	if f.Contains("network") && (m.Type != events.NetworkEventType ||
+		!(f.FuzzyMatch("network", m.Actor.ID) || f.ExactMatch("network", attrs["name"]))) {
+		return false
+	}
+	if f.Contains("volume") && (m.Type != events.VolumeEventType || !f.ExactMatch("volume", m.Actor.ID)) {
+		return false
 	}
 	if f.Contains("label") && !f.MatchKVList("label", attrs) {
 		return false

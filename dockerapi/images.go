@@ -6,42 +6,16 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/storage"
-	"github.com/docker/docker/api/types/volume"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/docker/go-units"
 
+	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
 )
-
-// imageEntry is an element of images/list.
-type imageEntry struct {
-	ID       string `json:"Id"`
-	RepoTags []string
-	Created  int64
-	Size     int64
-}
-
-// imageConfig is the part of an image's config file (images/<repo>/<tag>/config,
-// the OCI image config) that docker's inspect shows.
-type imageConfig struct {
-	Architecture string                          `json:"architecture"`
-	OS           string                          `json:"os"`
-	Created      time.Time                       `json:"created"`
-	Author       string                          `json:"author"`
-	Config       dockerspec.DockerOCIImageConfig `json:"config"`
-	RootFS       struct {
-		Type    string   `json:"type"`
-		DiffIDs []string `json:"diff_ids"`
-	} `json:"rootfs"`
-}
 
 // familiar writes a reference as docker shows it: without docker.io/library/
 // and with :latest when it has no tag or digest.
@@ -61,157 +35,271 @@ func familiar(ref string) string {
 // sameImage reports whether two references name the same repository and tag.
 func sameImage(a, b string) bool { return a != "" && b != "" && familiar(a) == familiar(b) }
 
-// tagDir is the tree directory of a familiar tag: images/<repo path>/<tag>.
-func tagDir(tag string) string {
-	i := strings.LastIndex(tag, ":")
-	return "images/" + tag[:i] + "/" + tag[i+1:]
+// imageDir resolves what a name means (a tag, a digest reference, an id or
+// an id prefix) with images/ctl's resolve and returns the image's
+// directory, images/by-id/<hex>.
+func (s *Server) imageDir(ctx context.Context, name string) (string, error) {
+	id, err := s.command(ctx, "images/ctl", ctl.Command{Verb: "resolve", Args: []string{name}}.String())
+	if err != nil {
+		return "", err
+	}
+	return "images/by-id/" + strings.TrimPrefix(strings.TrimSpace(id), "sha256:"), nil
 }
 
-func (s *Server) imageList(ctx context.Context) ([]imageEntry, error) {
-	var list []imageEntry
+func (s *Server) imageList(ctx context.Context) ([]image.Summary, error) {
+	var list []image.Summary
 	return list, s.readJSON(ctx, "images/list", &list)
 }
 
-// findImage finds the image a name means: a tag, an id or an id prefix.
-func findImage(list []imageEntry, name string) (imageEntry, error) {
-	hex := strings.TrimPrefix(name, "sha256:")
-	for _, img := range list {
-		for _, t := range img.RepoTags {
-			if sameImage(t, name) {
-				return img, nil
-			}
-		}
-	}
-	if len(hex) >= 4 && strings.Trim(hex, "0123456789abcdef") == "" {
-		var found []imageEntry
-		for _, img := range list {
-			if strings.HasPrefix(strings.TrimPrefix(img.ID, "sha256:"), hex) {
-				found = append(found, img)
-			}
-		}
-		if len(found) == 1 {
-			return found[0], nil
-		}
-		if len(found) > 1 {
-			return imageEntry{}, errdefs.Invalid("image id prefix %q is ambiguous", name)
-		}
-	}
-	return imageEntry{}, errdefs.NotFound("No such image: %s", name)
-}
+// imageFilters are the filters of GET /images/json.
+var imageFilters = map[string]bool{"reference": true, "dangling": true, "label": true, "before": true, "since": true}
 
-// config reads an image's config through its first tag (the tree reaches
-// an image's files by tag only); an untagged image has none.
-func (s *Server) config(ctx context.Context, img imageEntry) (*imageConfig, error) {
-	if len(img.RepoTags) == 0 {
-		return nil, nil
-	}
-	var cfg imageConfig
-	if err := s.readJSON(ctx, tagDir(img.RepoTags[0])+"/config", &cfg); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
-}
-
-// listImages is GET /images/json (filters: reference, dangling, label).
+// listImages is GET /images/json: images/list, filtered.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := filters.FromJSON(r.URL.Query().Get("filters"))
 	if err != nil {
 		return errdefs.Invalid("%v", err)
 	}
-	if err := f.Validate(map[string]bool{"reference": true, "dangling": true, "label": true}); err != nil {
+	if err := f.Validate(imageFilters); err != nil {
 		return errdefs.Invalid("%v", err)
 	}
 	list, err := s.imageList(ctx)
 	if err != nil {
 		return err
 	}
-	out := []image.Summary{}
-	for _, img := range list {
-		sum, err := s.summary(ctx, img)
-		if err != nil {
-			return err
-		}
-		if f.Contains("dangling") && f.ExactMatch("dangling", "true") != (len(img.RepoTags) == 0) {
-			continue
-		}
-		if f.Contains("label") && !f.MatchKVList("label", sum.Labels) {
-			continue
-		}
-		if refs := f.Get("reference"); len(refs) > 0 {
-			ok := false
-			for _, pat := range refs {
-				for _, t := range img.RepoTags {
-					repo := t[:strings.LastIndex(t, ":")]
-					m1, _ := path.Match(pat, t)
-					m2, _ := path.Match(pat, repo)
-					ok = ok || m1 || m2 || sameImage(pat, t)
+	created := map[string]int64{}
+	for _, k := range []string{"before", "since"} {
+		for _, ref := range f.Get(k) {
+			dir, err := s.imageDir(ctx, ref)
+			if err != nil {
+				return err
+			}
+			id := "sha256:" + path.Base(dir)
+			for _, img := range list {
+				if img.ID == id {
+					created[k] = img.Created
 				}
 			}
-			if !ok {
+		}
+	}
+	out := []image.Summary{}
+	for _, img := range list {
+		if f.Contains("dangling") {
+			want, err := f.GetBoolOrDefault("dangling", false)
+			if err != nil {
+				return errdefs.Invalid("%v", err)
+			}
+			if want != (len(img.RepoTags) == 0) {
 				continue
 			}
 		}
-		out = append(out, sum)
+		if f.Contains("label") && !f.MatchKVList("label", img.Labels) {
+			continue
+		}
+		if t, ok := created["before"]; ok && img.Created >= t {
+			continue
+		}
+		if t, ok := created["since"]; ok && img.Created <= t {
+			continue
+		}
+		if refs := f.Get("reference"); len(refs) > 0 {
+			// As dockerd, only the tags that match are listed.
+			if img.RepoTags = matchReference(refs, img.RepoTags); len(img.RepoTags) == 0 {
+				continue
+			}
+			img.RepoDigests = matchReference(refs, img.RepoDigests)
+		}
+		out = append(out, img)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// summary is docker's image summary of a list entry.
-func (s *Server) summary(ctx context.Context, img imageEntry) (image.Summary, error) {
-	sum := image.Summary{
-		ID: img.ID, RepoTags: img.RepoTags, RepoDigests: []string{}, Created: img.Created,
-		Size: img.Size, SharedSize: 0, Containers: -1, Labels: map[string]string{},
+// matchReference applies the reference filter to tags: a pattern matches
+// a tag or its repository (path.Match, as docker's). It returns the tags
+// that match.
+func matchReference(patterns, tags []string) []string {
+	out := []string{}
+	for _, t := range tags {
+		repo, _, digest := strings.Cut(t, "@")
+		if !digest {
+			repo = t[:strings.LastIndex(t, ":")]
+		}
+		for _, pat := range patterns {
+			m1, _ := path.Match(pat, t)
+			m2, _ := path.Match(pat, repo)
+			if m1 || m2 || sameImage(pat, t) {
+				out = append(out, t)
+				break
+			}
+		}
 	}
-	if sum.RepoTags == nil {
-		sum.RepoTags = []string{}
-	}
-	cfg, err := s.config(ctx, img)
-	if err != nil {
-		return sum, err
-	}
-	if cfg != nil && cfg.Config.Labels != nil {
-		sum.Labels = cfg.Config.Labels
-	}
-	return sum, nil
+	return out
 }
 
-// imageByName serves GET /images/{name}/json; names may hold slashes.
-func (s *Server) imageByName(w http.ResponseWriter, r *http.Request) error {
-	name, ok := strings.CutSuffix(r.PathValue("rest"), "/json")
-	if !ok || name == "" {
+// imageGet serves GET /images/{name}/json, /history and /get (names may
+// hold slashes).
+func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
+	rest := r.PathValue("rest")
+	i := strings.LastIndex(rest, "/")
+	if i <= 0 {
 		return errdefs.NotFound("page not found")
 	}
+	name, op := rest[:i], rest[i+1:]
 	ctx := r.Context()
-	list, err := s.imageList(ctx)
+	switch op {
+	case "json", "history":
+		dir, err := s.imageDir(ctx, name)
+		if err != nil {
+			return err
+		}
+		file := "inspect"
+		if op == "history" {
+			file = "history"
+		}
+		data, err := s.read(ctx, dir+"/"+file)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write(data)
+		return err
+	case "get":
+		return s.saveImages(w, r, []string{name})
+	}
+	return errdefs.NotFound("page not found")
+}
+
+// imagePost serves POST /images/{name}/tag and /push.
+func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
+	rest := r.PathValue("rest")
+	i := strings.LastIndex(rest, "/")
+	if i <= 0 {
+		return errdefs.NotFound("page not found")
+	}
+	name, op := rest[:i], rest[i+1:]
+	switch op {
+	case "tag":
+		return s.tagImage(w, r, name)
+	case "push":
+		return s.pushImage(w, r, name)
+	}
+	return errdefs.NotFound("page not found")
+}
+
+// tagImage is POST /images/{name}/tag?repo=&tag=: images/ctl's tag.
+func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, name string) error {
+	q := r.URL.Query()
+	repo, tag := q.Get("repo"), q.Get("tag")
+	if repo == "" {
+		return errdefs.Invalid("tag: repo is required (the repository to tag the image in)")
+	}
+	dst := repo
+	if tag != "" {
+		dst += ":" + tag
+	}
+	if _, err := s.command(r.Context(), "images/ctl", ctl.Command{Verb: "tag", Args: []string{name, dst}}.String()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// deleteReport reads the reply of images/ctl's rm and prune, docker's
+// "Untagged: REF" and "Deleted: ID" lines (and prune's "Total reclaimed
+// space: SIZE").
+func deleteReport(reply string) ([]image.DeleteResponse, uint64) {
+	out := []image.DeleteResponse{}
+	var space uint64
+	for _, line := range strings.Split(reply, "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		switch k {
+		case "Untagged":
+			out = append(out, image.DeleteResponse{Untagged: v})
+		case "Deleted":
+			out = append(out, image.DeleteResponse{Deleted: v})
+		case "Total reclaimed space":
+			if n, err := units.FromHumanSize(v); err == nil && n > 0 {
+				space = uint64(n)
+			}
+		}
+	}
+	return out, space
+}
+
+// removeImage is DELETE /images/{name}?force=: images/ctl's rm, whose reply
+// says what was untagged and deleted.
+func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) error {
+	cmd := ctl.Command{Verb: "rm", Args: []string{r.PathValue("rest")}}
+	if boolValue(r, "force") {
+		cmd.Args = append(cmd.Args, "force")
+	}
+	reply, err := s.command(r.Context(), "images/ctl", cmd.String())
 	if err != nil {
 		return err
 	}
-	img, err := findImage(list, name)
-	if err != nil {
-		return err
-	}
-	cfg, err := s.config(ctx, img)
-	if err != nil {
-		return err
-	}
-	out := image.InspectResponse{
-		ID: img.ID, RepoTags: img.RepoTags, RepoDigests: []string{}, Size: img.Size,
-		Created:     time.Unix(img.Created, 0).UTC().Format(time.RFC3339Nano),
-		GraphDriver: storage.DriverData{Name: "overlay", Data: map[string]string{}},
-		RootFS:      image.RootFS{Type: "layers"},
-		Config:      &dockerspec.DockerOCIImageConfig{},
-	}
-	if out.RepoTags == nil {
-		out.RepoTags = []string{}
-	}
-	if cfg != nil {
-		out.Architecture, out.Os, out.Author = cfg.Architecture, cfg.OS, cfg.Author
-		out.Created = cfg.Created.UTC().Format(time.RFC3339Nano)
-		out.Config = &cfg.Config
-		out.RootFS.Layers = cfg.RootFS.DiffIDs
-	}
+	out, _ := deleteReport(reply)
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// pruneImages is POST /images/prune: images/ctl's prune; the filter
+// dangling=false (docker image prune -a) prunes every unused image.
+func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) error {
+	f, err := filters.FromJSON(r.URL.Query().Get("filters"))
+	if err != nil {
+		return errdefs.Invalid("%v", err)
+	}
+	if err := f.Validate(map[string]bool{"dangling": true}); err != nil {
+		return errdefs.Invalid("%v (image prune takes the dangling filter only)", err)
+	}
+	dangling, err := f.GetBoolOrDefault("dangling", true)
+	if err != nil {
+		return errdefs.Invalid("%v", err)
+	}
+	cmd := ctl.Command{Verb: "prune"}
+	if !dangling {
+		cmd.Args = []string{"all"}
+	}
+	reply, err := s.command(r.Context(), "images/ctl", cmd.String())
+	if err != nil {
+		return err
+	}
+	out, space := deleteReport(reply)
+	return writeJSON(w, http.StatusOK, image.PruneReport{ImagesDeleted: out, SpaceReclaimed: space})
+}
+
+// saveImages writes the images to an archive in a directory of the
+// daemon's (images/ctl's save writes where the daemon can), streams it
+// back and removes it: GET /images/{name}/get and GET /images/get?names=.
+func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, names []string) error {
+	if len(names) == 0 {
+		return errdefs.Invalid("no image named (names=)")
+	}
+	ctx := r.Context()
+	dir, err := os.MkdirTemp(s.tmp, "save-")
+	if err != nil {
+		return errdefs.Unavailable("docker save: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "images.tar")
+	if _, err := s.command(ctx, "images/ctl", ctl.Command{Verb: "save", Args: append(names, file)}.String()); err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return errdefs.Unavailable("docker save: %w", err)
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.WriteHeader(http.StatusOK)
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// saveNamed is GET /images/get?names=.
+func (s *Server) saveNamed(w http.ResponseWriter, r *http.Request) error {
+	return s.saveImages(w, r, r.URL.Query()["names"])
 }
 
 // loadImages is POST /images/load: the body, a docker-save (or OCI)
@@ -231,7 +319,7 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errdefs.Invalid("docker load: reading the archive: %w", err)
 	}
-	reply, err := s.command(ctx, "images/ctl", "load "+f.Name())
+	reply, err := s.command(ctx, "images/ctl", ctl.Command{Verb: "load", Args: []string{f.Name()}}.String())
 	if err != nil {
 		return err
 	}
@@ -245,42 +333,4 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// systemDF is GET /system/df: containers from containers/list, images from
-// images/list; volumes and the build cache are empty.
-func (s *Server) systemDF(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	var ctrs []listEntry
-	if err := s.readJSON(ctx, "containers/list", &ctrs); err != nil {
-		return err
-	}
-	list, err := s.imageList(ctx)
-	if err != nil {
-		return err
-	}
-	du := types.DiskUsage{
-		Images: []*image.Summary{}, Containers: []*container.Summary{},
-		Volumes: []*volume.Volume{}, BuildCache: []*build.CacheRecord{},
-	}
-	uses := map[string]int64{}
-	for _, c := range ctrs {
-		sum := c.Summary
-		uses[sum.ImageID]++
-		if sum.Labels == nil {
-			sum.Labels = map[string]string{}
-		}
-		sum.Ports, sum.Mounts = []container.Port{}, []container.MountPoint{}
-		du.Containers = append(du.Containers, &sum)
-	}
-	for _, img := range list {
-		sum, err := s.summary(ctx, img)
-		if err != nil {
-			return err
-		}
-		sum.Containers = uses[img.ID]
-		du.LayersSize += img.Size
-		du.Images = append(du.Images, &sum)
-	}
-	return writeJSON(w, http.StatusOK, du)
 }

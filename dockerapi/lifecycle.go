@@ -91,9 +91,6 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sig := r.URL.Query().Get("signal"); sig != "" {
-		return errdefs.Invalid("stop with a signal other than the container's stop signal is not supported (signal=%s)", sig)
-	}
 	st, err := s.status(r.Context(), ref)
 	if err != nil {
 		return err
@@ -101,7 +98,11 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) error {
 	if !live(st) && st != "restarting" {
 		return errNotModified
 	}
-	if err := s.ctl(r.Context(), ref, ctl.Command{Verb: "stop", Args: args}); err != nil {
+	cmd := ctl.Command{Verb: "stop", Args: args}
+	if sig := r.URL.Query().Get("signal"); sig != "" {
+		cmd.Opts = []ctl.Opt{{Key: "signal", Value: sig}} // API 1.42: docker stop --signal
+	}
+	if err := s.ctl(r.Context(), ref, cmd); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -173,11 +174,15 @@ func (s *Server) resizeContainer(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// removeContainer is DELETE /containers/{name}?force=.
+// removeContainer is DELETE /containers/{name}?force=&v=: v removes the
+// container's anonymous volumes too.
 func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) error {
 	cmd := ctl.Command{Verb: "rm"}
 	if boolValue(r, "force") {
-		cmd.Args = []string{"force"}
+		cmd.Args = append(cmd.Args, "force")
+	}
+	if boolValue(r, "v") {
+		cmd.Args = append(cmd.Args, "volumes")
 	}
 	if boolValue(r, "link") {
 		return errdefs.Invalid("links are not supported")

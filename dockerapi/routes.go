@@ -45,10 +45,32 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("POST /exec/{id}/resize", s.resizeExec)
 	h("GET /exec/{id}/json", s.inspectExec)
 
-	// Images, as far as the tree has them.
+	// Images; names may hold slashes, so {rest...} is NAME/OPERATION.
 	h("GET /images/json", s.listImages)
+	h("POST /images/create", s.createImage)
 	h("POST /images/load", s.loadImages)
-	h("GET /images/{rest...}", s.imageByName)
+	h("POST /images/prune", s.pruneImages)
+	h("GET /images/get", s.saveNamed)
+	h("GET /images/{rest...}", s.imageGet)
+	h("POST /images/{rest...}", s.imagePost)
+	h("DELETE /images/{rest...}", s.removeImage)
+	h("POST /auth", s.auth)
+
+	// Networks.
+	h("GET /networks", s.listNetworks)
+	h("POST /networks/create", s.createNetwork)
+	h("POST /networks/prune", s.pruneNetworks)
+	h("GET /networks/{id}", s.inspectNetwork)
+	h("DELETE /networks/{id}", s.removeNetwork)
+	h("POST /networks/{id}/connect", s.connectNetwork)
+	h("POST /networks/{id}/disconnect", s.disconnectNetwork)
+
+	// Volumes.
+	h("GET /volumes", s.listVolumes)
+	h("POST /volumes/create", s.createVolume)
+	h("POST /volumes/prune", s.pruneVolumes)
+	h("GET /volumes/{name}", s.inspectVolume)
+	h("DELETE /volumes/{name}", s.removeVolume)
 }
 
 // endpoint is one route: an error its function returns before the response

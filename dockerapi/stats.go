@@ -85,17 +85,108 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
 
 // topContainer is GET /containers/{name}/top: the tree's top file, ps -ef
 // columns, split into docker's titles and rows (the last column, the
-// command, keeps its blanks).
+// command, keeps its blanks). ps_args may ask for -ef (-e, -f) or for
+// columns of those with -o (pid, ppid, user, comm, args, ...).
 func (s *Server) topContainer(w http.ResponseWriter, r *http.Request) error {
 	ref := r.PathValue("name")
-	if args := r.URL.Query().Get("ps_args"); args != "" && args != "-ef" {
-		return errdefs.Invalid("ps_args %q: only the ps -ef columns are available", args)
+	cols, err := psColumns(r.URL.Query().Get("ps_args"))
+	if err != nil {
+		return err
 	}
 	data, err := s.read(r.Context(), "containers/"+ref+"/top")
 	if err != nil {
 		return noSuchContainer(err, ref)
 	}
-	return writeJSON(w, http.StatusOK, parseTop(string(data)))
+	top := parseTop(string(data))
+	if cols != nil {
+		top = selectColumns(top, cols)
+	}
+	return writeJSON(w, http.StatusOK, top)
+}
+
+// psColumn is a column of ps -o: its title and how it is made from the
+// ps -ef row (the index of a column, or the command's first word).
+type psColumn struct {
+	title string
+	from  string // a ps -ef title
+	comm  bool   // the command's name only
+}
+
+// psColumns is the ps -o format names the top file can answer.
+var psColumnNames = map[string]psColumn{
+	"pid": {"PID", "PID", false}, "ppid": {"PPID", "PPID", false},
+	"user": {"USER", "UID", false}, "uid": {"UID", "UID", false}, "euser": {"EUSER", "UID", false},
+	"comm": {"COMMAND", "CMD", true}, "ucomm": {"COMMAND", "CMD", true},
+	"args": {"COMMAND", "CMD", false}, "cmd": {"CMD", "CMD", false}, "command": {"COMMAND", "CMD", false},
+	"tty": {"TT", "TTY", false}, "time": {"TIME", "TIME", false}, "stime": {"STIME", "STIME", false},
+	"start": {"STIME", "STIME", false}, "c": {"C", "C", false},
+}
+
+// psColumns reads ps_args: nil for the ps -ef columns, else those -o
+// names. Anything else is a 400 naming what is available.
+func psColumns(args string) ([]psColumn, error) {
+	fields := strings.Fields(args)
+	var cols []psColumn
+	bad := func(w string) error {
+		return errdefs.Invalid("ps_args %q: %q is not available: the top of a container answers -ef or -o with pid, ppid, user, uid, comm, args, cmd, tty, time, stime or c", args, w)
+	}
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		switch {
+		case f == "-e" || f == "-f" || f == "-ef" || f == "-fe" || f == "-A":
+		case f == "-o" || strings.HasPrefix(f, "-o"):
+			list := strings.TrimPrefix(f, "-o")
+			if list == "" {
+				if i+1 == len(fields) {
+					return nil, bad(f)
+				}
+				i++
+				list = fields[i]
+			}
+			for _, name := range strings.Split(list, ",") {
+				name, title, hasTitle := strings.Cut(name, "=")
+				c, ok := psColumnNames[strings.ToLower(name)]
+				if !ok {
+					return nil, bad(name)
+				}
+				if hasTitle {
+					c.title = title
+				}
+				cols = append(cols, c)
+			}
+		default:
+			return nil, bad(f)
+		}
+	}
+	return cols, nil
+}
+
+// selectColumns makes the -o columns of a ps -ef listing.
+func selectColumns(top container.TopResponse, cols []psColumn) container.TopResponse {
+	out := container.TopResponse{Titles: []string{}, Processes: [][]string{}}
+	idx := map[string]int{}
+	for i, t := range top.Titles {
+		idx[t] = i
+	}
+	for _, c := range cols {
+		out.Titles = append(out.Titles, c.title)
+	}
+	for _, p := range top.Processes {
+		row := make([]string, 0, len(cols))
+		for _, c := range cols {
+			v := ""
+			if i, ok := idx[c.from]; ok && i < len(p) {
+				v = p[i]
+			}
+			if c.comm {
+				v, _, _ = strings.Cut(v, " ")
+				v = v[strings.LastIndex(v, "/")+1:]
+			}
+			row = append(row, v)
+		}
+		out.Processes = append(out.Processes, row)
+	}
+	return out
 }
 
 // parseTop splits ps output: the titles are the first line's words, and

@@ -5,13 +5,18 @@ import (
 	"encoding/hex"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
 )
 
 // ping is GET and HEAD /_ping: the headers the clients negotiate with.
@@ -107,7 +112,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	in.DriverStatus = [][2]string{}
 	in.Plugins = system.PluginsInfo{
 		Volume:  []string{"local"},
-		Network: []string{"bridge", "host", "none"},
+		Network: []string{"bridge", "host", "macvlan", "null"},
 		Log:     []string{"json-file"},
 	}
 	in.RegistryConfig = &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{}}
@@ -121,4 +126,78 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	in.Isolation = ""
 	in.Warnings = []string{}
 	return writeJSON(w, http.StatusOK, in)
+}
+
+// systemDF is GET /system/df: containers from containers/list, images
+// from images/list with their layers (images/by-id/<id>/layers: what they
+// share, and the store's size counting each layer once), volumes with
+// their sizes from volumes/usage; the build cache is empty.
+func (s *Server) systemDF(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var ctrs []listEntry
+	if err := s.readJSON(ctx, "containers/list", &ctrs); err != nil {
+		return err
+	}
+	imgs, err := s.imageList(ctx)
+	if err != nil {
+		return err
+	}
+	vols, err := s.volumeList(ctx, "usage")
+	if err != nil {
+		return err
+	}
+	du := types.DiskUsage{
+		Images: []*image.Summary{}, Containers: []*container.Summary{},
+		Volumes: vols, BuildCache: []*build.CacheRecord{},
+	}
+	if du.Volumes == nil {
+		du.Volumes = []*volume.Volume{}
+	}
+	for _, c := range ctrs {
+		sum := c.Summary
+		if sum.Labels == nil {
+			sum.Labels = map[string]string{}
+		}
+		if sum.Ports == nil {
+			sum.Ports = []container.Port{}
+		}
+		if sum.Mounts == nil {
+			sum.Mounts = []container.MountPoint{}
+		}
+		du.Containers = append(du.Containers, &sum)
+	}
+	// Each image's layers: DIFF-ID BLOB-DIGEST UNPACKED-SIZE per line.
+	layers := map[string][]string{}
+	users := map[string]int{}
+	sizes := map[string]int64{}
+	for _, img := range imgs {
+		data, err := s.read(ctx, "images/by-id/"+strings.TrimPrefix(img.ID, "sha256:")+"/layers")
+		if err != nil {
+			continue // removed meanwhile
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				continue
+			}
+			n, _ := strconv.ParseInt(f[2], 10, 64)
+			layers[img.ID] = append(layers[img.ID], f[0])
+			if users[f[0]] == 0 {
+				du.LayersSize += n
+			}
+			users[f[0]]++
+			sizes[f[0]] = n
+		}
+	}
+	for _, img := range imgs {
+		sum := img
+		sum.SharedSize = 0
+		for _, l := range layers[img.ID] {
+			if users[l] > 1 {
+				sum.SharedSize += sizes[l]
+			}
+		}
+		du.Images = append(du.Images, &sum)
+	}
+	return writeJSON(w, http.StatusOK, du)
 }

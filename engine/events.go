@@ -108,5 +108,17 @@ func (e *Engine) emit(rec Record, action string, extra ...string) {
 	e.events.add(Event{Type: "container", Action: action, ID: rec.ID, Attributes: attrs, Time: time.Now()})
 }
 
+// emitObject records an event of an image, a network or a volume (typ
+// "image", "network", "volume"), as docker names them: id is the object's
+// (an image's id, or the reference of a pull or push; a network's id; a
+// volume's name) and attrs the pairs (key, value, ...) of its attributes.
+func (e *Engine) emitObject(typ, action, id string, attrs ...string) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(attrs); i += 2 {
+		m[attrs[i]] = attrs[i+1]
+	}
+	e.events.add(Event{Type: typ, Action: action, ID: id, Attributes: m, Time: time.Now()})
+}
+
 // itoa is strconv.Itoa, short for event attributes.
 func itoa(n int) string { return strconv.Itoa(n) }

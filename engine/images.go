@@ -2,18 +2,74 @@ package engine
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/enginefs/enginefs/imagestore"
 )
 
-// ImageStore returns the engine's image store: pulls, pushes, tags, saves
-// and loads go to it directly. Deleting and pruning go through the engine
-// (RemoveImage, PruneImages), which knows which images containers use.
+// ImageStore returns the engine's image store, for what records no event
+// (logins, lookups). Pulls, pushes, tags, saves, loads, deletes and prunes
+// go through the engine (PullImage, PushImage, TagImage, SaveImages,
+// LoadImage, RemoveImage, PruneImages), which records docker's image events
+// and knows which images containers use.
 func (e *Engine) ImageStore() *imagestore.Store { return e.images }
 
-// LoadImage imports the images of a docker-save or OCI archive.
-func (e *Engine) LoadImage(ctx context.Context, path string) ([]*imagestore.Image, error) {
-	return e.images.Load(ctx, path)
+// PullImage pulls ref (imagestore.Store.Pull); the event's id is the
+// reference pulled, as docker's.
+func (e *Engine) PullImage(ctx context.Context, ref string, opts imagestore.PullOptions) (*imagestore.PullResult, error) {
+	res, err := e.images.Pull(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.emitObject("image", "pull", res.Ref, "name", repoOf(res.Ref))
+	return res, nil
+}
+
+// PushImage pushes the image tagged ref (imagestore.Store.PushWith) and
+// returns its manifest digest.
+func (e *Engine) PushImage(ctx context.Context, ref string, opts imagestore.PushOptions) (string, error) {
+	digest, err := e.images.PushWith(ctx, ref, opts)
+	if err != nil {
+		return "", err
+	}
+	e.emitObject("image", "push", ref, "name", repoOf(ref))
+	return digest, nil
+}
+
+// TagImage points the tag dst at the image src names (imagestore.Store.Tag).
+func (e *Engine) TagImage(ctx context.Context, src, dst string) error {
+	if err := e.images.Tag(ctx, src, dst); err != nil {
+		return err
+	}
+	if img, err := e.images.Get(ctx, dst); err == nil {
+		e.emitObject("image", "tag", img.ID, "name", dst)
+	}
+	return nil
+}
+
+// SaveImages writes the images refs name to a docker-save archive at path
+// (imagestore.Store.Save).
+func (e *Engine) SaveImages(ctx context.Context, refs []string, path string) error {
+	if err := e.images.Save(ctx, refs, path); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if img, err := e.images.Get(ctx, ref); err == nil {
+			e.emitObject("image", "save", img.ID, "name", ref)
+		}
+	}
+	return nil
+}
+
+// LoadImage imports the images of a docker-save or OCI archive; each comes
+// with the tags the archive gave it.
+func (e *Engine) LoadImage(ctx context.Context, path string) ([]imagestore.LoadedImage, error) {
+	imgs, err := e.images.LoadTagged(ctx, path)
+	for _, img := range imgs {
+		e.emitObject("image", "load", img.ID, "name", firstOf(strings.Join(img.Tags, ","), img.ID))
+	}
+	return imgs, err
 }
 
 // Images lists the images of the store.
@@ -29,13 +85,50 @@ func (e *Engine) Image(ctx context.Context, ref string) (*imagestore.Image, erro
 // RemoveImage removes an image reference or an image, as docker rmi does,
 // refusing to remove an image a container uses (imagestore.Store.Delete).
 func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) (*imagestore.DeleteResult, error) {
-	return e.images.Delete(ctx, ref, force, e.imageUser)
+	before, _ := e.images.List(ctx)
+	res, err := e.images.Delete(ctx, ref, force, e.imageUser)
+	if err == nil {
+		e.imageDeleted(before, res)
+	}
+	return res, err
 }
 
 // PruneImages removes the dangling images (with all, every image) that no
 // container uses, and the blobs and layers no image references.
 func (e *Engine) PruneImages(ctx context.Context, all bool) (*imagestore.DeleteResult, error) {
-	return e.images.Prune(ctx, all, e.imageUser)
+	before, _ := e.images.List(ctx)
+	res, err := e.images.Prune(ctx, all, e.imageUser)
+	if res != nil {
+		e.imageDeleted(before, res)
+	}
+	return res, err
+}
+
+// imageDeleted records the untag and delete events of a removal; before
+// is the list of images it started from, which says whose tags went.
+func (e *Engine) imageDeleted(before []*imagestore.Image, res *imagestore.DeleteResult) {
+	owner := map[string]string{}
+	for _, img := range before {
+		for _, t := range append(slices.Clone(img.RepoTags), img.RepoDigests...) {
+			owner[t] = img.ID
+		}
+	}
+	for _, u := range res.Untagged {
+		e.emitObject("image", "untag", firstOf(owner[u], u), "name", u)
+	}
+	for _, id := range res.Deleted {
+		e.emitObject("image", "delete", id, "name", id)
+	}
+}
+
+// repoOf is the repository of a familiar reference ("busybox:latest" →
+// "busybox"), the name attribute of docker's pull and push events.
+func repoOf(ref string) string {
+	if r, err := imagestore.ParseReference(ref); err == nil {
+		fam := imagestore.Familiar(r.Context().Tag("x"))
+		return strings.TrimSuffix(fam, ":x")
+	}
+	return ref
 }
 
 // ImageContainers counts the containers created from each image id.

@@ -361,6 +361,21 @@ const StopTimeout = 10 * time.Second
 // the container to exit, then kills it. Stopping a container that is not
 // running does nothing.
 func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	return e.StopWith(ctx, ref, timeout, "")
+}
+
+// StopWith is Stop with the signal named by signal (docker stop --signal)
+// instead of the stop signal, when it is not "". A bad signal name is
+// errdefs.ErrInvalid.
+func (e *Engine) StopWith(ctx context.Context, ref string, timeout time.Duration, signal string) error {
+	var chosen syscall.Signal
+	if signal != "" {
+		s, err := parseSignal(signal)
+		if err != nil {
+			return err
+		}
+		chosen = s
+	}
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -372,7 +387,9 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	}
 	rec := c.Record()
 	sig := syscall.SIGTERM
-	if s := e.stopSignal(ctx, rec); s != 0 {
+	if s := e.stopSignal(ctx, rec); chosen != 0 {
+		sig = chosen
+	} else if s != 0 {
 		sig = s
 	}
 	if timeout < 0 {

@@ -161,6 +161,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, o NetworkOptions) (NetworkRe
 	}
 	e.net.nets[rec.ID] = &netEntry{rec: rec, pool: pool}
 	e.syncFirewall(ctx)
+	e.emitObject("network", "create", rec.ID, "name", rec.Name, "type", rec.Driver)
 	return rec, nil
 }
 
@@ -244,6 +245,7 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *netEntry) error {
 	}
 	delete(e.net.nets, n.rec.ID)
 	e.syncFirewall(ctx)
+	e.emitObject("network", "destroy", n.rec.ID, "name", n.rec.Name, "type", n.rec.Driver)
 	return nil
 }
 

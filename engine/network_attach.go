@@ -294,6 +294,7 @@ func (e *Engine) Connect(ctx context.Context, netRef, ref string, o EndpointOpti
 		return err
 	}
 	c.rec = rec
+	e.emitObject("network", "connect", n.rec.ID, "container", c.id, "name", n.rec.Name, "type", n.rec.Driver)
 	return nil
 }
 
@@ -338,6 +339,7 @@ func (e *Engine) Disconnect(ctx context.Context, netRef, ref string) error {
 	}
 	c.rec = rec
 	n.pool.Release(ep.addr(), c.id)
+	e.emitObject("network", "disconnect", n.rec.ID, "container", c.id, "name", n.rec.Name, "type", n.rec.Driver)
 	return nil
 }
 

@@ -207,6 +207,12 @@ func (e *Engine) hotplug(ctx context.Context, rec Record, n *netEntry, ep *Endpo
 			e.logf("container %s: %v", short(rec.ID), err)
 		} else {
 			sb.dns = true
+			// As docker does, a container that joins its first
+			// user-defined network asks the embedded DNS from now on
+			// (the file is bind-mounted: rewritten in place).
+			if err := os.WriteFile(filepath.Join(e.containerDir(rec.ID), "resolv.conf"), embeddedResolvConf(), 0o644); err != nil {
+				e.logf("container %s: %v", short(rec.ID), err)
+			}
 		}
 	}
 	return nil

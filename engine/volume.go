@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/mount"
@@ -140,6 +142,7 @@ func (e *Engine) ensureVolume(ctx context.Context, o VolumeOptions, anonymous bo
 		return VolumeRecord{}, false, err
 	}
 	e.vols.vols[o.Name] = rec
+	e.emitObject("volume", "create", rec.Name, "driver", rec.Driver)
 	return rec, true, nil
 }
 
@@ -186,6 +189,39 @@ func (e *Engine) VolumePath(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	return drv.Path(ctx, name)
+}
+
+// VolumeSize is the disk usage of a volume's files, bytes (each file
+// counted once however many links it has), as docker system df shows it;
+// -1 for a volume whose driver shows its files only while it is mounted.
+func (e *Engine) VolumeSize(ctx context.Context, name string) (int64, error) {
+	p, err := e.VolumePath(ctx, name)
+	if err != nil || p == "" {
+		return -1, err
+	}
+	seen := map[uint64]bool{}
+	var size int64
+	err = filepath.WalkDir(p, func(_ string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			return nil // gone meanwhile, or unreadable: not counted
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
+		}
+		size += info.Size()
+		return nil
+	})
+	return size, err
 }
 
 // VolumeUsers names the containers whose mounts use the volume.
@@ -252,6 +288,7 @@ func (e *Engine) removeVolumeLocked(ctx context.Context, name string) error {
 	e.vols.mu.Lock()
 	delete(e.vols.vols, name)
 	e.vols.mu.Unlock()
+	e.emitObject("volume", "destroy", name, "driver", r.Driver)
 	return nil
 }
 
@@ -276,8 +313,24 @@ func (e *Engine) PruneVolumes(ctx context.Context, all bool) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
+// RemoveWithVolumes is Remove followed by the removal of the container's
+// anonymous volumes that no other container uses, as docker rm -v does;
+// named volumes stay.
+func (e *Engine) RemoveWithVolumes(ctx context.Context, ref string, force bool) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	mounts := c.Record().Mounts
+	if err := e.Remove(ctx, ref, force); err != nil {
+		return err
+	}
+	e.removeAnonymous(ctx, mounts)
+	return nil
+}
+
 // removeAnonymous removes the anonymous volumes of a container removed with
-// run --rm, unless another container uses them too.
+// run --rm (or rm -v), unless another container uses them too.
 func (e *Engine) removeAnonymous(ctx context.Context, mounts []MountPoint) {
 	for _, m := range mounts {
 		if m.Type != mount.TypeVolume || !m.Anonymous {

@@ -471,6 +471,7 @@ func (e *Engine) mountVolumes(ctx context.Context, rec Record, rootfs string) ([
 				}
 			}
 			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: src, Options: opts})
+			e.emitObject("volume", "mount", mp.Name, "container", rec.ID, "destination", mp.Destination, "driver", mp.Driver, "propagation", string(mp.Propagation), "read/write", strconv.FormatBool(mp.RW))
 		case mount.TypeBind:
 			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: mp.Source, Options: opts})
 		case mount.TypeTmpfs:
@@ -497,6 +498,7 @@ func (e *Engine) unmountVolumes(ctx context.Context, rec Record) {
 		if err != nil {
 			e.logf("container %s: unmounting volume %s: %v", short(rec.ID), short(mp.Name), err)
 		}
+		e.emitObject("volume", "unmount", mp.Name, "container", rec.ID, "driver", mp.Driver)
 	}
 }
 

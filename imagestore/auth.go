@@ -83,12 +83,37 @@ func (k fileKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 // saved; a store without a credentials file fails with
 // errdefs.ErrUnavailable.
 func (s *Store) Login(ctx context.Context, server, user, password string) error {
-	host, err := registryHost(server)
+	if s.regs.cfg.AuthFile == "" {
+		return errdefs.Unavailable("login: the daemon keeps no credentials (no credentials file configured)")
+	}
+	if err := s.CheckLogin(ctx, server, user, password); err != nil {
+		return err
+	}
+	host, _ := registryHost(server)
+	authMu.Lock()
+	defer authMu.Unlock()
+	cf, err := s.loadAuth()
 	if err != nil {
 		return err
 	}
-	if s.regs.cfg.AuthFile == "" {
-		return errdefs.Unavailable("login: the daemon keeps no credentials (no credentials file configured)")
+	key := authKey(host)
+	if err := cf.GetCredentialsStore(key).Store(types.AuthConfig{Username: user, Password: password, ServerAddress: key}); err != nil {
+		return classify(err, "login: saving credentials: %w")
+	}
+	if err := cf.Save(); err != nil {
+		return classify(err, "login: saving credentials: %w")
+	}
+	return nil
+}
+
+// CheckLogin checks user and password against the registry server as
+// Login does, and keeps nothing: what dockerd does for POST /auth, the
+// client keeping the credentials itself. Refused credentials are
+// errdefs.ErrPermission.
+func (s *Store) CheckLogin(ctx context.Context, server, user, password string) error {
+	host, err := registryHost(server)
+	if err != nil {
+		return err
 	}
 	if user == "" || password == "" {
 		return errdefs.Invalid("login: a user name and a password are needed")
@@ -117,19 +142,6 @@ func (s *Store) Login(ctx context.Context, server, user, password string) error 
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return registryError(err, "login to %s", host)
-	}
-	authMu.Lock()
-	defer authMu.Unlock()
-	cf, err := s.loadAuth()
-	if err != nil {
-		return err
-	}
-	key := authKey(host)
-	if err := cf.GetCredentialsStore(key).Store(types.AuthConfig{Username: user, Password: password, ServerAddress: key}); err != nil {
-		return classify(err, "login: saving credentials: %w")
-	}
-	if err := cf.Save(); err != nil {
-		return classify(err, "login: saving credentials: %w")
 	}
 	return nil
 }

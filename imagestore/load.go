@@ -37,6 +37,27 @@ import (
 // hostile archive (bad digest, layer escaping its directory) is
 // errdefs.ErrInvalid; a full disk or a cancelled ctx errdefs.ErrUnavailable.
 func (s *Store) Load(ctx context.Context, path string) ([]*Image, error) {
+	loaded, err := s.LoadTagged(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Image, len(loaded))
+	for i, l := range loaded {
+		out[i] = l.Image
+	}
+	return out, nil
+}
+
+// LoadedImage is an image Load stored and the tags the archive gave it
+// (its RepoTags are all it has now): what docker load reports.
+type LoadedImage struct {
+	*Image
+	Tags []string // familiar, in the archive's order
+}
+
+// LoadTagged is Load that also says which tags each image got from the
+// archive.
+func (s *Store) LoadTagged(ctx context.Context, path string) ([]LoadedImage, error) {
 	s.mu.RLock()
 	closed := s.closed
 	s.mu.RUnlock()
@@ -50,7 +71,7 @@ func (s *Store) Load(ctx context.Context, path string) ([]*Image, error) {
 	return imgs, nil
 }
 
-func (s *Store) load(ctx context.Context, path string) ([]*Image, error) {
+func (s *Store) load(ctx context.Context, path string) ([]LoadedImage, error) {
 	s.gc.RLock()
 	defer s.gc.RUnlock()
 	a, err := openArchive(ctx, path, s.tmpDir())
@@ -64,6 +85,7 @@ func (s *Store) load(ctx context.Context, path string) ([]*Image, error) {
 	}
 	var recs []*record
 	tags := map[string]string{}
+	named := map[string][]string{}
 	layers := map[string]int64{}
 	for _, p := range pending {
 		rec, err := s.prepare(ctx, a, p, layers)
@@ -73,6 +95,7 @@ func (s *Store) load(ctx context.Context, path string) ([]*Image, error) {
 		recs = append(recs, rec)
 		for _, t := range p.tags {
 			tags[refKey(t)] = rec.ID
+			named[rec.ID] = append(named[rec.ID], Familiar(t))
 		}
 	}
 	if err := s.commit(recs, tags, layers); err != nil {
@@ -80,12 +103,12 @@ func (s *Store) load(ctx context.Context, path string) ([]*Image, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []*Image
+	var out []LoadedImage
 	seen := map[string]bool{}
 	for _, rec := range recs {
 		if !seen[rec.ID] {
 			seen[rec.ID] = true
-			out = append(out, s.image(rec.ID))
+			out = append(out, LoadedImage{Image: s.image(rec.ID), Tags: named[rec.ID]})
 		}
 	}
 	return out, nil

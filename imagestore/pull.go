@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -27,6 +28,9 @@ type PullOptions struct {
 	Platform *v1.Platform
 	// Progress receives docker's progress messages; nil: none.
 	Progress ProgressFunc
+	// Auth holds the credentials of this pull (docker's X-Registry-Auth);
+	// nil or empty: those of the credentials file.
+	Auth *authn.AuthConfig
 }
 
 // PullResult says what a Pull got.
@@ -92,7 +96,7 @@ func (s *Store) pullRef(ctx context.Context, ref string, opts PullOptions, rep *
 	if err != nil {
 		return nil, err
 	}
-	ropts, err := s.remoteOptions(ctx, r.Context().RegistryStr())
+	ropts, err := s.remoteOptions(ctx, r.Context().RegistryStr(), opts.Auth)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -29,8 +30,23 @@ import (
 // tagged ref errdefs.ErrNotFound; refused credentials
 // errdefs.ErrPermission; an unreachable registry errdefs.ErrUnavailable.
 func (s *Store) Push(ctx context.Context, ref string, progress ProgressFunc) (string, error) {
-	rep := newReporter(progress)
-	digest, err := s.push(ctx, ref, rep)
+	return s.PushWith(ctx, ref, PushOptions{Progress: progress})
+}
+
+// PushOptions are the choices of one PushWith.
+type PushOptions struct {
+	// Progress receives docker's push messages; nil: none.
+	Progress ProgressFunc
+	// Auth holds the credentials of this push (docker's X-Registry-Auth);
+	// nil or empty: those of the credentials file.
+	Auth *authn.AuthConfig
+}
+
+// PushWith is Push with options: the same, with the credentials of
+// opts.Auth when it has some.
+func (s *Store) PushWith(ctx context.Context, ref string, opts PushOptions) (string, error) {
+	rep := newReporter(opts.Progress)
+	digest, err := s.push(ctx, ref, opts.Auth, rep)
 	if err != nil {
 		rep.send(Progress{Error: err.Error(), ErrorDetail: &ErrorDetail{Message: err.Error()}})
 		return "", err
@@ -38,7 +54,7 @@ func (s *Store) Push(ctx context.Context, ref string, progress ProgressFunc) (st
 	return digest, nil
 }
 
-func (s *Store) push(ctx context.Context, ref string, rep *reporter) (string, error) {
+func (s *Store) push(ctx context.Context, ref string, auth *authn.AuthConfig, rep *reporter) (string, error) {
 	tag, err := parseTag(ref)
 	if err != nil {
 		return "", err
@@ -61,7 +77,7 @@ func (s *Store) push(ctx context.Context, ref string, rep *reporter) (string, er
 	if err != nil {
 		return "", err
 	}
-	ropts, err := s.remoteOptions(ctx, tag.Context().RegistryStr())
+	ropts, err := s.remoteOptions(ctx, tag.Context().RegistryStr(), auth)
 	if err != nil {
 		return "", err
 	}

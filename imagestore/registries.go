@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -97,10 +98,16 @@ func (r *registries) insecure(host string) bool {
 	return false
 }
 
+// plainHTTP reports whether host may be spoken to over plain HTTP: a
+// loopback registry, or one listed in Insecure.
+func (r *registries) plainHTTP(host string) bool {
+	return isLoopback(host) || r.insecure(host)
+}
+
 // nameOptions are the options to parse references of host with.
 func (r *registries) nameOptions(host string) []name.Option {
 	opts := []name.Option{name.WithDefaultRegistry(name.DefaultRegistry), name.WithDefaultTag(name.DefaultTag)}
-	if r.insecure(host) {
+	if r.plainHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
 	return opts
@@ -115,12 +122,15 @@ func (r *registries) reference(ref name.Reference) (name.Reference, error) {
 	return nr, nil
 }
 
-// transport returns the HTTP transport for a registry host.
-func (r *registries) transport(host string) (*http.Transport, error) {
+// transport returns the HTTP transport for a registry host. It refuses
+// plain HTTP to a host that may not have it: go-containerregistry falls
+// back to HTTP on its own for private addresses (10/8, 192.168/16,
+// *.localhost), which would let anyone on the path see credentials.
+func (r *registries) transport(host string) (http.RoundTripper, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t, ok := r.transports[host]; ok {
-		return t, nil
+		return r.guard(host, t), nil
 	}
 	tc, err := r.tlsConfig(host)
 	if err != nil {
@@ -134,7 +144,29 @@ func (r *registries) transport(host string) (*http.Transport, error) {
 		r.transports = map[string]*http.Transport{}
 	}
 	r.transports[host] = t
-	return t, nil
+	return r.guard(host, t), nil
+}
+
+// guard wraps t so that it sends plain HTTP only where plainHTTP allows.
+func (r *registries) guard(host string, t http.RoundTripper) http.RoundTripper {
+	if r.plainHTTP(host) {
+		return t
+	}
+	return httpsOnly{host: host, next: t}
+}
+
+// httpsOnly is a transport that refuses plain HTTP requests.
+type httpsOnly struct {
+	host string
+	next http.RoundTripper
+}
+
+func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		return nil, errdefs.New(errdefs.ErrPermission,
+			"registry %s: refusing plain HTTP (not a loopback registry; list it with --insecure-registry to allow it)", h.host)
+	}
+	return h.next.RoundTrip(req)
 }
 
 // tlsConfig builds the TLS client configuration for host.
@@ -187,16 +219,22 @@ func (r *registries) tlsConfig(host string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// remoteOptions are the go-containerregistry options to reach host.
-func (s *Store) remoteOptions(ctx context.Context, host string) ([]remote.Option, error) {
+// remoteOptions are the go-containerregistry options to reach host, with
+// the credentials auth gives or, when it gives none, those of the
+// credentials file.
+func (s *Store) remoteOptions(ctx context.Context, host string, auth *authn.AuthConfig) ([]remote.Option, error) {
 	t, err := s.regs.transport(host)
 	if err != nil {
 		return nil, err
 	}
+	creds := remote.WithAuthFromKeychain(s.keychain())
+	if auth != nil && *auth != (authn.AuthConfig{}) {
+		creds = remote.WithAuth(authn.FromConfig(*auth))
+	}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(t),
-		remote.WithAuthFromKeychain(s.keychain()),
+		creds,
 		remote.WithUserAgent("enginefs"),
 		remote.WithJobs(s.jobs),
 	}, nil

@@ -13,28 +13,31 @@ import (
 	"time"
 )
 
-// composeFile has two services without networking (network_mode: none),
-// so that it needs only the container endpoints; services that reach each
-// other by name and named volumes need the networks and volumes of the
-// tree.
+// composeFile has two services on the project's default network: web
+// serves a page from a named volume with busybox httpd, and client fetches
+// it by the service name in a loop.
 const composeFile = `version: "3"
 services:
   web:
     image: busybox
-    network_mode: none
-    command: sh -c 'trap "exit 0" TERM; echo web is up; while true; do sleep 1; done'
+    command: sh -c 'echo "served from the site volume" > /data/index.html; exec httpd -f -p 80 -h /data'
+    volumes:
+      - site:/data
     labels:
       role: server
-  worker:
+    stop_signal: SIGKILL  # httpd is pid 1: SIGTERM would wait out the 10 s
+  client:
     image: busybox
-    network_mode: none
-    environment:
-      JOB: sums
-    command: sh -c 'trap "exit 0" TERM; echo worker does $$JOB; while true; do sleep 1; done'
+    command: sh -c 'trap "exit 0" TERM; while true; do wget -qO- http://web/ || echo fetch failed; sleep 0.5; done'
+    depends_on:
+      - web
+volumes:
+  site:
 `
 
-// TestCompose drives the bridge with Debian's docker-compose 1.29:
-// up -d, ps, logs, exec, down.
+// TestCompose drives the bridge with Debian's docker-compose 1.29: up -d
+// (the project network, the named volume, two containers), ps, logs, exec,
+// and down -v, which removes the containers, the network and the volume.
 func TestCompose(t *testing.T) {
 	bin, err := exec.LookPath("docker-compose")
 	if err != nil {
@@ -68,25 +71,37 @@ func TestCompose(t *testing.T) {
 		t.Fatalf("up -d: exit %d\n%s", code, out)
 	}
 	out, code := compose("ps")
-	for _, want := range []string{"efs_web_1", "efs_worker_1"} {
+	for _, want := range []string{"efs_web_1", "efs_client_1"} {
 		if code != 0 || !strings.Contains(out, want) || strings.Count(out, " Up ") != 2 {
 			t.Errorf("ps (exit %d) does not show %s up:\n%s", code, want, out)
 		}
 	}
-	if got := d.mustDocker("ps", "--filter", "label=com.docker.compose.project=efs", "--filter", "label=role=server", "--format", "{{.Names}}"); got != "efs_web_1\n" {
-		t.Errorf("the compose labels: docker ps by label shows %q", got)
+	if got := d.mustDocker("ps", "--filter", "label=com.docker.compose.project=efs", "--filter", "label=role=server", "--format", "{{.Names}} {{.Networks}} {{.Mounts}}"); got != "efs_web_1 efs_default efs_site\n" {
+		t.Errorf("the compose labels, network and volume: docker ps by label shows %q", got)
 	}
+	// The client reaches web by its service name on the project network.
 	waitFor(t, func() bool {
-		out, _ := compose("logs", "--no-color")
-		return strings.Contains(out, "web is up") && strings.Contains(out, "worker does sums")
+		out, _ := compose("logs", "--no-color", "client")
+		return strings.Contains(out, "served from the site volume")
 	})
-	if out, code := compose("exec", "-T", "worker", "sh", "-c", "echo $JOB from exec"); code != 0 || !strings.Contains(out, "sums from exec") {
-		t.Errorf("exec -T: exit %d\n%s", code, out)
+	if out, code := compose("exec", "-T", "web", "cat", "/data/index.html"); code != 0 || out != "served from the site volume\n" {
+		t.Errorf("exec -T web cat: exit %d\n%s", code, out)
+	}
+	if got := d.sh("cat volumes/efs_site/data/index.html"); got != "served from the site volume\n" {
+		t.Errorf("the volume's file through the tree: %q", got)
 	}
 	if out, code := compose("down", "-v"); code != 0 {
 		t.Errorf("down -v: exit %d\n%s", code, out)
 	}
 	if ps := d.mustDocker("ps", "-aq"); ps != "" {
 		t.Errorf("containers left after down: %q", ps)
+	}
+	for _, dir := range []string{"networks", "volumes"} {
+		if ents := d.sh("ls " + dir); strings.Contains(ents, "efs_") {
+			t.Errorf("%s left after down -v:\n%s", dir, ents)
+		}
+	}
+	if out := d.mustDocker("network", "ls", "--format", "{{.Name}}") + d.mustDocker("volume", "ls", "-q"); strings.Contains(out, "efs_") {
+		t.Errorf("the project network or volume is still listed:\n%s", out)
 	}
 }

@@ -82,6 +82,9 @@ func TestDockerCLI(t *testing.T) {
 		if out := d.mustDocker("top", "web"); !strings.Contains(out, "PID") || !strings.Contains(out, "while true") {
 			t.Errorf("top:\n%s", out)
 		}
+		if out := d.mustDocker("top", "web", "-o", "pid,comm"); !regexp.MustCompile(`^PID\s+COMMAND\n\d+\s+sh\n`).MatchString(out) {
+			t.Errorf("top -o pid,comm:\n%s", out)
+		}
 		if out := d.mustDocker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "web"); !regexp.MustCompile(`^web \S+ / 64MiB\n$`).MatchString(out) {
 			t.Errorf("stats --no-stream: %q", out)
 		}
@@ -117,7 +120,7 @@ func TestDockerCLI(t *testing.T) {
 		state := func() string {
 			return strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "life"))
 		}
-		d.mustDocker("create", "--name", "life", "busybox", "sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done")
+		d.mustDocker("create", "--name", "life", "busybox", "sh", "-c", "trap 'exit 7' TERM; trap 'exit 8' USR1; while true; do sleep 0.1; done")
 		if s := state(); s != "created 0" {
 			t.Errorf("after create: %q", s)
 		}
@@ -136,6 +139,11 @@ func TestDockerCLI(t *testing.T) {
 		if s := state(); s != "running 0" {
 			t.Errorf("after restart: %q", s)
 		}
+		d.mustDocker("stop", "--signal", "USR1", "life")
+		if s := state(); s != "exited 8" {
+			t.Errorf("after stop --signal USR1: %q", s)
+		}
+		d.mustDocker("start", "life")
 		d.mustDocker("kill", "life")
 		if s := state(); s != "exited 137" {
 			t.Errorf("after kill: %q", s)
@@ -277,6 +285,33 @@ func TestDockerErrors(t *testing.T) {
 		{"GET", "/v1.50/nosuch", ``, 404, "page not found"},
 		{"GET", "/v1.50/containers/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D", ``, 400, "invalid filter 'bogus'"},
 		{"POST", "/v1.50/containers/nope/wait?condition=whenever", ``, 400, "invalid condition"},
+		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"Links": ["a:b"]}}`, 400, "links are not supported"},
+		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "x"}]}}}`, 400, "port"},
+		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"NetworkMode": "nonet"}}`, 404, "network nonet not found"},
+		{"GET", "/v1.50/images/nosuch:v9/json", ``, 404, "No such image: nosuch:v9"},
+		{"GET", "/v1.50/images/nosuch:v9/history", ``, 404, "No such image: nosuch:v9"},
+		{"DELETE", "/v1.50/images/nosuch:v9", ``, 404, "No such image: nosuch:v9"},
+		{"POST", "/v1.50/images/create", ``, 400, "fromImage is required"},
+		{"POST", "/v1.50/images/create?fromSrc=-", ``, 501, "not implemented"},
+		{"POST", "/v1.50/images/create?fromImage=Bad%20Name", ``, 400, "invalid reference format"},
+		{"POST", "/v1.50/images/busybox/tag", ``, 400, "repo is required"},
+		{"POST", "/v1.50/images/busybox/tag?repo=UPPER", ``, 400, "UPPER"},
+		{"POST", "/v1.50/images/prune?filters=%7B%22until%22%3A%5B%221h%22%5D%7D", ``, 400, "until"},
+		{"POST", "/v1.50/auth", `{"username": "u"`, 400, "invalid JSON"},
+		{"GET", "/v1.50/networks/nope", ``, 404, "network nope not found"},
+		{"POST", "/v1.50/networks/create", `{}`, 400, "Name is empty"},
+		{"POST", "/v1.50/networks/create", `{"Name": "n", "Driver": "overlay"}`, 400, "unknown driver \"overlay\""},
+		{"POST", "/v1.50/networks/create", `{"Name": "n", "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}, {"Subnet": "10.9.1.0/24"}]}}`, 400, "2 IPAM configs"},
+		{"POST", "/v1.50/networks/create", `{"Name": "n", "IPAM": {"Config": [{"Subnet": "10.9.0.0/33"}]}}`, 400, "10.9.0.0/33"},
+		{"POST", "/v1.50/networks/create", `{"Name": "bad name"}`, 400, "invalid network name"},
+		{"DELETE", "/v1.50/networks/host", ``, 403, "pre-defined network"},
+		{"POST", "/v1.50/networks/bridge/connect", `{"Container": "nope"}`, 404, "No such container: nope"},
+		{"POST", "/v1.50/networks/nope/disconnect", `{}`, 400, "no container given"},
+		{"GET", "/v1.50/networks?filters=%7B%22type%22%3A%5B%22odd%22%5D%7D", ``, 400, "invalid filter"},
+		{"GET", "/v1.50/volumes/nope", ``, 404, "nope"},
+		{"DELETE", "/v1.50/volumes/nope", ``, 404, "nope"},
+		{"POST", "/v1.50/volumes/create", `{"Name": "a/b"}`, 400, "a/b"},
+		{"GET", "/v1.50/volumes?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D", ``, 400, "invalid filter 'bogus'"},
 	} {
 		status, body := d.call(c.method, c.path, c.body)
 		if status != c.status || !strings.Contains(message(body), c.msg) {
@@ -294,6 +329,12 @@ func TestDockerErrors(t *testing.T) {
 	if status, body := d.call("POST", "/v1.50/containers/busy/exec", `{"Cmd": []}`); status != 400 || !strings.Contains(message(body), "No exec command specified") {
 		t.Errorf("exec without a command: %d %s", status, body)
 	}
+	if status, body := d.call("GET", "/v1.50/containers/busy/top?ps_args=aux", ""); status != 400 || !strings.Contains(message(body), `"aux" is not available`) {
+		t.Errorf("top with ps_args aux: %d %s, want 400", status, body)
+	}
+	if status, body := d.call("POST", "/v1.50/containers/busy/stop?signal=SIGBOGUS", ""); status != 400 || !strings.Contains(message(body), "SIGBOGUS") {
+		t.Errorf("stop with a bad signal: %d %s, want 400", status, body)
+	}
 	d.mustDocker("stop", "-t", "0", "busy")
 	if status, _ := d.call("POST", "/v1.50/containers/busy/stop", ""); status != 304 {
 		t.Errorf("stop of a stopped container: %d, want 304", status)
@@ -307,5 +348,14 @@ func TestDockerErrors(t *testing.T) {
 	// Nothing of the bad requests was created.
 	if out := d.mustDocker("ps", "-aq"); len(strings.Fields(out)) != 1 {
 		t.Errorf("containers after the bad requests: %q, want only busy", out)
+	}
+	if out := d.mustDocker("network", "ls", "-q", "--filter", "type=custom"); out != "" {
+		t.Errorf("networks after the bad requests: %q", out)
+	}
+	if out := d.mustDocker("volume", "ls", "-q"); out != "" {
+		t.Errorf("volumes after the bad requests: %q", out)
+	}
+	if out := d.mustDocker("images", "--format", "{{.Repository}}"); out != "busybox\n" {
+		t.Errorf("images after the bad requests: %q", out)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/enginefs/enginefs/netdrv/netdrvtest"
 )
 
 // The Docker API's own description of API 1.50: the swagger file of the
@@ -239,4 +241,51 @@ func TestDockerSchemas(t *testing.T) {
 	}
 	status, body = d.call("GET", "/v1.50/containers/nope/json", "")
 	checkSchema(t, "GET", "/containers/{id}/json", status, body)
+}
+
+// TestDockerSchemasImagesNetworksVolumes checks the JSON of the image,
+// network and volume endpoints (the progress lines of a pull or push are
+// not in the spec; their list, inspect and create answers are).
+func TestDockerSchemasImagesNetworksVolumes(t *testing.T) {
+	d := startDockerd(t)
+	call := func(method, template, path, body string, want int) []byte {
+		t.Helper()
+		status, out := d.call(method, "/v1.50"+path, body)
+		if status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, status, out, want)
+		}
+		t.Run(method+" "+template, func(t *testing.T) { checkSchema(t, method, template, status, out) })
+		return out
+	}
+	subnet := netdrvtest.FreeSubnet(t, 24)
+	out := call("POST", "/networks/create", "/networks/create", `{"Name": "sw", "Driver": "bridge", "Labels": {"a": "b"},
+		"IPAM": {"Config": [{"Subnet": "`+subnet.String()+`"}]}, "CheckDuplicate": true}`, 201)
+	var created struct{ Id string }
+	json.Unmarshal(out, &created)
+	defer d.docker("network", "rm", "sw")
+	call("POST", "/volumes/create", "/volumes/create", `{"Name": "swv", "Labels": {"a": "b"}}`, 201)
+	defer d.docker("volume", "rm", "swv")
+	call("POST", "/containers/create", "/containers/create?name=swc", `{"Image": "busybox", "Cmd": ["sleep", "300"],
+		"ExposedPorts": {"80/tcp": {}}, "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1"}]},
+		"Binds": ["swv:/data"], "NetworkMode": "sw"}, "NetworkingConfig": {"EndpointsConfig": {"sw": {"Aliases": ["x"]}}}}`, 201)
+	defer d.docker("rm", "-f", "swc")
+	d.mustDocker("start", "swc")
+	call("GET", "/containers/json", "/containers/json", "", 200)
+	call("GET", "/containers/{id}/json", "/containers/swc/json", "", 200)
+	call("GET", "/networks", "/networks", "", 200)
+	call("GET", "/networks", `/networks?filters={"label":["a=b"]}`, "", 200)
+	call("GET", "/networks/{id}", "/networks/"+created.Id, "", 200)
+	call("GET", "/volumes", "/volumes", "", 200)
+	call("GET", "/volumes/{name}", "/volumes/swv", "", 200)
+	call("GET", "/images/{name}/history", "/images/busybox/history", "", 200)
+	call("GET", "/system/df", "/system/df", "", 200)
+	d.mustDocker("tag", "busybox", "sw/img:1")
+	call("DELETE", "/images/{name}", "/images/sw/img:1", "", 200)
+	call("POST", "/images/prune", "/images/prune", "", 200)
+	d.mustDocker("rm", "-f", "swc")
+	call("POST", "/networks/prune", "/networks/prune", "", 200)
+	call("POST", "/volumes/prune", `/volumes/prune?filters={"all":["true"]}`, "", 200)
+	call("GET", "/networks/{id}", "/networks/sw", "", 404)
+	call("GET", "/volumes/{name}", "/volumes/swv", "", 404)
+	call("POST", "/networks/create", "/networks/create", `{"Name": "bad", "EnableIPv6": true}`, 400)
 }

@@ -28,13 +28,13 @@ var containersGrammar = ctl.Grammar{
 var containerGrammar = ctl.Grammar{
 	{Name: "create", Keys: createKeys, Required: []string{"image"}, Argv: true, Usage: createUsage},
 	{Name: "start", Usage: "start"},
-	{Name: "stop", MaxArgs: 1, Usage: "stop [SECONDS]"},
+	{Name: "stop", MaxArgs: 1, Keys: []string{"signal"}, Usage: "stop [SECONDS] [signal=SIG]"},
 	{Name: "restart", MaxArgs: 1, Usage: "restart [SECONDS]"},
 	{Name: "kill", MaxArgs: 1, Usage: "kill [SIGNAL]"},
 	{Name: "pause", Usage: "pause"},
 	{Name: "resume", Usage: "resume"},
 	{Name: "resize", MinArgs: 2, MaxArgs: 2, Usage: "resize ROWS COLS"},
-	{Name: "rm", MaxArgs: 1, Usage: "rm [force]"},
+	{Name: "rm", MaxArgs: 2, Usage: "rm [force] [volumes]"},
 	{Name: "rename", MinArgs: 1, MaxArgs: 1, Usage: "rename NAME"},
 }
 
@@ -258,7 +258,8 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 				return "", err
 			}
 			if cmd.Verb == "stop" {
-				return "", t.e.Stop(ctx, id, d)
+				sig, _ := cmd.Get("signal")
+				return "", t.e.StopWith(ctx, id, d, sig)
 			}
 			return "", t.e.Restart(ctx, id, d)
 		case "kill":
@@ -278,14 +279,22 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 			}
 			return "", t.e.Resize(ctx, id, "", rows, cols)
 		case "rm":
-			force := false
-			if len(cmd.Args) > 0 {
-				if cmd.Args[0] != "force" {
-					return "", &ctl.Error{Verb: "rm", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "rm [force]"}
+			force, volumes := false, false
+			for _, a := range cmd.Args {
+				switch {
+				case a == "force" && !force:
+					force = true
+				case a == "volumes" && !volumes:
+					volumes = true
+				default:
+					return "", &ctl.Error{Verb: "rm", Msg: "unexpected argument", Word: a, Usage: "rm [force] [volumes]"}
 				}
-				force = true
 			}
-			if err := t.e.Remove(ctx, id, force); err != nil {
+			remove := t.e.Remove
+			if volumes {
+				remove = t.e.RemoveWithVolumes // and its anonymous volumes (docker rm -v)
+			}
+			if err := remove(ctx, id, force); err != nil {
 				return "", err
 			}
 			t.forget(dir)

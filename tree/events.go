@@ -38,7 +38,8 @@ func (s *eventStream) Next(ctx context.Context) ([]byte, error) {
 func (s *eventStream) Close() error { return nil }
 
 // eventMessage is an engine event in docker's shape, with the legacy fields
-// (status, id, from) that older clients such as docker-compose 1.29 read.
+// (status, id, from) that older clients such as docker-compose 1.29 read,
+// which docker fills for containers and images.
 func eventMessage(ev engine.Event) events.Message {
 	m := events.Message{
 		Type:     events.Type(ev.Type),
@@ -48,8 +49,11 @@ func eventMessage(ev engine.Event) events.Message {
 		Time:     ev.Time.Unix(),
 		TimeNano: ev.Time.UnixNano(),
 	}
-	if ev.Type == "container" {
+	switch ev.Type {
+	case "container":
 		m.Status, m.ID, m.From = ev.Action, ev.ID, ev.Attributes["image"]
+	case "image":
+		m.Status, m.ID = ev.Action, ev.ID
 	}
 	return m
 }

@@ -55,7 +55,7 @@ func (t *tree) imageDir(id, path string) fs.Dir {
 			}
 			switch cmd.Verb {
 			case "tag":
-				return "", t.e.ImageStore().Tag(ctx, id, cmd.Args[0])
+				return "", t.e.TagImage(ctx, id, cmd.Args[0])
 			case "rm":
 				force := len(cmd.Args) == 1
 				if force && cmd.Args[0] != "force" {

@@ -18,14 +18,14 @@ import (
 )
 
 var imagesGrammar = ctl.Grammar{
-	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]]"},
-	{Name: "push", MinArgs: 1, MaxArgs: 1, Usage: "push REF"},
+	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform", "auth"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]] [auth=CREDENTIALS]"},
+	{Name: "push", MinArgs: 1, MaxArgs: 1, Keys: []string{"auth"}, Usage: "push REF [auth=CREDENTIALS]"},
 	{Name: "tag", MinArgs: 2, MaxArgs: 2, Usage: "tag SRC DST"},
 	{Name: "rm", MinArgs: 1, MaxArgs: 2, Usage: "rm REF [force]"},
 	{Name: "load", MinArgs: 1, MaxArgs: 1, Usage: "load PATH"},
 	{Name: "save", MinArgs: 2, MaxArgs: -1, Usage: "save REF... PATH"},
 	{Name: "prune", MaxArgs: 1, Usage: "prune [all]"},
-	{Name: "login", MaxArgs: 1, Keys: []string{"user", "password"}, Required: []string{"user", "password"}, Usage: "login [SERVER] user=USER password=PASSWORD"},
+	{Name: "login", MaxArgs: 1, Keys: []string{"user", "password", "save"}, Required: []string{"user", "password"}, Usage: "login [SERVER] user=USER password=PASSWORD [save=false]"},
 	{Name: "logout", MaxArgs: 1, Usage: "logout [SERVER]"},
 	{Name: "resolve", MinArgs: 1, MaxArgs: 1, Usage: "resolve REF"},
 }
@@ -58,7 +58,7 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 	case "push":
 		return t.pushes.run(ctx, t.pushes.add(), line)
 	case "tag":
-		return "", t.e.ImageStore().Tag(ctx, cmd.Args[0], cmd.Args[1])
+		return "", t.e.TagImage(ctx, cmd.Args[0], cmd.Args[1])
 	case "resolve":
 		img, err := t.e.Image(ctx, cmd.Args[0])
 		if err != nil {
@@ -82,7 +82,7 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 		if !filepath.IsAbs(path) {
 			return "", &ctl.Error{Verb: "save", Msg: "the path must be absolute", Word: path, Usage: "save REF... PATH"}
 		}
-		return "", t.e.ImageStore().Save(ctx, cmd.Args[:len(cmd.Args)-1], path)
+		return "", t.e.SaveImages(ctx, cmd.Args[:len(cmd.Args)-1], path)
 	case "prune":
 		all := false
 		if len(cmd.Args) == 1 {
@@ -99,7 +99,15 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 	case "login":
 		user, _ := cmd.Get("user")
 		password, _ := cmd.Get("password")
-		if err := t.e.ImageStore().Login(ctx, argOr(cmd, ""), user, password); err != nil {
+		save, err := cmd.Bool("save", true)
+		if err != nil {
+			return "", err
+		}
+		login := t.e.ImageStore().Login
+		if !save {
+			login = t.e.ImageStore().CheckLogin // POST /auth: the client keeps them
+		}
+		if err := login(ctx, argOr(cmd, ""), user, password); err != nil {
 			return "", err
 		}
 		return "Login Succeeded", nil
@@ -160,10 +168,10 @@ func (t *tree) load(ctx context.Context, path string) (string, error) {
 	}
 	var out []string
 	for _, img := range imgs {
-		if len(img.RepoTags) == 0 {
+		if len(img.Tags) == 0 {
 			out = append(out, "Loaded image ID: "+img.ID)
 		}
-		for _, tag := range img.RepoTags {
+		for _, tag := range img.Tags { // those of the archive, as docker load says
 			out = append(out, "Loaded image: "+tag)
 		}
 	}

@@ -155,7 +155,12 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 
 // listEntry is one element of containers/list, what docker ps shows.
 type listEntry struct {
-	Ports    []container.Port  `json:"Ports"`
+	Ports           []container.Port                  `json:"Ports"`
+	Mounts          []container.MountPoint            `json:"Mounts"`
+	NetworkSettings *container.NetworkSettingsSummary `json:"NetworkSettings"`
+	HostConfig      struct {
+		NetworkMode string `json:"NetworkMode"`
+	} `json:"HostConfig"`
 	ID       string            `json:"Id"`
 	Names    []string          `json:"Names"`
 	Image    string            `json:"Image"`
@@ -176,7 +181,7 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 		if r.State.Status == engine.StatusNew {
 			continue
 		}
-		out = append(out, listEntry{
+		le := listEntry{
 			ID:       r.ID,
 			Names:    []string{"/" + r.Name},
 			Image:    r.Config.Image,
@@ -188,7 +193,13 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 			ExitCode: r.State.ExitCode,
 			Ports:    ports(r.Ports),
 			Labels:   labels(r.Config.Labels),
-		})
+			Mounts:   mountPoints(r),
+			NetworkSettings: &container.NetworkSettingsSummary{
+				Networks: networkSettings{}.settings(r).Networks,
+			},
+		}
+		le.HostConfig.NetworkMode = t.e.NetworkMode(r)
+		out = append(out, le)
 	}
 	return jsonDoc(out)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/registry"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/enginefs/enginefs/ctl"
@@ -23,9 +25,13 @@ import (
 // Transfers (pulls and pushes) run as numbered jobs, each a directory of
 // images/pulls or images/pushes:
 //
-//	clone      open, read: a new job number n; write `pull REF [platform=OS/ARCH]`
-//	           (or `push REF`) on the same file: it blocks until the job ends and
-//	           then reads its last status lines, or fails with the job's error
+//	clone      open, read: a new job number n; write `pull REF [platform=OS/ARCH]
+//	           [auth=CREDENTIALS]` (or `push REF [auth=CREDENTIALS]`) on the same
+//	           file: it blocks until the job ends and then reads its last status
+//	           lines, or fails with the job's error. CREDENTIALS are docker's
+//	           X-Registry-Auth (base64url of its AuthConfig JSON), used for this
+//	           job only, instead of the daemon's credentials file; they are
+//	           neither kept nor shown
 //	<n>/progress  docker's JSON progress messages, one per line, from the start;
 //	           a read blocks for more (like tail -f) and ends at the job's end
 //	<n>/status    new | running REF | done REF digest=sha256:... | failed REF: message
@@ -41,8 +47,23 @@ const (
 )
 
 var transferGrammar = ctl.Grammar{
-	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]]"},
-	{Name: "push", MinArgs: 1, MaxArgs: 1, Usage: "push REF"},
+	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform", "auth"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]] [auth=CREDENTIALS]"},
+	{Name: "push", MinArgs: 1, MaxArgs: 1, Keys: []string{"auth"}, Usage: "push REF [auth=CREDENTIALS]"},
+}
+
+// transferAuth reads the auth= credentials of a pull or push: docker's
+// X-Registry-Auth encoding. The error never shows them.
+func transferAuth(cmd ctl.Command) (*authn.AuthConfig, error) {
+	enc, ok := cmd.Get("auth")
+	if !ok || enc == "" {
+		return nil, nil
+	}
+	ac, err := registry.DecodeAuthConfig(enc)
+	if err != nil {
+		return nil, errdefs.Invalid("%s: auth= is not docker's X-Registry-Auth encoding (base64url of an AuthConfig JSON object)", cmd.Verb)
+	}
+	return &authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
+		IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, nil
 }
 
 var jobGrammar = ctl.Grammar{{Name: "cancel", Usage: "cancel"}}
@@ -166,6 +187,10 @@ func (js *jobs) run(ctx context.Context, j *job, line string) (string, error) {
 		}
 		platform = pl
 	}
+	auth, err := transferAuth(cmd)
+	if err != nil {
+		return "", err
+	}
 	j.mu.Lock()
 	if j.started {
 		j.mu.Unlock()
@@ -174,14 +199,14 @@ func (js *jobs) run(ctx context.Context, j *job, line string) (string, error) {
 	jctx, cancel := context.WithCancel(context.Background())
 	j.started, j.cancel, j.status = true, cancel, "running "+ref
 	j.mu.Unlock()
-	store := js.t.e.ImageStore()
+	e := js.t.e
 	go func() {
 		defer cancel()
 		var reply, status string
 		var err error
 		if want == "pull" {
 			var res *imagestore.PullResult
-			res, err = store.Pull(jctx, ref, imagestore.PullOptions{Platform: platform, Progress: j.emit})
+			res, err = e.PullImage(jctx, ref, imagestore.PullOptions{Platform: platform, Progress: j.emit, Auth: auth})
 			if err == nil {
 				state := "Downloaded newer image for " + res.Ref
 				if res.UpToDate {
@@ -192,7 +217,7 @@ func (js *jobs) run(ctx context.Context, j *job, line string) (string, error) {
 			}
 		} else {
 			var digest string
-			digest, err = store.Push(jctx, ref, j.emit)
+			digest, err = e.PushImage(jctx, ref, imagestore.PushOptions{Progress: j.emit, Auth: auth})
 			if err == nil {
 				reply = "digest: " + digest
 				status = fmt.Sprintf("done %s digest=%s", ref, digest)

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ func (t *tree) volumes() fs.Dir {
 		{Name: "ctl", Node: &fs.CtlFile{Exec: t.volumesCtl, Errors: slot}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "list", Node: fs.ReadFile(t.volumeList)},
+		{Name: "usage", Node: fs.ReadFile(t.volumeUsage)},
 	}
 	return &fs.DirFunc{
 		List: func(ctx context.Context) ([]fs.DirEntry, error) {
@@ -64,7 +66,7 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 		if len(cmd.Args) > 0 {
 			o.Name = cmd.Args[0]
 		}
-		if o.Name == "ctl" || o.Name == "err" || o.Name == "list" {
+		if reservedVolumeNames[o.Name] {
 			return "", errdefs.Invalid("volume name %q is reserved: it names a file of /volumes", o.Name)
 		}
 		o.Driver, _ = cmd.Get("driver")
@@ -94,6 +96,9 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 	}
 	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
 }
+
+// reservedVolumeNames are the files of /volumes.
+var reservedVolumeNames = map[string]bool{"ctl": true, "err": true, "list": true, "usage": true}
 
 // volume is the directory of one volume: ctl, err, config and data/ (the
 // volume's files, read-write, served from where its driver keeps them).
@@ -164,6 +169,26 @@ func (t *tree) volumeList(ctx context.Context) ([]byte, error) {
 	out := []volume.Volume{}
 	for _, rec := range t.e.Volumes() {
 		out = append(out, t.volumeDoc(ctx, rec))
+	}
+	return jsonDoc(out)
+}
+
+// volumeUsage is volumes/usage: volumes/list with each volume's disk usage
+// (UsageData.Size, -1 when its driver does not show its files), what
+// docker system df shows; it walks every volume's files.
+func (t *tree) volumeUsage(ctx context.Context) ([]byte, error) {
+	out := []volume.Volume{}
+	for _, rec := range t.e.Volumes() {
+		doc := t.volumeDoc(ctx, rec)
+		size, err := t.e.VolumeSize(ctx, rec.Name)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		doc.UsageData.Size = size
+		out = append(out, doc)
 	}
 	return jsonDoc(out)
 }

@@ -48,9 +48,10 @@ func main() {
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
-		regAddr   = flag.String("registry-addr", "", "serve the image store as a read-only registry on HOST:PORT (loopback, unless --registry-tls-cert/--registry-tls-key are given)")
+		regAddr   = flag.String("registry-addr", "", "serve the image store as a read-only registry on HOST:PORT (loopback, or any with --registry-tls-cert/-key/-ca: mutual TLS)")
 		regCert   = flag.String("registry-tls-cert", "", "TLS certificate of the served registry")
 		regKey    = flag.String("registry-tls-key", "", "TLS key of the served registry")
+		regCA     = flag.String("registry-tls-ca", "", "the CA that signs the certificates clients of the served registry must present")
 		insecure  = flag.StringArray("insecure-registry", nil, "a registry HOST[:PORT] spoken to over plain HTTP or unverified TLS; repeatable (loopback registries may always use plain HTTP)")
 		regCAs    = flag.StringArray("registry-ca", nil, "a PEM file of CAs trusted for every registry; repeatable")
 		certsDir  = flag.String("registry-certs", "", "a directory laid out as docker's certs.d: DIR/HOST:PORT/*.crt, client.cert, client.key (default <state>/certs.d)")
@@ -99,7 +100,7 @@ func main() {
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
 		docker: *dockerAdr, tls: tc}
-	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, regs: imagestore.Registries{
+	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, ca: *regCA, regs: imagestore.Registries{
 		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
 	if err := cfg.registry.check(*stateDir); err != nil {
 		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)

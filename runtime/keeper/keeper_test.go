@@ -394,7 +394,9 @@ func TestRunc(t *testing.T) {
 	if st, err := c.Wait(ctx, id, ""); err != nil || st.Code != 2 {
 		t.Fatalf("Wait = %+v, %v", st, err)
 	}
-	if got := readLog(t, logDir); got != "1:from runc\n 2:err\n END" {
+	// Two pipes, two copiers: the streams' order in the log is the order
+	// the keeper read them in, which nothing fixes here.
+	if got := readLog(t, logDir); got != "1:from runc\n 2:err\n END" && got != "2:err\n 1:from runc\n END" {
 		t.Errorf("log %q", got)
 	}
 	if err := c.Forget(ctx, id, ""); err != nil {
