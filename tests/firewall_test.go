@@ -50,15 +50,17 @@ func TestNetworkIsolation(t *testing.T) {
 	}
 	d.mustDctl("run", "-d", "--name", "weba", "--network", "neta", "busybox", "sh", "-c", httpdScript("on-a"))
 	ipA := d.inspectNet("weba").Networks["neta"].IPAddress
-	// timeout (busybox wget's own -T crashes) in sh: as the container's
-	// init, wget would ignore the signal.
+	// timeout (busybox wget's own -T crashes) in sh, with a command after
+	// it so that sh does not exec it: as the container's init, wget would
+	// ignore the signal.
 	fetch := func(url string) string {
 		return "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -qO- " + url + " && exit 0; sleep 0.2; done; exit 1"
 	}
+	noFetch := func(url string) string { return "timeout 2 wget -qO- " + url + "; exit $?" }
 	if got := d.mustDctl("run", "--rm", "--network", "neta", "busybox", "sh", "-c", fetch("http://"+ipA+"/")); got != "on-a\n" {
 		t.Errorf("a container on neta fetched %q from weba", got)
 	}
-	if got, _, code := d.dctl("run", "--rm", "--network", "netb", "busybox", "sh", "-c", "timeout 2 wget -qO- http://"+ipA+"/"); code == 0 {
+	if got, _, code := d.dctl("run", "--rm", "--network", "netb", "busybox", "sh", "-c", noFetch("http://"+ipA+"/")); code == 0 {
 		t.Errorf("a container on netb reached weba on neta: %q", got)
 	}
 	want := "from " + out.HostAddr.String() + "\n"
@@ -67,7 +69,7 @@ func TestNetworkIsolation(t *testing.T) {
 			t.Errorf("a container on %s reached the outside as %q, want %q (masqueraded)", network, got, want)
 		}
 	}
-	if got, _, code := d.dctl("run", "--rm", "--network", "neti", "busybox", "sh", "-c", "timeout 2 wget -qO- http://"+out.Addr.String()+"/"); code == 0 {
+	if got, _, code := d.dctl("run", "--rm", "--network", "neti", "busybox", "sh", "-c", noFetch("http://"+out.Addr.String()+"/")); code == 0 {
 		t.Errorf("a container on the internal neti reached the outside: %q", got)
 	}
 
