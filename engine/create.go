@@ -70,7 +70,7 @@ func (e *Engine) prepare(ctx context.Context, cfg *Config) (*imagestore.Image, e
 
 // Configure turns a reserved container into a created one: it checks cfg,
 // resolves the image, claims the name and persists the record.
-func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg Config) error {
+func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg Config) (err error) {
 	img, err := e.prepare(ctx, &cfg)
 	if err != nil {
 		return err
@@ -80,29 +80,43 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			return err
 		}
 	}
+	// What a failure undoes runs once every lock below is released:
+	// removing a volume takes volState.use for writing and reads the
+	// containers' records, this one's included.
+	var (
+		claimed string
+		made    []string
+		release = func() {}
+	)
+	defer func() {
+		if err != nil {
+			release()
+			if claimed != "" {
+				e.dropName(claimed, c)
+			}
+			e.removeMade(ctx, made)
+		}
+	}()
 	e.vols.use.RLock()
 	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
-	if name, err = e.claimName(c, name); err != nil {
+	if claimed, err = e.claimName(c, name); err != nil {
 		return err
 	}
-	mounts, undoMounts, err := e.resolveMounts(ctx, &cfg, img, nil)
+	mounts, made, err := e.resolveMounts(ctx, &cfg, img, nil)
 	if err != nil {
-		e.dropName(name, c)
 		return err
 	}
-	eps, release, err := e.attach(c.id, &cfg)
+	eps, release, err := e.attach(c.id, &cfg, nil)
 	if err != nil {
-		undoMounts()
-		e.dropName(name, c)
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := Record{
 		ID:       c.id,
-		Name:     name,
+		Name:     claimed,
 		Created:  time.Now().UTC(),
 		Config:   cfg,
 		ImageID:  img.ID,
@@ -118,9 +132,6 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		err = e.persistNew(c.id, rec)
 	}
 	if err != nil {
-		release()
-		undoMounts()
-		e.dropName(name, c)
 		return err
 	}
 	c.rec = rec
@@ -217,7 +228,7 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 
 // SetConfig replaces the config of a container that has not started yet; a
 // container reserved by clone becomes created by it.
-func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
+func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err error) {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -232,17 +243,28 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// As in Configure, a failure is undone once the locks are released.
+	var (
+		made    []string
+		release = func() {}
+	)
+	defer func() {
+		if err != nil {
+			release()
+			e.removeMade(ctx, made)
+		}
+	}()
 	e.vols.use.RLock()
 	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
-	mounts, undoMounts, err := e.resolveMounts(ctx, &cfg, img, c.Record().Mounts)
+	cur := c.Record()
+	mounts, made, err := e.resolveMounts(ctx, &cfg, img, cur.Mounts)
 	if err != nil {
 		return err
 	}
-	eps, release, err := e.attach(c.id, &cfg)
+	eps, release, err := e.attach(c.id, &cfg, cur.Networks)
 	if err != nil {
-		undoMounts()
 		return err
 	}
 	c.mu.Lock()
@@ -257,8 +279,6 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) error {
 		err = e.put(rec)
 	}
 	if err != nil {
-		release()
-		undoMounts()
 		return err
 	}
 	old := c.rec.Networks

@@ -51,6 +51,9 @@ type NetConfig struct {
 	PublishIP netip.Addr
 	// DNSForwarders receive the questions the embedded DNS cannot answer.
 	DNSForwarders []string
+	// Firewall isolates the networks and masquerades what leaves the
+	// host (nil: no rules, as on a host without nf_tables).
+	Firewall netdrv.Firewall
 }
 
 // WithNetworking gives containers networks. Without it every container
@@ -157,6 +160,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, o NetworkOptions) (NetworkRe
 		return NetworkRecord{}, err
 	}
 	e.net.nets[rec.ID] = &netEntry{rec: rec, pool: pool}
+	e.syncFirewall(ctx)
 	e.emitObject("network", "create", rec.ID, "name", rec.Name, "type", rec.Driver)
 	return rec, nil
 }
@@ -240,8 +244,24 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *netEntry) error {
 		return fmt.Errorf("network %s: %w", n.rec.Name, err)
 	}
 	delete(e.net.nets, n.rec.ID)
+	e.syncFirewall(ctx)
 	e.emitObject("network", "destroy", n.rec.ID, "name", n.rec.Name, "type", n.rec.Driver)
 	return nil
+}
+
+// syncFirewall makes the firewall's rules those of the networks there are.
+// e.net.mu is held.
+func (e *Engine) syncFirewall(ctx context.Context) {
+	if e.netcfg.Firewall == nil {
+		return
+	}
+	specs := make([]netdrv.Network, 0, len(e.net.nets))
+	for _, n := range e.sortedNetworks() {
+		specs = append(specs, n.rec.spec())
+	}
+	if err := e.netcfg.Firewall.Sync(context.WithoutCancel(ctx), specs); err != nil {
+		e.logf("networks: %v", err)
+	}
 }
 
 // PruneNetworks removes every user-defined network no container is attached

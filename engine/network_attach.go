@@ -67,10 +67,12 @@ func (e *Engine) lockNetworks() func() {
 }
 
 // attach resolves the networks of cfg for the container id and gives it an
-// address on each. It returns the endpoints to persist with the record and
-// a function that gives the addresses back if that write fails. The caller
-// holds lockNetworks.
-func (e *Engine) attach(id string, cfg *Config) (map[string]*Endpoint, func(), error) {
+// address on each; prev are the endpoints the container has (a config
+// rewrite), whose addresses it keeps where cfg asks for no other. It
+// returns the endpoints to persist with the record and a function that
+// gives back the addresses it took, and only those, if that write fails.
+// The caller holds lockNetworks.
+func (e *Engine) attach(id string, cfg *Config, prev map[string]*Endpoint) (map[string]*Endpoint, func(), error) {
 	mode := e.networkMode(cfg)
 	release := func() {}
 	switch {
@@ -122,7 +124,11 @@ func (e *Engine) attach(id string, cfg *Config) (map[string]*Endpoint, func(), e
 		if es == nil {
 			es = cfg.EndpointsConfig[n.rec.Name]
 		}
-		ep, rel, err := e.newEndpoint(n, id, es)
+		var old *Endpoint
+		if p := prev[n.rec.Name]; p != nil && p.NetworkID == n.rec.ID {
+			old = p
+		}
+		ep, rel, err := e.newEndpoint(n, id, es, old)
 		if err != nil {
 			release()
 			return nil, func() {}, fmt.Errorf("network %s: %w", n.rec.Name, err)
@@ -134,8 +140,10 @@ func (e *Engine) attach(id string, cfg *Config) (map[string]*Endpoint, func(), e
 }
 
 // newEndpoint gives the container id an address on n: the one es asks for,
-// else the next free one.
-func (e *Engine) newEndpoint(n *netEntry, id string, es *network.EndpointSettings) (*Endpoint, func(), error) {
+// else the one of prev (its endpoint on n so far, or nil), else the next
+// free one. The function it returns gives the address back unless the
+// container held it already.
+func (e *Engine) newEndpoint(n *netEntry, id string, es *network.EndpointSettings, prev *Endpoint) (*Endpoint, func(), error) {
 	if n.pool == nil {
 		return nil, nil, errdefs.Invalid("containers cannot be connected to the %s network", n.rec.Name)
 	}
@@ -161,16 +169,24 @@ func (e *Engine) newEndpoint(n *netEntry, id string, es *network.EndpointSetting
 			return nil, nil, errdefs.Invalid("invalid alias %q", a)
 		}
 	}
-	if want != "" {
+	switch {
+	case want != "":
 		a, err := netip.ParseAddr(want)
 		if err != nil {
 			return nil, nil, errdefs.Invalid("invalid IPv4 address %q", want)
 		}
-		if err := n.pool.Claim(a, id); err != nil {
+		ep.IPAddress, ep.StaticIP = a, true
+	case prev != nil && prev.IPAddress.IsValid():
+		ep.IPAddress = prev.IPAddress
+	}
+	held := ep.IPAddress.IsValid() && n.pool.Holder(ep.IPAddress) == id
+	switch {
+	case held:
+	case ep.IPAddress.IsValid():
+		if err := n.pool.Claim(ep.IPAddress, id); err != nil {
 			return nil, nil, err
 		}
-		ep.IPAddress, ep.StaticIP = a, true
-	} else {
+	default:
 		a, err := n.pool.Allocate(id)
 		if err != nil {
 			return nil, nil, err
@@ -178,6 +194,9 @@ func (e *Engine) newEndpoint(n *netEntry, id string, es *network.EndpointSetting
 		ep.IPAddress = a
 	}
 	ep.MacAddress = netdrv.MACFor(ep.IPAddress).String()
+	if held {
+		return ep, func() {}, nil
+	}
 	pool, addr := n.pool, ep.IPAddress
 	return ep, func() { pool.Release(addr, id) }, nil
 }
@@ -258,7 +277,7 @@ func (e *Engine) Connect(ctx context.Context, netRef, ref string, o EndpointOpti
 	if _, ok := rec.Networks[n.rec.Name]; ok {
 		return errdefs.AlreadyExists("container %s is already attached to network %s", short(c.id), n.rec.Name)
 	}
-	ep, release, err := e.newEndpoint(n, c.id, es)
+	ep, release, err := e.newEndpoint(n, c.id, es, nil)
 	if err != nil {
 		return fmt.Errorf("network %s: %w", n.rec.Name, err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 
+	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/dns"
 )
@@ -216,13 +218,23 @@ func (e *Engine) hotplug(ctx context.Context, rec Record, n *netEntry, ep *Endpo
 	return nil
 }
 
-// unplug removes a running container's interface on n (network disconnect).
+// unplug removes a running container's interface on n (network
+// disconnect), found in its namespace by its MAC address.
 func (e *Engine) unplug(ctx context.Context, rec Record, n *netEntry, ep *Endpoint) error {
 	sb := e.sandboxes.get(rec.ID)
 	if sb == nil || sb.ns == "" {
 		return nil
 	}
-	return e.netcfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), driverEndpoint(rec.ID, "", false, ep), sb.ns)
+	dep := driverEndpoint(rec.ID, "", false, ep)
+	ifname, err := netdrv.IfNameByMAC(sb.ns, dep.MAC)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil // gone already
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: network %s: %w", short(rec.ID), n.rec.Name, err)
+	}
+	dep.IfName = ifname
+	return e.netcfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), dep, sb.ns)
 }
 
 // freeIfName returns the first ethN not used in ns.
@@ -271,6 +283,9 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 	if e.netcfg == nil {
 		return
 	}
+	e.net.mu.RLock()
+	e.syncFirewall(ctx)
+	e.net.mu.RUnlock()
 	running := map[string]bool{}
 	for _, c := range e.List() {
 		rec := c.Record()
@@ -331,7 +346,8 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 
 // closeNetwork stops the DNS and the proxies (they live in the daemon; the
 // next one starts them again) and removes the bridges no running container
-// uses, so that a host where no container runs keeps nothing.
+// uses and their firewall rules, so that a host where no container runs
+// keeps nothing.
 func (e *Engine) closeNetwork(ctx context.Context) {
 	if e.netcfg == nil {
 		return
@@ -352,12 +368,27 @@ func (e *Engine) closeNetwork(ctx context.Context) {
 	e.sandboxes.mu.Unlock()
 	e.net.mu.RLock()
 	defer e.net.mu.RUnlock()
+	var inUse []netdrv.Network
 	for id, n := range e.net.nets {
+		if used[id] {
+			inUse = append(inUse, n.rec.spec())
+		}
 		if used[id] || e.netcfg.Drivers[n.rec.Driver] == nil {
 			continue
 		}
 		if err := e.netcfg.Drivers[n.rec.Driver].Teardown(ctx, n.rec.spec()); err != nil {
 			e.logf("network %s: %v", n.rec.Name, err)
+		}
+	}
+	// The rules go as the bridges do: those of the networks in use stay
+	// for their containers, and with none the table goes.
+	if fw := e.netcfg.Firewall; fw != nil {
+		err := fw.Remove(ctx)
+		if len(inUse) > 0 {
+			err = fw.Sync(ctx, inUse)
+		}
+		if err != nil {
+			e.logf("networks: %v", err)
 		}
 	}
 }

@@ -247,6 +247,25 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 	return e.removeVolumeLocked(ctx, name)
 }
 
+// removeMade removes the volumes a create that failed made (resolveMounts),
+// unless a container took them meanwhile. The caller holds no lock: this
+// takes e.vols.use for writing, which waits for the creates under way, so
+// that a container that found one of these volumes is in the records when
+// its users are counted.
+func (e *Engine) removeMade(ctx context.Context, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	e.vols.use.Lock()
+	defer e.vols.use.Unlock()
+	for _, name := range names {
+		if err := e.removeVolumeLocked(ctx, name); err != nil && !errors.Is(err, errdefs.ErrBusy) && !errors.Is(err, errdefs.ErrNotFound) {
+			e.logf("volume %s: %v", short(name), err)
+		}
+	}
+}
+
 // removeVolumeLocked removes a volume. e.vols.use is held for writing.
 func (e *Engine) removeVolumeLocked(ctx context.Context, name string) error {
 	r, err := e.Volume(name)

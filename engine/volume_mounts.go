@@ -284,9 +284,10 @@ func (s Storage) validate() error {
 // resolveMounts turns a config's mounts into the container's mount points,
 // making the volumes they name that do not exist yet; an anonymous volume
 // of prev (the mounts a config rewrite replaces) is kept for the same
-// destination. It returns a function that removes the volumes it made, for
-// a create that fails after it. The caller holds e.vols.use for reading.
-func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore.Image, prev []MountPoint) ([]MountPoint, func(), error) {
+// destination. It also returns the names of the volumes it made, even with
+// an error, for the caller to remove (removeMade) if the create fails: the
+// caller holds e.vols.use for reading, and a removal takes it for writing.
+func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore.Image, prev []MountPoint) ([]MountPoint, []string, error) {
 	byDest := map[string]MountPoint{}
 	explicit := map[string]string{} // destination → what set it
 	set := func(mp MountPoint, what string) error {
@@ -382,13 +383,6 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 	// Parents before children, so /data is mounted before /data/logs.
 	sort.Slice(out, func(i, j int) bool { return out[i].Destination < out[j].Destination })
 	var made []string
-	undo := func() {
-		for _, name := range made {
-			if err := e.removeVolumeLocked(context.WithoutCancel(ctx), name); err != nil {
-				e.logf("volume %s: %v", short(name), err)
-			}
-		}
-	}
 	for i := range out {
 		mp := &out[i]
 		switch mp.Type {
@@ -411,8 +405,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 			}
 			rec, created, err := e.ensureVolume(ctx, o, mp.Anonymous)
 			if err != nil {
-				undo()
-				return nil, nil, err
+				return nil, made, err
 			}
 			if created {
 				made = append(made, rec.Name)
@@ -422,8 +415,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 			if _, err := os.Stat(mp.Source); errors.Is(err, os.ErrNotExist) {
 				// -v makes a missing host directory, as docker does.
 				if err := os.MkdirAll(mp.Source, 0o755); err != nil {
-					undo()
-					return nil, nil, fmt.Errorf("bind source %s: %w", mp.Source, err)
+					return nil, made, fmt.Errorf("bind source %s: %w", mp.Source, err)
 				}
 			}
 		}
@@ -431,7 +423,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 	if len(out) == 0 {
 		out = nil
 	}
-	return out, undo, nil
+	return out, made, nil
 }
 
 // tmpfsOptions writes --mount's tmpfs options as --tmpfs's.

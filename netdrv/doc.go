@@ -82,3 +82,17 @@ type Driver interface {
 	// Leave removes ep's interface (and its host side) from ns.
 	Leave(ctx context.Context, n Network, ep Endpoint, ns Namespace) error
 }
+
+// Firewall keeps the host's packet filtering and address translation for
+// the networks: isolation between networks, internal networks kept to
+// their bridge, masquerade of what leaves the host (netdrv/firewall, over
+// nftables). It keeps no state of its own either: the engine hands it every
+// network at each change, and at daemon start.
+type Firewall interface {
+	// Sync makes the rules those of nets, replacing what they were;
+	// networks whose driver the firewall does not handle are left out.
+	Sync(ctx context.Context, nets []Network) error
+	// Remove deletes every rule (the daemon stops and no network is in
+	// use).
+	Remove(ctx context.Context) error
+}

@@ -1,12 +1,15 @@
 package netdrv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/enginefs/enginefs/errdefs"
 )
 
 // ConfigureInterface finishes an endpoint whose interface a driver made in
@@ -39,8 +42,12 @@ func ConfigureInterface(ns Namespace, n Network, ep Endpoint) error {
 }
 
 // DeleteLink deletes the link named name through h; a link that is not
-// there is not an error.
+// there is not an error, an empty name is (errdefs.ErrInvalid: it names
+// no link, and deleting nothing would report success for a link left).
 func DeleteLink(h *netlink.Handle, name string) error {
+	if name == "" {
+		return errdefs.Invalid("deleting a link: no link name")
+	}
 	link, err := h.LinkByName(name)
 	var nf netlink.LinkNotFoundError
 	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
@@ -53,6 +60,27 @@ func DeleteLink(h *netlink.Handle, name string) error {
 		return fmt.Errorf("deleting %s: %w", name, err)
 	}
 	return nil
+}
+
+// IfNameByMAC returns the name of the interface of ns whose hardware
+// address is mac (an endpoint's: netdrv.MACFor its address), or an
+// errdefs.ErrNotFound error.
+func IfNameByMAC(ns Namespace, mac net.HardwareAddr) (string, error) {
+	h, err := ns.Handle()
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return "", fmt.Errorf("listing the links of %s: %w", ns, err)
+	}
+	for _, l := range links {
+		if bytes.Equal(l.Attrs().HardwareAddr, mac) {
+			return l.Attrs().Name, nil
+		}
+	}
+	return "", errdefs.NotFound("no interface with address %s in %s", mac, ns)
 }
 
 // IsNotFound reports whether a netlink error says the link is not there.

@@ -305,7 +305,9 @@ func httpGet(t *testing.T, url string) string {
 
 // TestMacvlan: a macvlan network on a parent link the test makes (a dummy
 // link, or an ifb or veth where the kernel has no dummy driver): two
-// containers get addresses on it and reach each other by name.
+// containers get addresses on it and reach each other by name; a running
+// container connected to it and disconnected loses its interface, and its
+// address is free again.
 func TestMacvlan(t *testing.T) {
 	if bins.skip != "" {
 		t.Skip(bins.skip)
@@ -327,6 +329,18 @@ func TestMacvlan(t *testing.T) {
 	if link, err := netlink.LinkByName(parent); err != nil || link.Attrs().Name != parent {
 		t.Errorf("parent %s: %v", parent, err)
 	}
+
+	want := subnet.Addr().Next().Next().Next().Next().Next().Next().String() // .6
+	d.mustDctl("run", "-d", "--name", "hop", "busybox", "sleep", "300")
+	d.mustDctl("network", "connect", "--ip", want, "mvnet", "hop")
+	if out := d.mustDctl("exec", "hop", "ip", "-o", "-4", "addr"); !strings.Contains(out, "eth1") || !strings.Contains(out, want+"/24") {
+		t.Fatalf("after connect, hop has:\n%s", out)
+	}
+	d.mustDctl("network", "disconnect", "mvnet", "hop")
+	if out := d.mustDctl("exec", "hop", "ip", "-o", "link"); strings.Contains(out, "eth1") {
+		t.Errorf("after disconnect, hop still has eth1:\n%s", out)
+	}
+	d.mustDctl("run", "--rm", "--network", "mvnet", "--ip", want, "busybox", "true")
 }
 
 // TestNetworkState: addresses are persisted with the containers: after a

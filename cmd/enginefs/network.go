@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log"
 	"net/netip"
 	"path/filepath"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/bridge"
+	"github.com/enginefs/enginefs/netdrv/firewall"
 	"github.com/enginefs/enginefs/netdrv/ipam"
 	"github.com/enginefs/enginefs/netdrv/macvlan"
 )
@@ -61,6 +63,14 @@ func (f netFlags) config(runDir string) (engine.NetConfig, error) {
 		if a != "none" { // "none" alone forwards nothing; with others it adds nothing
 			cfg.DNSForwarders = append(cfg.DNSForwarders, a)
 		}
+	}
+	// The daemon's nftables table, named after its run directory so that
+	// daemons side by side keep apart; without nf_tables the networks work,
+	// unisolated and not masqueraded.
+	if fw, err := firewall.New(firewall.TableName(runDir)); err != nil {
+		log.Printf("warning: networks are not isolated from each other and containers are not masqueraded: %v", err)
+	} else {
+		cfg.Firewall = fw
 	}
 	return cfg, nil
 }

@@ -81,6 +81,7 @@ func TestTransport(t *testing.T, mount MountFunc, opts ...Option) {
 		{"Concurrent", testConcurrent},
 		{"HostFiles", testHostFiles},
 		{"HostDirs", testHostDirs},
+		{"HostRenameWhileBlocked", testHostRenameWhileBlocked},
 		{"HostLinks", testHostLinks},
 		{"HostAttrs", testHostAttrs},
 		{"WritesRefused", testWritesRefused},

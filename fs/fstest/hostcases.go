@@ -155,6 +155,43 @@ func testHostDirs(t *testing.T, tr *Tree, c fs.Client) {
 	wantErrno(t, "remove of a missing file", w.Remove(ctx, "host/nothing"), syscall.ENOENT)
 }
 
+// testHostRenameWhileBlocked: a rename is served while a read of a
+// blocking file is blocked on the same client (one 9P connection, as a
+// kernel mount has), and so is what follows it.
+func testHostRenameWhileBlocked(t *testing.T, tr *Tree, c fs.Client) {
+	w := writeClient(t, c)
+	ctx := testContext(t)
+	if err := w.Mkdir(ctx, "host/d1", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	createFile(t, w, "host/d1/f", "f\n")
+	h, err := c.Open(ctx, "wait", os.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ch := readAsync(ctx, h)
+	WaitFor(t, "the read of wait to block", func() bool { return tr.Waiting() == 1 })
+	done := make(chan error, 1)
+	go func() { done <- w.Rename(ctx, "host/d1", "host/d2") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("rename while a read is blocked: %v", err)
+		}
+	case <-time.After(timeout):
+		tr.Release() // let the connection go
+		t.Fatal("the rename did not return while a read of wait was blocked")
+	}
+	if got := readFile(t, c, "host/d2/f"); got != "f\n" {
+		t.Errorf("host/d2/f holds %q", got)
+	}
+	tr.Release()
+	if r := await(t, "the released read", ch); r.err != nil || r.data != "released 1\n" {
+		t.Errorf("read of wait: %q, %v", r.data, r.err)
+	}
+}
+
 func testHostLinks(t *testing.T, tr *Tree, c fs.Client) {
 	w := writeClient(t, c)
 	ctx := testContext(t)

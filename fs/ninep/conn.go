@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/enginefs/enginefs/fs"
 )
 
 // serverConn is what p9's Server.Handle reads requests from and writes
@@ -20,6 +22,14 @@ import (
 //     open file, and is answered with Rflush once that request has been
 //     answered (p9's own Tflush waits for the request and never cancels it,
 //     so a flushed read of a wait file would hang until the container exits).
+//   - Trenameat and Trename are served here (rename.go): p9 would take the
+//     write side of its rename lock, whose read side every Tread holds while
+//     it blocks, and a rename on a connection with a blocked read (a kernel
+//     mount reading a wait or events file) would stall it for good.
+//
+// To serve renames it follows which path each fid is at, from the replies
+// that make fids (Rattach, Rwalk, Rlcreate) to those that end them (Tclunk,
+// Tremove), and keeps every file of the connection to tell it of a rename.
 //
 // Replies are written whole: p9 writes one message in several Write calls,
 // so Write collects them and writes each message at once, under the same
@@ -32,6 +42,7 @@ type serverConn struct {
 	nc     net.Conn
 	ctx    context.Context // the connection's: p9.File methods have none
 	cancel context.CancelFunc
+	root   fs.Dir // what every attach gets
 
 	rbuf frame // what is left of the request p9 is reading
 
@@ -44,6 +55,8 @@ type serverConn struct {
 	open     map[uint32]*file    // by fid, from Rlopen to Tclunk
 	live     map[*file]struct{}  // files with a handle, from Open to Close
 	serial   uint32
+	fids     map[uint32]string  // fid → the path it is at
+	files    map[*file]struct{} // every file p9 holds, from its making to Close
 
 	// Requests given to p9 and replies it wrote, counted for settle.
 	delivered, answered atomic.Int64
@@ -55,17 +68,24 @@ type request struct {
 	fid     uint32
 	done    chan struct{} // closed once the reply is on the wire
 	flushed *file         // the file whose flush count this request holds
+	// newfid and names are a walk's; name is a create's.
+	newfid uint32
+	names  []string
+	name   string
 }
 
-func newServerConn(ctx context.Context, cancel context.CancelFunc, nc net.Conn) *serverConn {
+func newServerConn(ctx context.Context, cancel context.CancelFunc, nc net.Conn, root fs.Dir) *serverConn {
 	return &serverConn{
 		nc:       nc,
 		ctx:      ctx,
 		cancel:   cancel,
+		root:     root,
 		inflight: map[uint16]*request{},
 		opening:  map[uint32]*file{},
 		open:     map[uint32]*file{},
 		live:     map[*file]struct{}{},
+		fids:     map[uint32]string{},
+		files:    map[*file]struct{}{},
 	}
 }
 
@@ -117,6 +137,15 @@ func (c *serverConn) intercept(f frame) bool {
 		}
 		c.flush(tag, binary.LittleEndian.Uint16(f[headerLen:]))
 		return true
+	case msgTrenameat, msgTrename:
+		if c.serveRename(f) {
+			return true
+		}
+	case msgTversion:
+		// A new session: the fids of the old one are gone.
+		c.mu.Lock()
+		clear(c.fids)
+		c.mu.Unlock()
 	}
 	req := &request{typ: f.typ(), done: make(chan struct{})}
 	fid, _ := f.fid()
@@ -126,8 +155,17 @@ func (c *serverConn) intercept(f frame) bool {
 		c.inflight[tag] = req
 	}
 	switch req.typ {
-	case msgTread, msgTwrite, msgTlopen, msgTlcreate, msgTucreate:
+	case msgTread, msgTwrite, msgTlopen, msgTattach:
 		req.fid = fid
+	case msgTlcreate, msgTucreate:
+		b := f.body()
+		req.fid, req.name = b.u32(), b.str()
+	case msgTwalk, msgTwalkgetattr:
+		b := f.body()
+		req.fid, req.newfid = b.u32(), b.u32()
+		for n := b.u16(); n > 0 && !b.bad; n-- {
+			req.names = append(req.names, b.str())
+		}
 	case msgTclunk, msgTremove:
 		// The client is done with the fid: wake whatever still waits on it.
 		req.fid = fid
@@ -194,6 +232,7 @@ func (c *serverConn) send(f frame) error {
 	req := c.inflight[f.tag()]
 	delete(c.inflight, f.tag())
 	if req != nil {
+		c.trackFid(req, f.typ())
 		switch {
 		case opens(req.typ, f.typ()) && len(f) >= headerLen+13:
 			// qid[13] is type[1] version[4] path[8]; Open (or Create)
@@ -253,6 +292,7 @@ func (c *serverConn) Close() error {
 	c.mu.Lock()
 	clear(c.opening)
 	clear(c.open)
+	clear(c.fids)
 	c.mu.Unlock()
 	return err
 }

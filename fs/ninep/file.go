@@ -31,13 +31,10 @@ func errno(err error) error {
 }
 
 // attacher gives each attach of a connection a fresh root.
-type attacher struct {
-	c    *serverConn
-	root fs.Dir
-}
+type attacher struct{ c *serverConn }
 
 // Attach implements p9.Attacher.
-func (a attacher) Attach() (p9.File, error) { return a.c.newFile("/", a.root), nil }
+func (a attacher) Attach() (p9.File, error) { return a.c.newFile("/", a.c.root), nil }
 
 // file is one fid: a node of the tree, and once opened its handle. p9
 // creates one per fid (Walk always returns a new file), so the per-open
@@ -49,12 +46,12 @@ func (a attacher) Attach() (p9.File, error) { return a.c.newFile("/", a.root), n
 type file struct {
 	templatefs.NotImplementedFile
 
-	c    *serverConn
-	path string
-	node fs.Node
-	qid  p9.QID
+	c   *serverConn
+	qid p9.QID
 
 	mu       sync.Mutex
+	path     string    // where the file is; a rename (rename.go) moves it
+	node     fs.Node   // what it resolved to there
 	h        fs.Handle // set by Open of a file
 	ents     []fs.DirEntry
 	listed   bool // ents were served: a Readdir at 0 lists afresh
@@ -69,7 +66,18 @@ type file struct {
 var _ p9.File = (*file)(nil)
 
 func (c *serverConn) newFile(p string, n fs.Node) *file {
-	return &file{c: c, path: p, node: n, qid: qidOf(c.ctx, p, n)}
+	f := &file{c: c, path: p, node: n, qid: qidOf(c.ctx, p, n)}
+	c.mu.Lock()
+	c.files[f] = struct{}{}
+	c.mu.Unlock()
+	return f
+}
+
+// at returns the file's node and path.
+func (f *file) at() (fs.Node, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.node, f.path
 }
 
 // qidOf returns the QID of the node at p: its type, and its identity (a
@@ -93,14 +101,15 @@ func qidOf(ctx context.Context, p string, n fs.Node) p9.QID {
 // Walk implements p9.File: no name clones the fid, one name looks it up (p9
 // never passes more).
 func (f *file) Walk(names []string) ([]p9.QID, p9.File, error) {
+	node, p := f.at()
 	switch len(names) {
 	case 0:
-		return nil, f.c.newFile(f.path, f.node), nil
+		return nil, f.c.newFile(p, node), nil
 	case 1:
 	default:
 		return nil, nil, linux.EINVAL
 	}
-	d, ok := f.node.(fs.Dir)
+	d, ok := node.(fs.Dir)
 	if !ok {
 		return nil, nil, linux.ENOTDIR
 	}
@@ -108,13 +117,14 @@ func (f *file) Walk(names []string) ([]p9.QID, p9.File, error) {
 	if err != nil {
 		return nil, nil, errno(err)
 	}
-	nf := f.c.newFile(path.Join(f.path, names[0]), child)
+	nf := f.c.newFile(path.Join(p, names[0]), child)
 	return []p9.QID{nf.qid}, nf, nil
 }
 
 // GetAttr implements p9.File from the node's fs.Attr.
 func (f *file) GetAttr(p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
-	a, err := f.node.Attr(f.c.ctx)
+	node, _ := f.at()
+	a, err := node.Attr(f.c.ctx)
 	if err != nil {
 		return p9.QID{}, p9.AttrMask{}, p9.Attr{}, errno(err)
 	}
@@ -151,9 +161,9 @@ func (f *file) GetAttr(p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
 // ignored by other nodes.
 func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
 	f.mu.Lock()
-	h := f.h
+	h, node := f.h, f.node
 	f.mu.Unlock()
-	setter, _ := f.node.(fs.AttrSetter)
+	setter, _ := node.(fs.AttrSetter)
 	var change fs.SetAttr
 	if valid.Size {
 		switch {
@@ -209,7 +219,8 @@ func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
 // connection which fid this file is (see serverConn).
 func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 	acc := int(mode.Mode())
-	if d, ok := f.node.(fs.Dir); ok {
+	node, _ := f.at()
+	if d, ok := node.(fs.Dir); ok {
 		ents, err := d.ReadDir(f.c.ctx)
 		if err != nil {
 			return p9.QID{}, 0, errno(err)
@@ -219,7 +230,7 @@ func (f *file) Open(mode p9.OpenFlags) (p9.QID, uint32, error) {
 		f.mu.Unlock()
 		return f.qid, 0, nil
 	}
-	h, err := fs.OpenNode(f.c.ctx, f.node, acc|int(mode)&(syscall.O_TRUNC|syscall.O_APPEND))
+	h, err := fs.OpenNode(f.c.ctx, node, acc|int(mode)&(syscall.O_TRUNC|syscall.O_APPEND))
 	if err != nil {
 		return p9.QID{}, 0, errno(err)
 	}
@@ -375,6 +386,9 @@ func (f *file) Close() error {
 	h, stop := f.h, f.stop
 	f.h = nil
 	f.mu.Unlock()
+	f.c.mu.Lock()
+	delete(f.c.files, f)
+	f.c.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
@@ -393,22 +407,10 @@ func (f *file) StatFS() (p9.FSStat, error) {
 // FSync implements p9.File: there is nothing to sync.
 func (f *file) FSync() error { return nil }
 
-// Renamed implements p9.File: the file now has newName in newDir (p9 calls
-// it under its rename lock, for the file renamed and each file below it).
-func (f *file) Renamed(newDir p9.File, newName string) {
-	nd, ok := newDir.(*file)
-	if !ok {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.path = path.Join(nd.path, newName)
-	if d, ok := nd.node.(fs.Dir); ok {
-		if n, err := d.Lookup(f.c.ctx, newName); err == nil {
-			f.node = n
-		}
-	}
-}
+// Renamed implements p9.File. p9 calls it from its rename handlers, which
+// never run: the connection serves renames itself and moves its files
+// (serverConn.moved).
+func (f *file) Renamed(p9.File, string) {}
 
 // The tree is changed through ctl files; only directories that implement
 // the fs interfaces for it (fs.HostDir, a volume's data) take creates,
@@ -417,7 +419,8 @@ func (f *file) Renamed(newDir p9.File, newName string) {
 
 // Create implements p9.File through fs.Creator: the new file is open.
 func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.File, p9.QID, uint32, error) {
-	c, ok := f.node.(fs.Creator)
+	node, p := f.at()
+	c, ok := node.(fs.Creator)
 	if !ok {
 		return nil, p9.QID{}, 0, linux.EPERM
 	}
@@ -425,7 +428,7 @@ func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UI
 	if err != nil {
 		return nil, p9.QID{}, 0, errno(err)
 	}
-	nf := f.c.newFile(path.Join(f.path, name), child)
+	nf := f.c.newFile(path.Join(p, name), child)
 	nf.opened(h)
 	qid := nf.qid
 	qid.Version = f.c.opened(nf)
@@ -434,7 +437,8 @@ func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UI
 
 // Mkdir implements p9.File through fs.Mkdirer.
 func (f *file) Mkdir(name string, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.QID, error) {
-	m, ok := f.node.(fs.Mkdirer)
+	node, p := f.at()
+	m, ok := node.(fs.Mkdirer)
 	if !ok {
 		return p9.QID{}, linux.EPERM
 	}
@@ -442,12 +446,13 @@ func (f *file) Mkdir(name string, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.QID,
 	if err != nil {
 		return p9.QID{}, errno(err)
 	}
-	return qidOf(f.c.ctx, path.Join(f.path, name), child), nil
+	return qidOf(f.c.ctx, path.Join(p, name), child), nil
 }
 
 // Symlink implements p9.File through fs.Symlinker.
 func (f *file) Symlink(target, name string, _ p9.UID, _ p9.GID) (p9.QID, error) {
-	s, ok := f.node.(fs.Symlinker)
+	node, p := f.at()
+	s, ok := node.(fs.Symlinker)
 	if !ok {
 		return p9.QID{}, linux.EPERM
 	}
@@ -455,12 +460,13 @@ func (f *file) Symlink(target, name string, _ p9.UID, _ p9.GID) (p9.QID, error) 
 	if err != nil {
 		return p9.QID{}, errno(err)
 	}
-	return qidOf(f.c.ctx, path.Join(f.path, name), child), nil
+	return qidOf(f.c.ctx, path.Join(p, name), child), nil
 }
 
 // Readlink implements p9.File through fs.Readlinker.
 func (f *file) Readlink() (string, error) {
-	l, ok := f.node.(fs.Readlinker)
+	node, _ := f.at()
+	l, ok := node.(fs.Readlinker)
 	if !ok {
 		return "", linux.EINVAL
 	}
@@ -481,29 +487,17 @@ const atRemoveDir = 0x200
 
 // UnlinkAt implements p9.File through fs.Remover.
 func (f *file) UnlinkAt(name string, flags uint32) error {
-	r, ok := f.node.(fs.Remover)
+	node, _ := f.at()
+	r, ok := node.(fs.Remover)
 	if !ok {
 		return linux.EPERM
 	}
 	return errno(r.Remove(f.c.ctx, name, flags&atRemoveDir != 0))
 }
 
-// RenameAt implements p9.File through fs.Renamer.
-func (f *file) RenameAt(oldName string, newDir p9.File, newName string) error {
-	r, ok := f.node.(fs.Renamer)
-	if !ok {
-		return linux.EPERM
-	}
-	nd, ok := newDir.(*file)
-	if !ok {
-		return linux.EXDEV
-	}
-	d, ok := nd.node.(fs.Dir)
-	if !ok {
-		return linux.ENOTDIR
-	}
-	return errno(r.Rename(f.c.ctx, oldName, d, newName))
-}
+// RenameAt implements p9.File. p9 never calls it: the connection serves
+// renames itself (serverConn.serveRename).
+func (f *file) RenameAt(string, p9.File, string) error { return linux.EPERM }
 
-// Rename implements p9.File; p9 renames through the parent's RenameAt.
+// Rename implements p9.File; as RenameAt, p9 never calls it.
 func (f *file) Rename(p9.File, string) error { return linux.EPERM }

@@ -153,7 +153,7 @@ func serveConn(ctx context.Context, nc net.Conn, root fs.Dir) {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	c := newServerConn(ctx, cancel, nc)
+	c := newServerConn(ctx, cancel, nc, root)
 	defer func() {
 		// p9 v0.3.0's Handle can panic in its WaitGroup as a connection
 		// ends (see serverConn.settle): that must not take the daemon down.
@@ -165,5 +165,5 @@ func serveConn(ctx context.Context, nc net.Conn, root fs.Dir) {
 			c.closeAll()
 		}
 	}()
-	_ = p9.NewServer(attacher{c: c, root: root}).Handle(c, c)
+	_ = p9.NewServer(attacher{c: c}).Handle(c, c)
 }

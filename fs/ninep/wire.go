@@ -12,20 +12,31 @@ import (
 // The 9P2000.L message types the connection wrappers look at (p9 keeps its
 // own unexported).
 const (
-	msgRlerror  = 7
-	msgTlopen   = 12
-	msgRlopen   = 13
-	msgTlcreate = 14
-	msgRlcreate = 15
-	msgTucreate = 128 // p9's Tlcreate with a uid (9P2000.L.Google)
-	msgRucreate = 129
-	msgTauth    = 102
-	msgTflush   = 108
-	msgRflush   = 109
-	msgTread    = 116
-	msgTwrite   = 118
-	msgTclunk   = 120
-	msgTremove  = 122
+	msgRlerror      = 7
+	msgTlopen       = 12
+	msgRlopen       = 13
+	msgTlcreate     = 14
+	msgRlcreate     = 15
+	msgTrename      = 20
+	msgRrename      = 21
+	msgTrenameat    = 74
+	msgRrenameat    = 75
+	msgTversion     = 100
+	msgTauth        = 102
+	msgTattach      = 104
+	msgRattach      = 105
+	msgTflush       = 108
+	msgRflush       = 109
+	msgTwalk        = 110
+	msgRwalk        = 111
+	msgTread        = 116
+	msgTwrite       = 118
+	msgTclunk       = 120
+	msgTremove      = 122
+	msgTwalkgetattr = 126 // p9's Twalk that also answers the attributes (9P2000.L.Google)
+	msgRwalkgetattr = 127
+	msgTucreate     = 128 // p9's Tlcreate with a uid (9P2000.L.Google)
+	msgRucreate     = 129
 )
 
 const (
@@ -51,6 +62,47 @@ func (f frame) fid() (uint32, bool) {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint32(f[headerLen:]), true
+}
+
+// body reads the fields of a message's body in order; a read past the end
+// sets bad and returns zeros.
+type body struct {
+	b   []byte
+	bad bool
+}
+
+func (f frame) body() *body { return &body{b: f[headerLen:]} }
+
+func (r *body) u16() uint16 {
+	if len(r.b) < 2 {
+		r.bad = true
+		return 0
+	}
+	v := binary.LittleEndian.Uint16(r.b)
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *body) u32() uint32 {
+	if len(r.b) < 4 {
+		r.bad = true
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+// str reads a string: len[2] then its bytes.
+func (r *body) str() string {
+	n := int(r.u16())
+	if r.bad || len(r.b) < n {
+		r.bad = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
 }
 
 // readFrame reads one message. A size outside [headerLen, maxMessage] is a

@@ -6,7 +6,8 @@
 //
 // It also holds the helpers tests elsewhere use to make names and subnets
 // that concurrent tests on one host do not share ([UniqueName],
-// [FreeSubnet]).
+// [FreeSubnet]), and a place beyond the host for traffic that leaves it
+// ([NewOutside]).
 package netdrvtest
 
 import (
@@ -50,20 +51,28 @@ func UniqueName(prefix string) string {
 // 10.192.0.0/11 that no route of the host overlaps, for a test network.
 func FreeSubnet(t testing.TB, bits int) netip.Prefix {
 	t.Helper()
+	return FreeSubnetIn(t, netip.MustParsePrefix("10.192.0.0/11"), bits)
+}
+
+// FreeSubnetIn returns a random subnet of the given length in within that
+// no route of the host overlaps.
+func FreeSubnetIn(t testing.TB, within netip.Prefix, bits int) netip.Prefix {
+	t.Helper()
 	routes, err := netdrv.HostRoutes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := uint32(10)<<24 | uint32(192)<<16
+	b := within.Masked().Addr().As4()
+	base := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	for try := 0; try < 100; try++ {
-		n, _ := rand.Int(rand.Reader, big.NewInt(1<<(bits-11)))
+		n, _ := rand.Int(rand.Reader, big.NewInt(1<<(bits-within.Bits())))
 		v := base + uint32(n.Int64())<<(32-bits)
 		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits)
 		if !slices.ContainsFunc(routes, cand.Overlaps) {
 			return cand
 		}
 	}
-	t.Fatal("no free test subnet in 10.192.0.0/11")
+	t.Fatalf("no free test subnet in %s", within)
 	return netip.Prefix{}
 }
 
