@@ -450,6 +450,23 @@ func (r resolver) Reverse(id string, addr netip.Addr) (string, bool) {
 	return name, name != ""
 }
 
+// Forward implements dns.Resolver: a container's questions go out when
+// one of its networks is not internal.
+func (r resolver) Forward(id string) bool {
+	c, err := r.e.Get(id)
+	if err != nil {
+		return false
+	}
+	r.e.net.mu.RLock()
+	defer r.e.net.mu.RUnlock()
+	for _, ep := range c.Record().Networks {
+		if n := r.e.net.nets[ep.NetworkID]; n != nil && !n.rec.Internal {
+			return true
+		}
+	}
+	return false
+}
+
 // HostResolvers returns the nameservers of the host's resolv.conf, which
 // the embedded DNS forwards to by default.
 func HostResolvers() []string {

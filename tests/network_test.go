@@ -419,4 +419,15 @@ func TestDNSForward(t *testing.T) {
 	if !strings.Contains(out, "192.0.2.77") {
 		t.Errorf("nslookup somewhere.test through the embedded DNS:\n%s", out)
 	}
+	// On an internal network the peers resolve but other names do not go
+	// out (docker's rule: a lookup would be a way out).
+	d.mustDctl("network", "create", "--internal", "--subnet", netdrvtest.FreeSubnet(t, 24).String(), "inner")
+	d.mustDctl("run", "-d", "--name", "peer", "--network", "inner", "busybox", "sleep", "60")
+	if out := d.mustDctl("run", "--rm", "--network", "inner", "busybox", "nslookup", "peer"); !strings.Contains(out, d.inspectNet("peer").Networks["inner"].IPAddress) {
+		t.Errorf("nslookup peer on an internal network:\n%s", out)
+	}
+	if out, _, code := d.dctl("run", "--rm", "--network", "inner", "busybox", "nslookup", "somewhere.test"); code == 0 || strings.Contains(out, "192.0.2.77") {
+		t.Errorf("nslookup somewhere.test on an internal network went out (exit %d):\n%s", code, out)
+	}
+	d.mustDctl("rm", "-f", "peer")
 }

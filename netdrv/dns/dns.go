@@ -2,7 +2,9 @@
 // container's network namespace it answers on 127.0.0.11:53 (UDP and TCP,
 // docker's address) with the addresses of the containers that share a
 // network with the one asking, by name, alias or short id, and forwards
-// every other question to the host's resolvers.
+// every other question to the host's resolvers, except for a container
+// that is only on internal networks: as in docker, its questions about
+// other names are refused, for a name lookup would be a way out.
 //
 // The listening sockets are made inside the container's namespace by the
 // daemon (netdrv.Namespace.Do) and served by the daemon's goroutines, so one
@@ -46,6 +48,10 @@ type Resolver interface {
 	// Reverse returns the name of the container holding addr on a network
 	// that id is on.
 	Reverse(id string, addr netip.Addr) (name string, ok bool)
+	// Forward reports whether the questions of id that Lookup and Reverse
+	// do not answer may go to the forwarders (false for a container on
+	// internal networks only).
+	Forward(id string) bool
 }
 
 // Server serves the embedded DNS in many namespaces. It is safe for
@@ -174,6 +180,11 @@ func (s *Server) serve(id string, w mdns.ResponseWriter, r *mdns.Msg) {
 	}
 	if m := s.local(id, r); m != nil {
 		_ = w.WriteMsg(m)
+		return
+	}
+	if !s.res.Forward(id) {
+		m := new(mdns.Msg)
+		_ = w.WriteMsg(m.SetRcode(r, mdns.RcodeRefused))
 		return
 	}
 	_ = w.WriteMsg(s.forward(r, w.LocalAddr().Network()))

@@ -39,6 +39,13 @@ func (n names) Reverse(id string, addr netip.Addr) (string, bool) {
 	return "", false
 }
 
+func (n names) Forward(id string) bool { return true }
+
+// internalOnly is names as a container on internal networks only sees them.
+type internalOnly struct{ names }
+
+func (internalOnly) Forward(id string) bool { return false }
+
 // upstream runs a DNS server on loopback that answers every A question with
 // 192.0.2.99, standing in for the host's resolver.
 func upstream(t *testing.T) string {
@@ -117,5 +124,20 @@ func TestServer(t *testing.T) {
 	}
 	if r := query(t, ns, "udp", "elsewhere.test.", mdns.TypeA); r.Rcode != mdns.RcodeRefused {
 		t.Errorf("no forwarders: rcode %d, want REFUSED", r.Rcode)
+	}
+
+	// A container on internal networks only: its peers resolve, other
+	// names are refused though there are forwarders.
+	s3 := dns.New(internalOnly{table}, dns.WithForwarders(upstream(t)))
+	t.Cleanup(s3.Close)
+	s2.Stop("me")
+	if err := s3.Listen("me", ns); err != nil {
+		t.Fatal(err)
+	}
+	if r := query(t, ns, "udp", "web.", mdns.TypeA); len(r.Answer) != 1 {
+		t.Errorf("internal: A web: %v", r)
+	}
+	if r := query(t, ns, "udp", "elsewhere.test.", mdns.TypeA); r.Rcode != mdns.RcodeRefused || len(r.Answer) != 0 {
+		t.Errorf("internal: forwarded A: %v, want REFUSED", r)
 	}
 }
