@@ -320,13 +320,17 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 					sb.dns = false
 				}
 			}
-			ports := nat.PortMap{} // the record's stays as it is
+			// Binding by binding, so that a host port another
+			// process took meanwhile costs that port only. The
+			// record's ports stay as they are.
 			for p, bs := range rec.Ports {
-				ports[p] = append([]nat.PortBinding(nil), bs...)
-			}
-			var err error
-			if sb.proxies, err = e.proxy(rec, ports); err != nil {
-				e.logf("container %s: published ports: %v", short(rec.ID), err)
+				for _, b := range bs {
+					px, err := e.proxy(rec, nat.PortMap{p: {b}})
+					if err != nil {
+						e.logf("container %s: published port: %v", short(rec.ID), err)
+					}
+					sb.proxies = append(sb.proxies, px...)
+				}
 			}
 		}
 		e.sandboxes.set(rec.ID, sb)

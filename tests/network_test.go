@@ -266,13 +266,26 @@ func TestPublishedPort(t *testing.T) {
 		t.Errorf("the UDP echo through the proxy: %q", got)
 	}
 
+	// Two ports of one container: one taken by another process while the
+	// daemon is down costs that one only.
+	taken, kept := freeLoopbackPort(t), freeLoopbackPort(t)
+	d.mustDctl("run", "-d", "--name", "two", "-p", fmt.Sprintf("127.0.0.1:%d:80", taken), "-p", fmt.Sprintf("127.0.0.1:%d:8080", kept),
+		"busybox", "sh", "-c", "mkdir -p /www && echo two > /www/index.html && exec httpd -f -p 8080 -h /www")
 	d.stop()
 	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 		t.Error("the port still answers with no daemon")
 	}
+	squat, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squat.Close()
 	d.start()
 	if got := httpGet(t, url); got != "published\n" {
 		t.Errorf("after a daemon restart, GET %s = %q", url, got)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", kept)); got != "two\n" {
+		t.Errorf("after a daemon restart with port %d taken, port %d of the same container: %q", taken, kept, got)
 	}
 	d.mustDctl("rm", "-f", "site")
 	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
