@@ -56,6 +56,12 @@ func (driver) Setup(ctx context.Context, n netdrv.Network) error {
 	link, err := netlink.LinkByName(name)
 	switch {
 	case netdrv.IsNotFound(err):
+		// A new bridge must not take addresses the host routes
+		// elsewhere (a VPN, another engine's bridge): its route would
+		// shadow theirs. A bridge that exists is the network's own.
+		if err := checkRoutes(n); err != nil {
+			return err
+		}
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
 		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("network %s: creating bridge %s: %w", n.Name, name, err)
@@ -76,6 +82,24 @@ func (driver) Setup(ctx context.Context, n netdrv.Network) error {
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("network %s: bridge %s up: %w", n.Name, name, err)
+	}
+	return nil
+}
+
+// checkRoutes fails with an already-exists error naming the route when a
+// route of the host overlaps n's subnet.
+func checkRoutes(n netdrv.Network) error {
+	if !n.Subnet.IsValid() || n.Internal {
+		return nil
+	}
+	routes, err := netdrv.HostRoutes()
+	if err != nil {
+		return fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	for _, r := range routes {
+		if r.Overlaps(n.Subnet) {
+			return errdefs.AlreadyExists("network %s: subnet %s overlaps the host's route to %s; choose another subnet", n.Name, n.Subnet, r)
+		}
 	}
 	return nil
 }
