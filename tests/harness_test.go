@@ -9,6 +9,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+
+	"github.com/enginefs/enginefs/netdrv"
+	"github.com/enginefs/enginefs/netdrv/firewall"
 	"github.com/enginefs/enginefs/netdrv/netdrvtest"
 	"github.com/enginefs/enginefs/tests/fixture"
 )
@@ -167,7 +173,9 @@ func (d *daemon) teardown() {
 			}
 		}
 	}
+	bridges := d.bridges()
 	d.stop()
+	d.checkLinksGone(bridges)
 	pidFile := filepath.Join(d.run, "keeper.pid")
 	data, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -186,6 +194,48 @@ func (d *daemon) teardown() {
 		d.t.Errorf("mounts left after teardown: %v", m)
 		for _, p := range m {
 			_ = syscall.Unmount(p, syscall.MNT_DETACH)
+		}
+	}
+}
+
+// bridges returns the names of the bridges of the daemon's bridge
+// networks.
+func (d *daemon) bridges() []string {
+	var out []string
+	for _, n := range strings.Fields(d.sh("ls networks")) {
+		var doc struct {
+			ID      string `json:"Id"`
+			Driver  string
+			Options map[string]string
+		}
+		data, err := os.ReadFile(filepath.Join(d.mnt, "networks", n, "config"))
+		if err != nil || json.Unmarshal(data, &doc) != nil || doc.Driver != "bridge" || len(doc.ID) < 12 {
+			continue
+		}
+		if name := doc.Options[netdrv.OptionBridgeName]; name != "" {
+			out = append(out, name)
+		} else {
+			out = append(out, "br-"+doc.ID[:12])
+		}
+	}
+	return out
+}
+
+// checkLinksGone reports and removes the bridges a daemon that stopped
+// with no container running left behind, and its nftables table.
+func (d *daemon) checkLinksGone(bridges []string) {
+	for _, name := range bridges {
+		if link, err := netlink.LinkByName(name); err == nil {
+			d.t.Errorf("bridge %s left after teardown", name)
+			_ = netlink.LinkDel(link)
+		}
+	}
+	if conn, err := nftables.New(); err == nil {
+		table := &nftables.Table{Name: firewall.TableName(d.run), Family: nftables.TableFamilyINet}
+		if _, err := conn.ListTableOfFamily(table.Name, table.Family); err == nil {
+			d.t.Errorf("nftables table %s left after teardown", table.Name)
+			conn.DelTable(table)
+			_ = conn.Flush()
 		}
 	}
 }
