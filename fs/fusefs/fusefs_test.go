@@ -300,3 +300,33 @@ func TestUnmountOnCancel(t *testing.T) {
 	waitServer(t, s)
 	fstest.WaitFor(t, "the unmount", func() bool { return !mounted(dir) })
 }
+
+// TestRenameKeepsDescendants: a directory the kernel holds open below a
+// directory that is renamed still works: a file made through it with
+// openat lands in the renamed place.
+func TestRenameKeepsDescendants(t *testing.T) {
+	tr := fstest.NewTree(t)
+	_, dir := mount(t, tr.Root())
+	if err := os.MkdirAll(filepath.Join(dir, "host/a/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := os.Open(filepath.Join(dir, "host/a/sub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := os.Rename(filepath.Join(dir, "host/a"), filepath.Join(dir, "host/b")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := syscall.Openat(int(sub.Fd()), "x", syscall.O_CREAT|syscall.O_WRONLY|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		t.Fatalf("openat in the open directory after its parent was renamed: %v", err)
+	}
+	if _, err := syscall.Write(fd, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Close(fd)
+	if got, err := os.ReadFile(filepath.Join(dir, "host/b/sub/x")); err != nil || string(got) != "hi" {
+		t.Errorf("host/b/sub/x: %q, %v", got, err)
+	}
+}

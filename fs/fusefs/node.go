@@ -414,13 +414,32 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		return errno(err)
 	}
 	// go-fuse moves the child's Inode once this returns: it must serve
-	// the node under its new name from now on.
+	// the node under its new name from now on, and so must the Inodes
+	// the kernel still holds below a renamed directory (a process's
+	// working directory, an open directory it calls openat on).
 	if ch := n.GetChild(name); ch != nil {
-		if cn, ok := ch.Operations().(*node); ok {
-			if moved, err := nd.Lookup(ctx, newName); err == nil {
-				cn.set(moved, path.Join(np.getPath(), newName))
-			}
+		if moved, err := nd.Lookup(ctx, newName); err == nil {
+			refresh(ctx, ch, moved, path.Join(np.getPath(), newName))
 		}
 	}
 	return 0
+}
+
+// refresh points the Inode in, and those known below it, at the node cur
+// found at p.
+func refresh(ctx context.Context, in *gofs.Inode, cur fs.Node, p string) {
+	n, ok := in.Operations().(*node)
+	if !ok {
+		return
+	}
+	n.set(cur, p)
+	d, ok := cur.(fs.Dir)
+	if !ok {
+		return
+	}
+	for name, ch := range in.Children() {
+		if c, err := d.Lookup(ctx, name); err == nil {
+			refresh(ctx, ch, c, path.Join(p, name))
+		}
+	}
 }
