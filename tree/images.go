@@ -40,6 +40,8 @@ func (t *tree) images() fs.Dir {
 		{Name: "ctl", Node: &fs.CtlFile{Exec: t.imagesCtl, Errors: slot}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "list", Node: fs.ReadFile(t.imageList)},
+		{Name: "save", Node: saveFile{t}},
+		{Name: "load", Node: loadFile{t}},
 		{Name: "pulls", Node: t.pulls.dir()},
 		{Name: "pushes", Node: t.pushes.dir()},
 		{Name: "by-id", Node: t.byID()},
