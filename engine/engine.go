@@ -52,6 +52,7 @@ type Engine struct {
 	net       netState
 	sandboxes sandboxes
 	vols      volState
+	xfers     map[string]*transfers // pulls and pushes, by kind (transfers.go)
 }
 
 // Option configures New.
@@ -85,6 +86,7 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		dir:        dir,
 		images:     images,
 		keeper:     k,
+		xfers:      newTransfers(),
 		logf:       log.Printf,
 		runtimes:   map[string]bool{"builtin": true},
 		runtime:    "builtin",

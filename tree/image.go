@@ -70,7 +70,7 @@ func (t *tree) imageDir(id, path string) fs.Dir {
 				if path == "" {
 					return "", errdefs.Invalid("push: an image is pushed by tag: use the ctl of its tag directory")
 				}
-				return t.pushes.run(ctx, t.pushes.add(), "push "+ctl.Quote(ref))
+				return t.pushes.run(ctx, "push "+ctl.Quote(ref))
 			}
 			return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
 		}}},

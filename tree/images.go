@@ -56,9 +56,9 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 	}
 	switch cmd.Verb {
 	case "pull":
-		return t.pulls.run(ctx, t.pulls.add(), line)
+		return t.pulls.run(ctx, line)
 	case "push":
-		return t.pushes.run(ctx, t.pushes.add(), line)
+		return t.pushes.run(ctx, line)
 	case "tag":
 		return "", t.e.TagImage(ctx, cmd.Args[0], cmd.Args[1])
 	case "resolve":

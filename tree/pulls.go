@@ -2,24 +2,17 @@ package tree
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/docker/docker/api/types/registry"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
-	"github.com/enginefs/enginefs/imagestore"
 )
 
 // Transfers (pulls and pushes) run as numbered jobs, each a directory of
@@ -38,13 +31,8 @@ import (
 //	<n>/ctl       cancel
 //	<n>/err
 //
-// images/ctl's pull and push make a job too. A finished job stays listed
-// for keepJobs, at most maxJobs of them.
-
-const (
-	keepJobs = 10 * time.Minute
-	maxJobs  = 32
-)
+// images/ctl's pull and push make a job too. The engine keeps and runs
+// the jobs (engine.Transfer); this file only shows them.
 
 var transferGrammar = ctl.Grammar{
 	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform", "auth"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]] [auth=CREDENTIALS]"},
@@ -68,189 +56,63 @@ func transferAuth(cmd ctl.Command) (*authn.AuthConfig, error) {
 
 var jobGrammar = ctl.Grammar{{Name: "cancel", Usage: "cancel"}}
 
-// jobs are the transfers of one kind.
+// jobs are the transfers of one kind, as the tree shows them; the engine
+// keeps and runs them.
 type jobs struct {
 	t    *tree
 	kind string // "pulls" or "pushes"
-
-	mu   sync.Mutex
-	next int
-	all  map[string]*job
-}
-
-// job is one transfer.
-type job struct {
-	n string
-
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced when progress grows or the job ends
-	progress []byte
-	status   string
-	reply    string
-	err      error
-	started  bool
-	done     bool
-	finished time.Time
-	cancel   context.CancelFunc
+	verb string // engine.TransferPull or engine.TransferPush
 }
 
 func newJobs(t *tree, kind string) *jobs {
-	return &jobs{t: t, kind: kind, all: map[string]*job{}}
+	verb := engine.TransferPull
+	if kind == "pushes" {
+		verb = engine.TransferPush
+	}
+	return &jobs{t: t, kind: kind, verb: verb}
 }
 
 // add makes a new job.
-func (js *jobs) add() *job {
-	js.mu.Lock()
-	defer js.mu.Unlock()
-	js.gc()
-	js.next++
-	j := &job{n: strconv.Itoa(js.next), changed: make(chan struct{}), status: "new"}
-	js.all[j.n] = j
-	return j
-}
+func (js *jobs) add() (*engine.Transfer, error) { return js.t.e.NewTransfer(js.verb) }
 
-// remove drops a job that never started.
-func (js *jobs) remove(j *job) {
-	js.mu.Lock()
-	defer js.mu.Unlock()
-	j.mu.Lock()
-	started := j.started
-	j.mu.Unlock()
-	if !started {
-		delete(js.all, j.n)
-	}
-}
-
-// gc drops finished jobs older than keepJobs, and the oldest finished ones
-// beyond maxJobs. js.mu is held.
-func (js *jobs) gc() {
-	var finished []*job
-	for n, j := range js.all {
-		j.mu.Lock()
-		done, at := j.done, j.finished
-		j.mu.Unlock()
-		if done && time.Since(at) > keepJobs {
-			delete(js.all, n)
-		} else if done {
-			finished = append(finished, j)
-		}
-	}
-	sort.Slice(finished, func(a, b int) bool { return finished[a].finished.Before(finished[b].finished) })
-	for len(finished) > maxJobs {
-		delete(js.all, finished[0].n)
-		finished = finished[1:]
-	}
-}
-
-func (js *jobs) get(n string) (*job, error) {
-	js.mu.Lock()
-	defer js.mu.Unlock()
-	if j, ok := js.all[n]; ok {
-		return j, nil
-	}
-	return nil, errdefs.NotFound("no such %s job: %s", strings.TrimSuffix(strings.TrimSuffix(js.kind, "es"), "s"), n)
-}
-
-// emit appends a progress message.
-func (j *job) emit(p imagestore.Progress) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return
-	}
-	j.mu.Lock()
-	j.progress = append(append(j.progress, b...), '\n')
-	close(j.changed)
-	j.changed = make(chan struct{})
-	j.mu.Unlock()
-}
-
-// run parses line and runs the transfer in the background, then waits
-// for its end (or ctx's); the transfer goes on if ctx ends first.
-func (js *jobs) run(ctx context.Context, j *job, line string) (string, error) {
+// start parses line, starts the job tr with it and waits for its end (or
+// ctx's); the transfer goes on if ctx ends first.
+func (js *jobs) start(ctx context.Context, tr *engine.Transfer, line string) (string, error) {
 	cmd, err := transferGrammar.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	want := strings.TrimSuffix(js.kind, "s")
-	if js.kind == "pushes" {
-		want = "push"
+	if cmd.Verb != js.verb {
+		return "", &ctl.Error{Msg: "unknown command", Word: cmd.Verb, Usage: "images/" + js.kind + " jobs take " + js.verb}
 	}
-	if cmd.Verb != want {
-		return "", &ctl.Error{Msg: "unknown command", Word: cmd.Verb, Usage: "images/" + js.kind + " jobs take " + want}
-	}
-	ref := cmd.Args[0]
-	var platform *v1.Platform
+	req := engine.TransferRequest{Ref: cmd.Args[0]}
 	if p, ok := cmd.Get("platform"); ok {
 		pl, err := v1.ParsePlatform(p)
 		if err != nil || pl.OS == "" || pl.Architecture == "" {
 			return "", &ctl.Error{Verb: cmd.Verb, Msg: "bad platform, want OS/ARCH[/VARIANT]", Word: "platform=" + p}
 		}
-		platform = pl
+		req.Platform = pl
 	}
-	auth, err := transferAuth(cmd)
+	if req.Auth, err = transferAuth(cmd); err != nil {
+		return "", err
+	}
+	if err := js.t.e.StartTransfer(ctx, tr, req); err != nil {
+		return "", err
+	}
+	return tr.Wait(ctx)
+}
+
+// run makes a job for line, as images/ctl's pull and push do.
+func (js *jobs) run(ctx context.Context, line string) (string, error) {
+	tr, err := js.add()
 	if err != nil {
 		return "", err
 	}
-	j.mu.Lock()
-	if j.started {
-		j.mu.Unlock()
-		return "", errdefs.Busy("%s job %s has run already", want, j.n)
+	reply, err := js.start(ctx, tr, line)
+	if err != nil {
+		js.t.e.DropTransfer(tr) // kept if it started
 	}
-	jctx, cancel := context.WithCancel(context.Background())
-	j.started, j.cancel, j.status = true, cancel, "running "+ref
-	j.mu.Unlock()
-	e := js.t.e
-	go func() {
-		defer cancel()
-		var reply, status string
-		var err error
-		if want == "pull" {
-			var res *imagestore.PullResult
-			res, err = e.PullImage(jctx, ref, imagestore.PullOptions{Platform: platform, Progress: j.emit, Auth: auth})
-			if err == nil {
-				state := "Downloaded newer image for " + res.Ref
-				if res.UpToDate {
-					state = "Image is up to date for " + res.Ref
-				}
-				reply = "Digest: " + res.Digest + "\nStatus: " + state
-				status = fmt.Sprintf("done %s digest=%s id=%s", ref, res.Digest, res.Image.ID)
-			}
-		} else {
-			var digest string
-			digest, err = e.PushImage(jctx, ref, imagestore.PushOptions{Progress: j.emit, Auth: auth})
-			if err == nil {
-				reply = "digest: " + digest
-				status = fmt.Sprintf("done %s digest=%s", ref, digest)
-			}
-		}
-		if err != nil {
-			status = fmt.Sprintf("failed %s: %s", ref, err)
-			js.t.slot("images/" + js.kind + "/" + j.n).Set(err)
-		}
-		j.mu.Lock()
-		j.done, j.finished, j.reply, j.err, j.status = true, time.Now(), reply, err, status
-		close(j.changed)
-		j.changed = make(chan struct{})
-		j.mu.Unlock()
-	}()
-	return j.wait(ctx)
-}
-
-// wait blocks until the job ends and returns its reply and error.
-func (j *job) wait(ctx context.Context) (string, error) {
-	for {
-		j.mu.Lock()
-		done, ch, reply, err := j.done, j.changed, j.reply, j.err
-		j.mu.Unlock()
-		if done {
-			return reply, err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return "", errdefs.Unavailable("stopped waiting for job %s (it goes on): %w", j.n, ctx.Err())
-		}
-	}
+	return reply, err
 }
 
 // dir is images/pulls or images/pushes.
@@ -259,16 +121,12 @@ func (js *jobs) dir() fs.Dir {
 	return &fs.DirFunc{
 		List: func(ctx context.Context) ([]fs.DirEntry, error) {
 			ents, _ := static.ReadDir(ctx)
-			js.mu.Lock()
-			var ns []int
-			for n := range js.all {
-				i, _ := strconv.Atoi(n)
-				ns = append(ns, i)
+			all, err := js.t.e.Transfers(js.verb)
+			if err != nil {
+				return nil, err
 			}
-			js.mu.Unlock()
-			sort.Ints(ns)
-			for _, n := range ns {
-				ents = append(ents, fs.DirEntry{Name: strconv.Itoa(n), Mode: os.ModeDir})
+			for _, tr := range all {
+				ents = append(ents, fs.DirEntry{Name: tr.N, Mode: os.ModeDir})
 			}
 			return ents, nil
 		},
@@ -276,59 +134,56 @@ func (js *jobs) dir() fs.Dir {
 			if n, err := static.Lookup(ctx, name); err == nil {
 				return n, nil
 			}
-			j, err := js.get(name)
+			tr, err := js.t.e.TransferByNumber(js.verb, name)
 			if err != nil {
 				return nil, err
 			}
-			return js.jobDir(j), nil
+			return js.jobDir(tr), nil
 		},
 	}
 }
 
-// jobDir is the directory of one job.
-func (js *jobs) jobDir(j *job) fs.Dir {
-	slot := js.t.slot("images/" + js.kind + "/" + j.n)
+// jobDir is the directory of one job. Its err holds the error of a ctl
+// write there, else the job's own.
+func (js *jobs) jobDir(tr *engine.Transfer) fs.Dir {
+	slot := js.t.slot("images/" + js.kind + "/" + tr.N)
 	return fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
 			if _, err := jobGrammar.Parse(line); err != nil {
 				return "", err
 			}
-			j.mu.Lock()
-			cancel, done := j.cancel, j.done
-			j.mu.Unlock()
-			if cancel == nil || done {
-				return "", errdefs.Busy("job %s is not running", j.n)
-			}
-			cancel()
-			return "", nil
+			return "", tr.Cancel()
 		}}},
-		{Name: "err", Node: fs.ErrFile(slot)},
+		{Name: "err", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
+			if msg := slot.String(); msg != "" {
+				return []byte(msg), nil
+			}
+			if err := tr.Err(); err != nil {
+				return []byte(err.Error() + "\n"), nil
+			}
+			return nil, nil
+		})},
 		{Name: "status", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
-			j.mu.Lock()
-			defer j.mu.Unlock()
-			return []byte(j.status + "\n"), nil
+			return []byte(tr.Status() + "\n"), nil
 		})},
 		{Name: "progress", Node: fs.StreamFile(func(context.Context) (fs.Stream, error) {
-			return &progressStream{j: j}, nil
+			return &progressStream{tr: tr}, nil
 		})},
 	}
 }
 
 // progressStream reads a job's progress from the start to the job's end.
 type progressStream struct {
-	j   *job
+	tr  *engine.Transfer
 	off int
 }
 
 func (s *progressStream) Next(ctx context.Context) ([]byte, error) {
 	for {
-		s.j.mu.Lock()
-		data, done, ch := s.j.progress, s.j.done, s.j.changed
-		s.j.mu.Unlock()
-		if s.off < len(data) {
-			chunk := data[s.off:]
-			s.off = len(data)
-			return chunk, nil
+		data, done, ch := s.tr.Progress(s.off)
+		if len(data) > 0 {
+			s.off += len(data)
+			return data, nil
 		}
 		if done {
 			return nil, io.EOF
@@ -350,14 +205,17 @@ type jobClone struct{ js *jobs }
 func (jobClone) Attr(context.Context) (fs.Attr, error) { return fs.Attr{Mode: 0o644}, nil }
 
 func (c jobClone) Open(ctx context.Context, flag int) (fs.Handle, error) {
-	j := c.js.add()
-	slot := c.js.t.slot("images/" + c.js.kind + "/" + j.n)
-	h, err := (&fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-		return c.js.run(ctx, j, line)
-	}}).Open(ctx, flag)
+	tr, err := c.js.add()
 	if err != nil {
-		c.js.remove(j)
 		return nil, err
 	}
-	return &cloneHandle{ctl: h, id: []byte(j.n + "\n"), release: func() { c.js.remove(j) }}, nil
+	slot := c.js.t.slot("images/" + c.js.kind + "/" + tr.N)
+	h, err := (&fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
+		return c.js.start(ctx, tr, line)
+	}}).Open(ctx, flag)
+	if err != nil {
+		c.js.t.e.DropTransfer(tr)
+		return nil, err
+	}
+	return &cloneHandle{ctl: h, id: []byte(tr.N + "\n"), release: func() { c.js.t.e.DropTransfer(tr) }}, nil
 }
