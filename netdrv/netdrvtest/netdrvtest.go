@@ -5,7 +5,7 @@
 // and are gone after Leave, as is the host side after Teardown.
 //
 // It also holds the helpers tests elsewhere use to make names and subnets
-// that concurrent tests on one host do not share ([UniqueName],
+// that concurrent tests on one host, in one process or many, do not share ([UniqueName],
 // [FreeSubnet]), and a place beyond the host for traffic that leaves it
 // ([NewOutside]).
 package netdrvtest
@@ -22,10 +22,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/ipam"
@@ -55,25 +58,75 @@ func FreeSubnet(t testing.TB, bits int) netip.Prefix {
 }
 
 // FreeSubnetIn returns a random subnet of the given length in within that
-// no route of the host overlaps.
+// no route of the host overlaps and no other test process holds: it is
+// held, in a directory of the host's temporary directory, until the test
+// ends (or its process dies), since a daemon's network pool has no route
+// until a bridge is made in it.
 func FreeSubnetIn(t testing.TB, within netip.Prefix, bits int) netip.Prefix {
 	t.Helper()
+	unlock, held, err := lockSubnets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	routes, err := netdrv.HostRoutes()
 	if err != nil {
 		t.Fatal(err)
 	}
+	taken := append(routes, held...)
 	b := within.Masked().Addr().As4()
 	base := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	for try := 0; try < 100; try++ {
 		n, _ := rand.Int(rand.Reader, big.NewInt(1<<(bits-within.Bits())))
 		v := base + uint32(n.Int64())<<(32-bits)
 		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits)
-		if !slices.ContainsFunc(routes, cand.Overlaps) {
-			return cand
+		if slices.ContainsFunc(taken, cand.Overlaps) {
+			continue
 		}
+		file := filepath.Join(subnetDir(), strings.ReplaceAll(cand.String(), "/", "_"))
+		if err := os.WriteFile(file, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(file) })
+		return cand
 	}
 	t.Fatalf("no free test subnet in %s", within)
 	return netip.Prefix{}
+}
+
+func subnetDir() string { return filepath.Join(os.TempDir(), "enginefs-test-subnets") }
+
+// lockSubnets takes the lock of the held subnets and returns them, having
+// removed those of processes that are gone.
+func lockSubnets() (unlock func(), held []netip.Prefix, err error) {
+	dir := subnetDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	unlock = func() { f.Close() } // closing drops the lock
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		p, err := netip.ParsePrefix(strings.ReplaceAll(e.Name(), "_", "/"))
+		if err != nil {
+			continue
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		pid, _ := strconv.Atoi(string(data))
+		if pid <= 0 || unix.Kill(pid, 0) == unix.ESRCH {
+			os.Remove(filepath.Join(dir, e.Name()))
+			continue
+		}
+		held = append(held, p)
+	}
+	return unlock, held, nil
 }
 
 // DummyParent makes a link with no traffic of its own to be the parent of
