@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/docker/go-connections/nat"
@@ -17,16 +18,26 @@ import (
 )
 
 // ParsePublish reads docker's -p values ([hostip:][hostport:]containerport
-// [/tcp|/udp], port ranges included) into the exposed ports and bindings of
-// a config.
+// [/tcp|/udp], port ranges included: 8080-8081:80-81 publishes two ports,
+// 80-81 two ports on free host ports) into the exposed ports and bindings
+// of a config. Each value is read with go-connections' nat, as the docker
+// CLI reads it; a bad one is an errdefs.ErrInvalid error that names it.
 func ParsePublish(specs []string) (nat.PortSet, nat.PortMap, error) {
-	exposed, bindings, err := nat.ParsePortSpecs(specs)
-	if err != nil {
-		return nil, nil, errdefs.Invalid("invalid port specification: %v", err)
-	}
-	n := Networking{ExposedPorts: exposed, PortBindings: bindings}
-	if err := n.validate(); err != nil {
-		return nil, nil, err
+	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	for _, spec := range specs {
+		e, b, err := nat.ParsePortSpecs([]string{spec})
+		if err == nil {
+			err = Networking{ExposedPorts: e, PortBindings: b}.validate()
+		}
+		if err != nil {
+			return nil, nil, errdefs.Invalid("invalid port specification %q (-p, publish=): %w", spec, err)
+		}
+		for p := range e {
+			exposed[p] = struct{}{}
+		}
+		for p, bs := range b {
+			bindings[p] = append(bindings[p], bs...)
+		}
 	}
 	return exposed, bindings, nil
 }
@@ -90,10 +101,16 @@ func (n Networking) validate() error {
 
 // bindings returns the ports to publish at a start: the config's bindings
 // and, with PublishAllPorts, every port the image or the config exposes
-// that has none, on a free host port.
+// that has none, on a free host port. On the host network there are none:
+// the container's ports are the host's, and dockerd discards the
+// bindings (its create answers a warning, which dctl and the REST bridge
+// give too).
 func (e *Engine) bindings(rec Record, img *imagestore.Image) nat.PortMap {
 	cfg := rec.Config
 	out := nat.PortMap{}
+	if e.networkMode(&cfg) == NetworkHost {
+		return out
+	}
 	for p, bs := range cfg.PortBindings {
 		out[p] = append([]nat.PortBinding(nil), bs...)
 	}
@@ -142,6 +159,40 @@ func (e *Engine) backend(rec Record) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, errdefs.Invalid("container %s: published ports need the container on a bridge network that is not internal", short(rec.ID))
+}
+
+// checkPublish refuses, at create, a config that publishes ports (-p, or
+// -P with ports exposed) on no network they can be served from: the
+// published ports go to the container's address on a bridge network that
+// is not internal (see backend). On the host network they are discarded,
+// on none attach refuses them. eps are the container's endpoints; the
+// caller holds lockNetworks.
+func (e *Engine) checkPublish(cfg *Config, img *imagestore.Image, eps map[string]*Endpoint) error {
+	publishes := len(cfg.PortBindings) > 0
+	if !publishes && cfg.PublishAllPorts {
+		publishes = len(cfg.ExposedPorts) > 0 || (img != nil && len(img.Config.Config.ExposedPorts) > 0)
+	}
+	if !publishes || e.netcfg == nil {
+		return nil
+	}
+	if mode := e.networkMode(cfg); mode == NetworkHost || mode == NetworkNone {
+		return nil
+	}
+	var names []string
+	for name, ep := range eps {
+		n := e.net.nets[ep.NetworkID]
+		if n != nil && n.rec.Driver == "bridge" && !n.rec.Internal {
+			return nil
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	flag := "-p (publish=)"
+	if len(cfg.PortBindings) == 0 {
+		flag = "-P (publish-all=)"
+	}
+	return errdefs.Invalid("%s: published ports need the container on a bridge network that is not internal; it is on %s",
+		flag, strings.Join(names, ", "))
 }
 
 // proxy starts the userland proxies of bindings (host ports of 0 or ""
