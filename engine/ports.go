@@ -90,7 +90,9 @@ func (n Networking) validate() error {
 				}
 			}
 			if b.HostPort != "" {
-				if v, err := strconv.Atoi(b.HostPort); err != nil || v < 0 || v > 65535 {
+				// A range (-p 8080-8081:80) gives the port one free
+				// host port of it, as in docker.
+				if lo, hi, err := nat.ParsePortRangeToInt(b.HostPort); err != nil || lo < 0 || hi > 65535 || lo > hi {
 					return errdefs.Invalid("port %s: invalid host port %q", p, b.HostPort)
 				}
 			}
@@ -222,20 +224,9 @@ func (e *Engine) proxy(rec Record, bindings nat.PortMap) ([]proxy.Proxy, error) 
 	for _, port := range ports {
 		bs := bindings[port]
 		for i, b := range bs {
-			hostPort, _ := strconv.Atoi(b.HostPort)
-			hostIP := net.ParseIP(b.HostIP)
-			var front, back net.Addr
-			if port.Proto() == "udp" {
-				front, back = &net.UDPAddr{IP: hostIP, Port: hostPort}, &net.UDPAddr{IP: to.AsSlice(), Port: port.Int()}
-			} else {
-				front, back = &net.TCPAddr{IP: hostIP, Port: hostPort}, &net.TCPAddr{IP: to.AsSlice(), Port: port.Int()}
-			}
-			p, err := proxy.NewProxy(front, back)
+			p, err := listen(port, net.ParseIP(b.HostIP), b.HostPort, to)
 			if err != nil {
-				if errors.Is(err, syscall.EADDRINUSE) {
-					return fail(errdefs.Busy("cannot publish %s on %s: the host port is already in use", port, front))
-				}
-				return fail(fmt.Errorf("publishing %s on %s: %w", port, front, err))
+				return fail(err)
 			}
 			out = append(out, p)
 			go p.Run()
@@ -243,6 +234,37 @@ func (e *Engine) proxy(rec Record, bindings nat.PortMap) ([]proxy.Proxy, error) 
 		}
 	}
 	return out, nil
+}
+
+// listen makes the proxy of port on hostIP:hostPort to the container's
+// address to; a hostPort range takes its first free port, "" or 0 any
+// free port. A host port (or every port of a range) in use is an
+// errdefs.ErrBusy error.
+func listen(port nat.Port, hostIP net.IP, hostPort string, to netip.Addr) (proxy.Proxy, error) {
+	lo, hi := 0, 0
+	if hostPort != "" {
+		lo, hi, _ = nat.ParsePortRangeToInt(hostPort) // checked by validate
+	}
+	var front net.Addr
+	for hp := lo; hp <= hi; hp++ {
+		var back net.Addr
+		if port.Proto() == "udp" {
+			front, back = &net.UDPAddr{IP: hostIP, Port: hp}, &net.UDPAddr{IP: to.AsSlice(), Port: port.Int()}
+		} else {
+			front, back = &net.TCPAddr{IP: hostIP, Port: hp}, &net.TCPAddr{IP: to.AsSlice(), Port: port.Int()}
+		}
+		p, err := proxy.NewProxy(front, back)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("publishing %s on %s: %w", port, front, err)
+		}
+	}
+	if lo != hi {
+		return nil, errdefs.Busy("cannot publish %s on %s:%s: every host port of the range is already in use", port, hostIP, hostPort)
+	}
+	return nil, errdefs.Busy("cannot publish %s on %s: the host port is already in use", port, front)
 }
 
 func portOf(a net.Addr) int {
