@@ -46,8 +46,16 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return writeJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
+	warnings := []string{}
+	if req.HostConfig != nil && req.HostConfig.NetworkMode.IsHost() && len(req.HostConfig.PortBindings) > 0 {
+		warnings = append(warnings, publishDiscarded) // as dockerd: the docker CLI prints it
+	}
+	return writeJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: warnings})
 }
+
+// publishDiscarded is dockerd's warning for ports published on the host
+// network: the container's ports are the host's, nothing is published.
+const publishDiscarded = "Published ports are discarded when using host network mode"
 
 // createLine maps docker's container config and host config to the
 // options of the tree's create line (see tree/create.go), which follow

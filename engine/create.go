@@ -112,6 +112,9 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	if err != nil {
 		return err
 	}
+	if err := e.checkPublish(&cfg, img, eps); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := Record{
@@ -265,6 +268,9 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	}
 	eps, release, err := e.attach(c.id, &cfg, cur.Networks)
 	if err != nil {
+		return err
+	}
+	if err := e.checkPublish(&cfg, img, eps); err != nil {
 		return err
 	}
 	c.mu.Lock()

@@ -84,9 +84,8 @@ func (e *Engine) attach(id string, cfg *Config, prev map[string]*Endpoint) (map[
 				}
 			}
 		}
-		if mode == NetworkHost && (len(cfg.PortBindings) > 0 || cfg.PublishAllPorts) {
-			return nil, release, errdefs.Invalid("conflicting options: port publishing and the host network mode (the container's ports are the host's)")
-		}
+		// Ports published on the host network are discarded (the
+		// container's ports are the host's), as dockerd does; see bindings.
 		if mode == NetworkNone && (len(cfg.PortBindings) > 0 || cfg.PublishAllPorts) {
 			return nil, release, errdefs.Invalid("conflicting options: port publishing and the none network mode")
 		}

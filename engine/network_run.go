@@ -128,7 +128,7 @@ func (e *Engine) netUp(ctx context.Context, rec Record) (*sandbox, etcNet, error
 		ep := rec.Networks[name]
 		n := e.net.nets[ep.NetworkID]
 		if n == nil {
-			return nil, etcNet{}, fmt.Errorf("network %s of container %s is gone", name, short(rec.ID))
+			return nil, etcNet{}, errdefs.NotFound("network %s of container %s is gone", name, short(rec.ID))
 		}
 		if err := e.join(ctx, rec.ID, n, ep, fmt.Sprintf("eth%d", i), i == 0, ns); err != nil {
 			return nil, etcNet{}, err
@@ -150,7 +150,7 @@ func (e *Engine) netUp(ctx context.Context, rec Record) (*sandbox, etcNet, error
 func (e *Engine) join(ctx context.Context, id string, n *netEntry, ep *Endpoint, ifname string, route bool, ns netdrv.Namespace) error {
 	drv := e.netcfg.Drivers[n.rec.Driver]
 	if drv == nil {
-		return fmt.Errorf("network %s: no driver %q", n.rec.Name, n.rec.Driver)
+		return errdefs.NotFound("network %s: no driver %q", n.rec.Name, n.rec.Driver)
 	}
 	if err := drv.Setup(ctx, n.rec.spec()); err != nil {
 		return err
@@ -193,7 +193,7 @@ func (e *Engine) netDown(ctx context.Context, rec Record, sb *sandbox) {
 func (e *Engine) hotplug(ctx context.Context, rec Record, n *netEntry, ep *Endpoint) error {
 	sb := e.sandboxes.get(rec.ID)
 	if sb == nil || sb.ns == "" {
-		return fmt.Errorf("container %s has no network namespace to join", short(rec.ID))
+		return errdefs.Busy("container %s has no network namespace to join", short(rec.ID))
 	}
 	ifname, err := freeIfName(sb.ns)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/mount"
@@ -24,6 +25,10 @@ func TestParsePublish(t *testing.T) {
 		{"8080:80", "80/tcp", []nat.PortBinding{{HostPort: "8080"}}},
 		{"127.0.0.1:8080:80/udp", "80/udp", []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: "8080"}}},
 		{"127.0.0.1::53/udp", "53/udp", []nat.PortBinding{{HostIP: "127.0.0.1"}}},
+		{"8080-8081:80-81", "81/tcp", []nat.PortBinding{{HostPort: "8081"}}},
+		{"127.0.0.1:9000-9001:9000-9001/udp", "9000/udp", []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: "9000"}}},
+		{"80-81", "80/tcp", []nat.PortBinding{{}}},
+		{"8080-8081:80", "80/tcp", []nat.PortBinding{{HostPort: "8080-8081"}}},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			exposed, bindings, err := ParsePublish([]string{tc.spec})
@@ -38,10 +43,13 @@ func TestParsePublish(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"http", "70000:80", "80/sctp", "::80:1", "1.2.3:80:80", "fe80::1:80:80"} {
-		if _, _, err := ParsePublish([]string{bad}); !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("ParsePublish(%q): %v, want invalid", bad, err)
+	for _, bad := range []string{"http", "70000:80", "80/sctp", "::80:1", "1.2.3:80:80", "fe80::1:80:80", "8080-8082:80-81", "81-80"} {
+		if _, _, err := ParsePublish([]string{"80", bad}); !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), `"`+bad+`"`) {
+			t.Errorf("ParsePublish(%q): %v, want invalid naming it", bad, err)
 		}
+	}
+	if exposed, bindings, err := ParsePublish([]string{"8000-8002:80-82", "127.0.0.1:9000:80"}); err != nil || len(exposed) != 3 || len(bindings["80/tcp"]) != 2 {
+		t.Errorf("ParsePublish of a range and another binding of its port: %v %v %v", exposed, bindings, err)
 	}
 	if ports, err := ParseExpose([]string{"8000-8002/udp"}); err != nil || len(ports) != 3 {
 		t.Errorf("ParseExpose of a range: %v, %v", ports, err)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/docker/go-connections/nat"
@@ -17,16 +18,26 @@ import (
 )
 
 // ParsePublish reads docker's -p values ([hostip:][hostport:]containerport
-// [/tcp|/udp], port ranges included) into the exposed ports and bindings of
-// a config.
+// [/tcp|/udp], port ranges included: 8080-8081:80-81 publishes two ports,
+// 80-81 two ports on free host ports) into the exposed ports and bindings
+// of a config. Each value is read with go-connections' nat, as the docker
+// CLI reads it; a bad one is an errdefs.ErrInvalid error that names it.
 func ParsePublish(specs []string) (nat.PortSet, nat.PortMap, error) {
-	exposed, bindings, err := nat.ParsePortSpecs(specs)
-	if err != nil {
-		return nil, nil, errdefs.Invalid("invalid port specification: %v", err)
-	}
-	n := Networking{ExposedPorts: exposed, PortBindings: bindings}
-	if err := n.validate(); err != nil {
-		return nil, nil, err
+	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	for _, spec := range specs {
+		e, b, err := nat.ParsePortSpecs([]string{spec})
+		if err == nil {
+			err = Networking{ExposedPorts: e, PortBindings: b}.validate()
+		}
+		if err != nil {
+			return nil, nil, errdefs.Invalid("invalid port specification %q (-p, publish=): %w", spec, err)
+		}
+		for p := range e {
+			exposed[p] = struct{}{}
+		}
+		for p, bs := range b {
+			bindings[p] = append(bindings[p], bs...)
+		}
 	}
 	return exposed, bindings, nil
 }
@@ -79,7 +90,9 @@ func (n Networking) validate() error {
 				}
 			}
 			if b.HostPort != "" {
-				if v, err := strconv.Atoi(b.HostPort); err != nil || v < 0 || v > 65535 {
+				// A range (-p 8080-8081:80) gives the port one free
+				// host port of it, as in docker.
+				if lo, hi, err := nat.ParsePortRangeToInt(b.HostPort); err != nil || lo < 0 || hi > 65535 || lo > hi {
 					return errdefs.Invalid("port %s: invalid host port %q", p, b.HostPort)
 				}
 			}
@@ -90,10 +103,16 @@ func (n Networking) validate() error {
 
 // bindings returns the ports to publish at a start: the config's bindings
 // and, with PublishAllPorts, every port the image or the config exposes
-// that has none, on a free host port.
+// that has none, on a free host port. On the host network there are none:
+// the container's ports are the host's, and dockerd discards the
+// bindings (its create answers a warning, which dctl and the REST bridge
+// give too).
 func (e *Engine) bindings(rec Record, img *imagestore.Image) nat.PortMap {
 	cfg := rec.Config
 	out := nat.PortMap{}
+	if e.networkMode(&cfg) == NetworkHost {
+		return out
+	}
 	for p, bs := range cfg.PortBindings {
 		out[p] = append([]nat.PortBinding(nil), bs...)
 	}
@@ -144,6 +163,40 @@ func (e *Engine) backend(rec Record) (netip.Addr, error) {
 	return netip.Addr{}, errdefs.Invalid("container %s: published ports need the container on a bridge network that is not internal", short(rec.ID))
 }
 
+// checkPublish refuses, at create, a config that publishes ports (-p, or
+// -P with ports exposed) on no network they can be served from: the
+// published ports go to the container's address on a bridge network that
+// is not internal (see backend). On the host network they are discarded,
+// on none attach refuses them. eps are the container's endpoints; the
+// caller holds lockNetworks.
+func (e *Engine) checkPublish(cfg *Config, img *imagestore.Image, eps map[string]*Endpoint) error {
+	publishes := len(cfg.PortBindings) > 0
+	if !publishes && cfg.PublishAllPorts {
+		publishes = len(cfg.ExposedPorts) > 0 || (img != nil && len(img.Config.Config.ExposedPorts) > 0)
+	}
+	if !publishes || e.netcfg == nil {
+		return nil
+	}
+	if mode := e.networkMode(cfg); mode == NetworkHost || mode == NetworkNone {
+		return nil
+	}
+	var names []string
+	for name, ep := range eps {
+		n := e.net.nets[ep.NetworkID]
+		if n != nil && n.rec.Driver == "bridge" && !n.rec.Internal {
+			return nil
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	flag := "-p (publish=)"
+	if len(cfg.PortBindings) == 0 {
+		flag = "-P (publish-all=)"
+	}
+	return errdefs.Invalid("%s: published ports need the container on a bridge network that is not internal; it is on %s",
+		flag, strings.Join(names, ", "))
+}
+
 // proxy starts the userland proxies of bindings (host ports of 0 or ""
 // get a free port) and returns them; the bindings, which must be the
 // caller's own, are updated with the ports bound. A host port in use is an
@@ -171,20 +224,9 @@ func (e *Engine) proxy(rec Record, bindings nat.PortMap) ([]proxy.Proxy, error) 
 	for _, port := range ports {
 		bs := bindings[port]
 		for i, b := range bs {
-			hostPort, _ := strconv.Atoi(b.HostPort)
-			hostIP := net.ParseIP(b.HostIP)
-			var front, back net.Addr
-			if port.Proto() == "udp" {
-				front, back = &net.UDPAddr{IP: hostIP, Port: hostPort}, &net.UDPAddr{IP: to.AsSlice(), Port: port.Int()}
-			} else {
-				front, back = &net.TCPAddr{IP: hostIP, Port: hostPort}, &net.TCPAddr{IP: to.AsSlice(), Port: port.Int()}
-			}
-			p, err := proxy.NewProxy(front, back)
+			p, err := listen(port, net.ParseIP(b.HostIP), b.HostPort, to)
 			if err != nil {
-				if errors.Is(err, syscall.EADDRINUSE) {
-					return fail(errdefs.Busy("cannot publish %s on %s: the host port is already in use", port, front))
-				}
-				return fail(fmt.Errorf("publishing %s on %s: %w", port, front, err))
+				return fail(err)
 			}
 			out = append(out, p)
 			go p.Run()
@@ -192,6 +234,37 @@ func (e *Engine) proxy(rec Record, bindings nat.PortMap) ([]proxy.Proxy, error) 
 		}
 	}
 	return out, nil
+}
+
+// listen makes the proxy of port on hostIP:hostPort to the container's
+// address to; a hostPort range takes its first free port, "" or 0 any
+// free port. A host port (or every port of a range) in use is an
+// errdefs.ErrBusy error.
+func listen(port nat.Port, hostIP net.IP, hostPort string, to netip.Addr) (proxy.Proxy, error) {
+	lo, hi := 0, 0
+	if hostPort != "" {
+		lo, hi, _ = nat.ParsePortRangeToInt(hostPort) // checked by validate
+	}
+	var front net.Addr
+	for hp := lo; hp <= hi; hp++ {
+		var back net.Addr
+		if port.Proto() == "udp" {
+			front, back = &net.UDPAddr{IP: hostIP, Port: hp}, &net.UDPAddr{IP: to.AsSlice(), Port: port.Int()}
+		} else {
+			front, back = &net.TCPAddr{IP: hostIP, Port: hp}, &net.TCPAddr{IP: to.AsSlice(), Port: port.Int()}
+		}
+		p, err := proxy.NewProxy(front, back)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("publishing %s on %s: %w", port, front, err)
+		}
+	}
+	if lo != hi {
+		return nil, errdefs.Busy("cannot publish %s on %s:%s: every host port of the range is already in use", port, hostIP, hostPort)
+	}
+	return nil, errdefs.Busy("cannot publish %s on %s: the host port is already in use", port, front)
 }
 
 func portOf(a net.Addr) int {

@@ -187,7 +187,7 @@ func TestNetworkModes(t *testing.T) {
 
 	for _, bad := range [][]string{
 		{"run", "--rm", "--network", "nosuchnet", "busybox", "true"},
-		{"run", "--rm", "--network", "host", "-p", "80", "busybox", "true"},
+		{"run", "--rm", "--network", "none", "-p", "80", "busybox", "true"},
 		{"run", "--rm", "--network-alias", "x", "busybox", "true"},
 		{"network", "create", "--subnet", "10.0.0.1/8", "badnet"},
 		{"network", "create", "-d", "nosuchdriver", "badnet"},

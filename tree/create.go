@@ -30,7 +30,7 @@ const createUsage = "create image=REF [name=NAME] [env=K=V]... [workdir=DIR] [ho
 	"[memory-reservation=32m] [cpus=0.5] [cpu-shares=N] [cpu-quota=US] [cpu-period=US] [cpuset-cpus=0-1] " +
 	"[pids-limit=N] [cap-add=CAP]... [cap-drop=CAP]... [privileged=true] [read-only=true] " +
 	"[security-opt=no-new-privileges] [ulimit=nofile=SOFT[:HARD]]... [shm-size=64m] [label=KEY=VALUE]... [console-size=ROWSxCOLS] " +
-	"[network=bridge|host|none|NAME] [ip=IPV4] [alias=NAME]... [publish=[HOSTIP:][HOSTPORT:]PORT[/PROTO]]... [publish-all=true] " +
+	"[network=bridge|host|none|NAME] [ip=IPV4] [alias=NAME]... [publish=[HOSTIP:][HOSTPORT[-END]:]PORT[-END][/PROTO]]... [publish-all=true] " +
 	"[expose=PORT[/PROTO]]... [volume=[SRC:]DST[:ro]]... [mount=type=...,src=...,dst=...]... [tmpfs=DST[:OPTS]]... " +
 	"[volumes-from=CONTAINER[:ro]]... [volume-driver=NAME] [-- CMD ARG...]"
 

@@ -101,21 +101,24 @@ func (c *cli) killCmd() *cobra.Command {
 }
 
 func (c *cli) rmCmd() *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.each(cmd, args, func(string) string {
-				if force {
-					return "rm force"
-				}
-				return "rm"
-			}, false)
+			line := ctl.Command{Verb: "rm"}
+			if force {
+				line.Args = append(line.Args, "force")
+			}
+			if volumes {
+				line.Args = append(line.Args, "volumes")
+			}
+			return c.each(cmd, args, func(string) string { return line.String() }, false)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
 	return cmd
 }
 

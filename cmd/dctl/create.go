@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -111,6 +114,12 @@ func (f *createFlags) line(cmd *cobra.Command, image string, argv []string) ctl.
 				}
 				v += "=" + val
 			}
+			switch d[0] {
+			case "volume":
+				v = absVolume(v)
+			case "mount":
+				v = absMount(v)
+			}
 			opt(key(d), v)
 		}
 	}
@@ -149,5 +158,66 @@ func (c *cli) create(ctx context.Context, line ctl.Command) (string, fs.Handle, 
 		h.Close()
 		return "", nil, err
 	}
+	if net, _ := line.Get("network"); net == "host" && len(line.All("publish")) > 0 {
+		// dockerd's warning, which the docker CLI prints: the
+		// container is made, and publishes nothing.
+		fmt.Fprintln(os.Stderr, "WARNING: Published ports are discarded when using host network mode")
+	}
 	return id, h, nil
+}
+
+// absPath makes a host path that starts with "." absolute, relative to
+// dctl's working directory, as the docker CLI does (23+): the daemon has
+// no idea where the client stands. Anything else is left as it is, so a
+// name stays a volume's name.
+func absPath(p string) string {
+	if filepath.IsAbs(p) || !strings.HasPrefix(p, ".") {
+		return p
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// absVolume applies absPath to the source of a -v value
+// (SOURCE:TARGET[:MODE]); a bare -v /path has none.
+func absVolume(v string) string {
+	src, rest, ok := strings.Cut(v, ":")
+	if !ok {
+		return v
+	}
+	return absPath(src) + ":" + rest
+}
+
+// absMount applies absPath to the source= (src=) of a --mount value, a CSV
+// line of key=value fields as docker reads it; a value it cannot read goes
+// to the daemon as it is, for the daemon's error.
+func absMount(v string) string {
+	fields, err := csv.NewReader(strings.NewReader(v)).Read()
+	if err != nil {
+		return v
+	}
+	changed := false
+	for i, f := range fields {
+		k, val, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		if k = strings.ToLower(strings.TrimSpace(k)); k == "source" || k == "src" {
+			if abs := absPath(val); abs != val {
+				fields[i], changed = k+"="+abs, true
+			}
+		}
+	}
+	if !changed {
+		return v
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	if err := w.Write(fields); err != nil {
+		return v
+	}
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -221,45 +221,6 @@ func (c *cli) saveCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) loadCmd() *cobra.Command {
-	var input string
-	var quiet bool
-	cmd := &cobra.Command{
-		Use:   "load [OPTIONS]",
-		Short: "Load an image from a tar archive (docker-save or OCI) or STDIN",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// The daemon reads the archive by path, so it must see the
-			// client's files (a local daemon); stdin goes through a
-			// temporary file.
-			path := input
-			if path == "" {
-				f, err := os.CreateTemp("", "dctl-load-*.tar")
-				if err != nil {
-					return err
-				}
-				defer os.Remove(f.Name())
-				if _, err := io.Copy(f, os.Stdin); err != nil {
-					f.Close()
-					return fmt.Errorf("reading the archive from stdin: %w", err)
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				path = f.Name()
-			}
-			path, err := filepath.Abs(path)
-			if err != nil {
-				return err
-			}
-			return c.imagesCommand(cmd.Context(), ctl.Command{Verb: "load", Args: []string{path}})
-		},
-	}
-	cmd.Flags().StringVarP(&input, "input", "i", "", "read from a tar archive file instead of STDIN")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress the load output")
-	return cmd
-}
-
 func (c *cli) imagePruneCmd() *cobra.Command {
 	var all, force bool
 	cmd := &cobra.Command{

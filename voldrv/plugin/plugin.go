@@ -152,13 +152,21 @@ func (c *client) call(ctx context.Context, method string, req, resp any) error {
 	return nil
 }
 
-// pluginError classes a plugin's error text as docker reads it.
+// pluginError classes a plugin's error text: the protocol's replies carry
+// only a message ("Err"), so the class is read from the words plugins use
+// for it (docker's own volume errors and the errno texts of Go and libc).
+// A message that says none of them stays unclassed (EIO over the tree,
+// 500 over the REST bridge); the caller wraps it with the plugin's name.
 func pluginError(msg string) error {
 	switch l := strings.ToLower(msg); {
-	case strings.Contains(l, "not found"), strings.Contains(l, "no such"):
+	case strings.Contains(l, "not found"), strings.Contains(l, "no such"), strings.Contains(l, "does not exist"):
 		return errdefs.NotFound("%s", msg)
+	case strings.Contains(l, "already exists"), strings.Contains(l, "file exists"):
+		return errdefs.AlreadyExists("%s", msg)
 	case strings.Contains(l, "in use"), strings.Contains(l, "busy"):
 		return errdefs.Busy("%s", msg)
+	case strings.Contains(l, "invalid"), strings.Contains(l, "unknown option"), strings.Contains(l, "bad option"):
+		return errdefs.Invalid("%s", msg)
 	}
 	return errors.New(msg)
 }
