@@ -10,7 +10,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/enginefs ./cmd/enginefs
-	$(GO) build -o $(BIN)/dctl ./cmd/dctl
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/dctl ./cmd/dctl
 	$(GO) build -o $(BIN)/enginefs-keeper ./cmd/enginefs-keeper
 	$(GO) build -o $(BIN)/enginefs-init ./cmd/enginefs-init
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/fs"
-	"github.com/enginefs/enginefs/imagestore"
+	"github.com/enginefs/enginefs/imagestore/imageref"
 )
 
 func (c *cli) pullCmd() *cobra.Command {
@@ -40,7 +40,7 @@ func (c *cli) pullCmd() *cobra.Command {
 // pull pulls ref as docker pull does, rendering the progress on out and,
 // with final, ending with the reference's full name.
 func (c *cli) pull(ctx context.Context, ref, platform string, quiet bool, out *os.File, final bool) error {
-	r, err := imagestore.ParseReference(ref)
+	r, err := imageref.Parse(ref)
 	if err != nil {
 		return err
 	}

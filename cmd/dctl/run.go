@@ -15,7 +15,7 @@ import (
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
-	"github.com/enginefs/enginefs/imagestore"
+	"github.com/enginefs/enginefs/imagestore/imageref"
 )
 
 func (c *cli) createCmd() *cobra.Command {
@@ -108,8 +108,8 @@ func (c *cli) createPulling(ctx context.Context, line ctl.Command, image, pull s
 		return id, h, err
 	}
 	ref := image
-	if r, perr := imagestore.ParseReference(image); perr == nil {
-		ref = imagestore.Familiar(r)
+	if r, perr := imageref.Parse(image); perr == nil {
+		ref = imageref.Familiar(r)
 	}
 	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 	if err := c.pull(ctx, image, "", false, os.Stderr, false); err != nil {
