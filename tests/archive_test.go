@@ -110,4 +110,29 @@ func TestArchiveFiles(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// dctl over 9P on TCP, as from another host: save to a file and to
+	// stdout, load from a file and from stdin, and the daemon's messages.
+	dTar := filepath.Join(t.TempDir(), "dctl.tar")
+	if _, errOut, code := d.dctlAt(d.tcp, "save", "-o", dTar, "busybox"); code != 0 {
+		t.Fatalf("dctl -H tcp save -o: exit %d: %s", code, errOut)
+	}
+	if st, err := os.Stat(dTar); err != nil || st.Size() != int64(len(archive)) {
+		t.Errorf("dctl save -o wrote %v, %v; want %d bytes", st, err, len(archive))
+	}
+	if out, _, code := d.dctlAt(d.tcp, "save", "busybox"); code != 0 || len(out) != len(archive) {
+		t.Errorf("dctl save to stdout: exit %d, %d bytes; want %d", code, len(out), len(archive))
+	}
+	if _, errOut, code := d.dctlAt(d.tcp, "save", "-o", dTar+".no", "nosuchimage"); code == 0 || !strings.Contains(errOut, "nosuchimage") || exists(dTar+".no") {
+		t.Errorf("dctl save of an unknown image: exit %d, %q (a file left: %v)", code, errOut, exists(dTar+".no"))
+	}
+	d.mustDctl("rmi", "busybox")
+	if out, errOut, code := d.dctlAt(d.tcp, "load", "-i", dTar); code != 0 || !strings.Contains(out, "Loaded image: busybox:latest") {
+		t.Errorf("dctl -H tcp load -i: exit %d, %q %q", code, out, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.tar")
+	os.WriteFile(bad, []byte("this is no archive"), 0o644)
+	if _, errOut, code := d.dctlAt(d.tcp, "load", "-i", bad); code == 0 || !strings.Contains(errOut, "archive") {
+		t.Errorf("dctl load of a broken archive: exit %d, %q", code, errOut)
+	}
 }

@@ -299,7 +299,7 @@ func TestPublishNetworks(t *testing.T) {
 	}
 }
 
-// TestDctlLoadQuiet: on a terminal, dctl load shows its progress reading
+// TestDctlLoadQuiet: on a terminal, dctl load shows its progress sending
 // the archive and then docker's "Loaded image" lines; -q (or an output
 // that is no terminal) shows only those lines; a terminal as the archive
 // is refused as docker does.
@@ -314,7 +314,7 @@ func TestDctlLoadQuiet(t *testing.T) {
 		return f
 	}
 	out, code := d.dctlOnPty(archive(), "load")
-	if code != 0 || !strings.Contains(out, "archive: Read ") || !strings.HasSuffix(out, "Loaded image: busybox:latest\n") {
+	if code != 0 || !strings.Contains(out, "archive: Sent ") || !strings.HasSuffix(out, "Loaded image: busybox:latest\n") {
 		t.Errorf("load on a terminal: exit %d, %q; want the progress and the loaded image", code, out)
 	}
 	if out, code := d.dctlOnPty(archive(), "load", "-q"); code != 0 || out != "Loaded image: busybox:latest\n" {

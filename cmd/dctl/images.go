@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -182,43 +183,64 @@ func (c *cli) saveCmd() *cobra.Command {
 		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			// The daemon writes the archive by path, so it must see the
-			// client's files (a local daemon); stdout goes through a
-			// temporary file.
-			path := output
-			if path == "" {
-				if term.IsTerminal(int(os.Stdout.Fd())) {
-					return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-				}
-				dir, err := os.MkdirTemp("", "dctl-save-")
+			out := os.Stdout
+			if output == "" && term.IsTerminal(int(os.Stdout.Fd())) {
+				return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+			}
+			if output != "" {
+				// Written beside and renamed, as docker save -o: a
+				// failed save leaves no half archive.
+				f, err := os.CreateTemp(filepath.Dir(output), ".dctl-save-*")
 				if err != nil {
 					return err
 				}
-				defer os.RemoveAll(dir)
-				path = filepath.Join(dir, "image.tar")
-			}
-			path, err := filepath.Abs(path)
-			if err != nil {
-				return err
-			}
-			if err := c.imagesCommand(ctx, ctl.Command{Verb: "save", Args: append(append([]string{}, args...), path)}); err != nil {
-				return err
-			}
-			if output == "" {
-				f, err := os.Open(path)
-				if err != nil {
-					return err
-				}
+				defer os.Remove(f.Name())
 				defer f.Close()
-				_, err = io.Copy(os.Stdout, f)
+				out = f
+			}
+			if err := c.save(cmd.Context(), args, out); err != nil {
 				return err
+			}
+			if output != "" {
+				if err := out.Close(); err != nil {
+					return err
+				}
+				return os.Rename(out.Name(), output)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
 	return cmd
+}
+
+// save streams the archive of the images refs through the tree's
+// images/save to out: the daemon may be on another host.
+func (c *cli) save(ctx context.Context, refs []string, out io.Writer) error {
+	client, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	h, err := client.Open(ctx, "images/save", os.O_RDWR)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := h.WriteAt(ctx, []byte(ctl.Command{Verb: "save", Args: refs}.String()+"\n"), 0); err != nil {
+		return c.withMessage(ctx, client, "images/err", err)
+	}
+	_, err = io.Copy(out, &handleReader{ctx: ctx, h: h})
+	return err
+}
+
+// withMessage gives err the daemon's message for it, read from the err
+// file of the directory (9P carries only the errno).
+func (c *cli) withMessage(ctx context.Context, client fs.Client, errFile string, err error) error {
+	msg, rerr := fs.ReadAll(ctx, client, errFile)
+	if rerr != nil || len(bytes.TrimSpace(msg)) == 0 {
+		return err
+	}
+	return fs.RemoteError(err, strings.TrimSpace(string(msg)))
 }
 
 func (c *cli) imagePruneCmd() *cobra.Command {

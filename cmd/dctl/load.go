@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/fs"
 )
 
 func (c *cli) loadCmd() *cobra.Command {
@@ -27,28 +27,20 @@ func (c *cli) loadCmd() *cobra.Command {
 		Short: "Load an image from a tar archive (docker-save or OCI) or STDIN",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// The daemon reads the archive by path, so it must see the
-			// client's files (a local daemon); stdin goes through a
-			// temporary file.
-			path := input
-			if path == "" {
-				if term.IsTerminal(int(os.Stdin.Fd())) {
-					return errors.New("requested load from stdin, but stdin is empty")
-				}
-				// As docker load: progress only on a terminal, and not
-				// with -q; the "Loaded image" lines always.
-				tmp, err := readArchive(cmd.Context(), os.Stdin, os.Stdout, !quiet && term.IsTerminal(int(os.Stdout.Fd())))
+			in := os.Stdin
+			if input != "" {
+				f, err := os.Open(input)
 				if err != nil {
 					return err
 				}
-				defer os.Remove(tmp)
-				path = tmp
+				defer f.Close()
+				in = f
+			} else if term.IsTerminal(int(os.Stdin.Fd())) {
+				return errors.New("requested load from stdin, but stdin is empty")
 			}
-			path, err := filepath.Abs(path)
-			if err != nil {
-				return err
-			}
-			return c.imagesCommand(cmd.Context(), ctl.Command{Verb: "load", Args: []string{path}})
+			// As docker load: progress only on a terminal, and not with
+			// -q; the "Loaded image" lines always.
+			return c.load(cmd.Context(), in, !quiet && term.IsTerminal(int(os.Stdout.Fd())))
 		},
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "read from a tar archive file instead of STDIN")
@@ -56,19 +48,21 @@ func (c *cli) loadCmd() *cobra.Command {
 	return cmd
 }
 
-// readArchive copies an archive from in to a temporary file and returns its
-// path. With progress it shows on out, as docker's progress bars, how much
-// it has read (of how much, when in is a regular file).
-func readArchive(ctx context.Context, in *os.File, out *os.File, progress bool) (string, error) {
-	f, err := os.CreateTemp("", "dctl-load-*.tar")
+// load sends the archive in through the tree's images/load (the daemon may
+// be on another host) and prints what the daemon loaded. With progress it
+// shows on stdout, as docker's progress bars, how much it has sent (of how
+// much, when in is a regular file).
+func (c *cli) load(ctx context.Context, in *os.File, progress bool) error {
+	client, err := c.connect(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
-	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
+	h, err := client.Open(ctx, "images/load", os.O_RDWR)
+	if err != nil {
+		return err
 	}
+	defer h.Close()
+	out := os.Stdout
 	var n atomic.Int64
 	var total int64
 	if st, err := in.Stat(); err == nil && st.Mode().IsRegular() {
@@ -91,13 +85,13 @@ func readArchive(ctx context.Context, in *os.File, out *os.File, progress bool) 
 		go func() {
 			tick := time.NewTicker(100 * time.Millisecond)
 			defer tick.Stop()
-			emit("Reading")
+			emit("Sending")
 			for {
 				select {
 				case <-tick.C:
-					emit("Reading")
+					emit("Sending")
 				case <-done:
-					_ = enc.Encode(jsonmessage.JSONMessage{ID: "archive", Status: "Read " + units.HumanSizeWithPrecision(float64(n.Load()), 3)})
+					_ = enc.Encode(jsonmessage.JSONMessage{ID: "archive", Status: "Sent " + units.HumanSizeWithPrecision(float64(n.Load()), 3)})
 					pw.Close()
 					return
 				}
@@ -107,15 +101,42 @@ func readArchive(ctx context.Context, in *os.File, out *os.File, progress bool) 
 	} else {
 		close(shown)
 	}
-	_, err = io.Copy(countWriter{f, &n}, readerCtx{ctx, in})
+	w := &handleWriter{ctx: ctx, h: h}
+	_, err = io.Copy(countWriter{w, &n}, readerCtx{ctx, in})
 	stop()
 	if err != nil {
-		return fail(fmt.Errorf("reading the archive from stdin: %w", err))
+		if w.err != nil {
+			return c.withMessage(ctx, client, "images/err", w.err)
+		}
+		return fmt.Errorf("reading the archive: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return fail(err)
+	reply, err := fs.ReadHandle(ctx, h)
+	if err != nil {
+		return c.withMessage(ctx, client, "images/err", err)
 	}
-	return f.Name(), nil
+	if s := strings.TrimSpace(string(reply)); s != "" {
+		fmt.Println(s)
+	}
+	return nil
+}
+
+// handleWriter writes an open file of the tree from its start, keeping the
+// error of the tree apart from that of the reader.
+type handleWriter struct {
+	ctx context.Context
+	h   fs.Handle
+	off int64
+	err error
+}
+
+func (w *handleWriter) Write(p []byte) (int, error) {
+	n, err := w.h.WriteAt(w.ctx, p, w.off)
+	w.off += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	w.err = err
+	return n, err
 }
 
 // countWriter counts what it writes to w.

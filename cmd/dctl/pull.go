@@ -149,5 +149,8 @@ func (r *handleReader) Read(p []byte) (int, error) {
 	if err == nil && n == 0 {
 		return 0, io.EOF
 	}
+	if n > 0 && errors.Is(err, io.EOF) {
+		err = nil // the rest next time
+	}
 	return n, err
 }
