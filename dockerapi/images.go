@@ -2,11 +2,11 @@ package dockerapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/fs"
 )
 
 // familiar writes a reference as docker shows it: without docker.io/library/
@@ -269,32 +270,39 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, image.PruneReport{ImagesDeleted: out, SpaceReclaimed: space})
 }
 
-// saveImages writes the images to an archive in a directory of the
-// daemon's (images/ctl's save writes where the daemon can), streams it
-// back and removes it: GET /images/{name}/get and GET /images/get?names=.
+// saveImages streams the archive of the images from the tree's
+// images/save: GET /images/{name}/get and GET /images/get?names=.
 func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, names []string) error {
 	if len(names) == 0 {
 		return errdefs.Invalid("no image named (names=)")
 	}
 	ctx := r.Context()
-	dir, err := os.MkdirTemp(s.tmp, "save-")
+	h, err := s.tree.Open(ctx, "images/save", os.O_RDWR)
 	if err != nil {
-		return errdefs.Unavailable("docker save: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "images.tar")
-	if _, err := s.command(ctx, "images/ctl", ctl.Command{Verb: "save", Args: append(names, file)}.String()); err != nil {
 		return err
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return errdefs.Unavailable("docker save: %w", err)
+	defer h.Close()
+	if _, err := h.WriteAt(ctx, []byte(ctl.Command{Verb: "save", Args: names}.String()+"\n"), 0); err != nil {
+		return err
 	}
-	defer f.Close()
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.WriteHeader(http.StatusOK)
-	_, err = io.Copy(w, f)
-	return err
+	buf := make([]byte, 1<<20)
+	for off := int64(0); ; {
+		n, err := h.ReadAt(ctx, buf, off)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if errors.Is(err, io.EOF) || err == nil && n == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // saveNamed is GET /images/get?names=.
@@ -303,26 +311,36 @@ func (s *Server) saveNamed(w http.ResponseWriter, r *http.Request) error {
 }
 
 // loadImages is POST /images/load: the body, a docker-save (or OCI)
-// archive, is written to a file the daemon can read and loaded with `load
-// PATH` on images/ctl; the reply's lines are docker's stream messages.
+// archive, goes to the tree's images/load; the reply's lines are docker's
+// stream messages.
 func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	f, err := os.CreateTemp(s.tmp, "load-*.tar")
-	if err != nil {
-		return errdefs.Unavailable("docker load: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = io.Copy(f, r.Body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return errdefs.Invalid("docker load: reading the archive: %w", err)
-	}
-	reply, err := s.command(ctx, "images/ctl", ctl.Command{Verb: "load", Args: []string{f.Name()}}.String())
+	h, err := s.tree.Open(ctx, "images/load", os.O_RDWR)
 	if err != nil {
 		return err
 	}
+	defer h.Close()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); ; {
+		n, rerr := io.ReadFull(r.Body, buf)
+		if n > 0 {
+			if _, err := h.WriteAt(ctx, buf[:n], off); err != nil {
+				return err
+			}
+			off += int64(n)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return errdefs.Invalid("docker load: reading the archive: %w", rerr)
+		}
+	}
+	replyb, err := fs.ReadHandle(ctx, h)
+	if err != nil {
+		return err
+	}
+	reply := string(replyb)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	for _, line := range strings.Split(reply, "\n") {

@@ -8,7 +8,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,7 +29,6 @@ const (
 type Server struct {
 	tree fs.Client
 	logf func(format string, args ...any)
-	tmp  string
 }
 
 // Option configures New.
@@ -42,15 +40,9 @@ func WithLogger(logf func(format string, args ...any)) Option {
 	return func(s *Server) { s.logf = logf }
 }
 
-// WithTempDir sets where uploads (docker load's archive) are written before
-// the tree loads them; the daemon must be able to read it. Default: os.TempDir().
-func WithTempDir(dir string) Option {
-	return func(s *Server) { s.tmp = dir }
-}
-
 // New returns a server that reaches the engine only through tree.
 func New(tree fs.Client, opts ...Option) *Server {
-	s := &Server{tree: tree, logf: log.Printf, tmp: os.TempDir()}
+	s := &Server{tree: tree, logf: log.Printf}
 	for _, o := range opts {
 		o(s)
 	}

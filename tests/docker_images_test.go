@@ -142,6 +142,12 @@ func TestDockerCLIImages(t *testing.T) {
 		if out, errOut, code := d.dockerIn(archive, "load"); code != 0 || out != "Loaded image: roundtrip:v1\n" {
 			t.Errorf("docker save | docker load: exit %d, %q, %q", code, out, errOut)
 		}
+		if out, errOut, code := d.dockerIn("this is no archive", "load"); code == 0 || !strings.Contains(errOut, "archive") {
+			t.Errorf("docker load of a broken archive: exit %d, %q, %q", code, out, errOut)
+		}
+		if _, errOut, code := d.docker("save", "nosuchimage:v9"); code == 0 || !strings.Contains(errOut, "nosuchimage") {
+			t.Errorf("docker save of an unknown image: exit %d, %q", code, errOut)
+		}
 		if ents, _ := os.ReadDir(d.run); len(ents) > 0 {
 			for _, e := range ents {
 				if strings.HasPrefix(e.Name(), "save-") || strings.HasPrefix(e.Name(), "load-") {

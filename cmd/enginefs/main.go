@@ -240,7 +240,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 		defer stopRegistry()
 	}
-	api := dockerapi.New(fs.Local(root), dockerapi.WithTempDir(runDir))
+	api := dockerapi.New(fs.Local(root))
 	for _, addr := range cfg.docker {
 		if addr == "" {
 			continue
