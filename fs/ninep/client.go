@@ -399,7 +399,7 @@ func (c *client) SetAttr(_ context.Context, name string, a fs.SetAttr) error {
 	var valid p9.SetAttrMask
 	var attr p9.SetAttr
 	if a.Mode != nil {
-		valid.Permissions, attr.Permissions = true, p9.ModeFromOS(*a.Mode) | p9.FileMode(fs.UnixSpecial(*a.Mode))
+		valid.Permissions, attr.Permissions = true, p9.ModeFromOS(*a.Mode)|p9.FileMode(fs.UnixSpecial(*a.Mode))
 	}
 	if a.Size != nil {
 		valid.Size, attr.Size = true, uint64(*a.Size)

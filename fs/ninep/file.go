@@ -502,7 +502,6 @@ func (f *file) RenameAt(string, p9.File, string) error { return linux.EPERM }
 // Rename implements p9.File; as RenameAt, p9 never calls it.
 func (f *file) Rename(p9.File, string) error { return linux.EPERM }
 
-
 // withOwner returns ctx carrying the uid and gid a client sent with a
 // create (fs.Owner); p9 gives NoUID for Tlcreate, Tmkdir and Tsymlink,
 // whose messages carry a gid only, and the uid of the 9P2000.u forms.
