@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -131,4 +132,62 @@ func TestVolumePluginSlowCreate(t *testing.T) {
 		t.Errorf("volumes/moving/data/f after the move: %q, %v", b, err)
 	}
 	d.mustDctl("rm", "slow", "other")
+}
+
+// TestVolumeTmpfs: a local volume with type=tmpfs device=tmpfs o=size=
+// is a tmpfs of that size at the mount while containers use it, shared by
+// the containers that use it at the same time and served live in
+// volumes/<name>/data/; when none does, it is not mounted, its data is
+// gone, and volumes/<name>/data/ says the data exists only while mounted.
+func TestVolumeTmpfs(t *testing.T) {
+	d := startDaemon(t)
+	d.mustDctl("volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=64m", "tv")
+	d.mustDctl("run", "-d", "--name", "holder", "-v", "tv:/data", "busybox", "sh", "-c", "echo from-holder > /data/f; sleep 300")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(d.mnt, "volumes/tv/data/f")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volumes/tv/data/f never appeared: %s", d.sh("ls -la volumes/tv/data/ 2>&1 || true"))
+		}
+	}
+	out := d.mustDctl("exec", "holder", "sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f1,3,4; df -k /data | tail -1 | tr -s ' ' | cut -d' ' -f2")
+	if !strings.HasPrefix(out, "tmpfs tmpfs rw,") || !strings.Contains(out, "size=65536k") || !strings.HasSuffix(out, "\n65536\n") {
+		t.Errorf("the volume's mount in the container:\n%s", out)
+	}
+	// A second container at the same time, and the tree, see the same files.
+	if got := d.mustDctl("run", "--rm", "-v", "tv:/data", "busybox", "sh", "-c", "cat /data/f; echo from-second > /data/g"); got != "from-holder\n" {
+		t.Errorf("a second container reads %q", got)
+	}
+	if got := d.sh("cat volumes/tv/data/f volumes/tv/data/g && echo from-tree > volumes/tv/data/h"); got != "from-holder\nfrom-second\n" {
+		t.Errorf("volumes/tv/data reads %q", got)
+	}
+	if got := d.mustDctl("exec", "holder", "cat", "/data/h"); got != "from-tree\n" {
+		t.Errorf("the holder reads %q from the file written in the tree", got)
+	}
+	var docs []struct{ Mountpoint string }
+	if err := json.Unmarshal([]byte(d.mustDctl("volume", "inspect", "tv")), &docs); err != nil || len(docs) != 1 || docs[0].Mountpoint == "" {
+		t.Fatalf("volume inspect tv: %+v, %v", docs, err)
+	}
+	if !isMounted(docs[0].Mountpoint) {
+		t.Errorf("%s is not a mount point while a container uses it", docs[0].Mountpoint)
+	}
+
+	// No container uses it: unmounted, the data gone with the tmpfs, the
+	// tree's data/ unavailable rather than an empty directory that a write
+	// would fill under the next mount.
+	d.mustDctl("rm", "-f", "holder")
+	if isMounted(docs[0].Mountpoint) {
+		t.Errorf("%s is still mounted with no container", docs[0].Mountpoint)
+	}
+	if _, errOut, err := d.trySh("ls volumes/tv/data/"); err == nil || !strings.Contains(errOut, "Resource temporarily unavailable") {
+		t.Errorf("volumes/tv/data/ with no container: %v %q; want EAGAIN (the data exists only while mounted)", err, errOut)
+	}
+	if _, _, err := d.trySh("echo x > volumes/tv/data/lost"); err == nil {
+		t.Error("a write into volumes/tv/data/ with no container succeeded")
+	}
+	if got := d.mustDctl("run", "--rm", "-v", "tv:/data", "busybox", "ls", "/data"); got != "" {
+		t.Errorf("a new tmpfs holds %q", got)
+	}
+	d.mustDctl("volume", "rm", "tv")
 }

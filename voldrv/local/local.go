@@ -167,16 +167,27 @@ func (d *driver) Unmount(_ context.Context, name, id string) error {
 	return nil
 }
 
-// Path implements voldrv.Driver: the data directory, which for a volume of
-// a type holds its data only while mounted.
+// Path implements voldrv.Driver: the data directory; "" for a volume of a
+// type (a tmpfs) that no container mounts, whose data exists only while
+// mounted: the directory under the mount is not the volume's.
 func (d *driver) Path(_ context.Context, name string) (string, error) {
 	if err := voldrv.CheckName(name); err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(d.data(name)); err != nil {
+	data := d.data(name)
+	if _, err := os.Stat(data); err != nil {
 		return "", errdefs.NotFound("volume %s: %v", name, err)
 	}
-	return d.data(name), nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o, err := d.readOptions(name)
+	if err != nil {
+		return "", fmt.Errorf("volume %s: options: %w", name, err)
+	}
+	if o.Type != "" && !mounted(data) {
+		return "", nil
+	}
+	return data, nil
 }
 
 // mounted reports whether dir is a mount point.
