@@ -109,6 +109,9 @@ func TestVolumeModes(t *testing.T) {
 	// FUSE: the client's umask (bash's, set here) applies, the daemon's
 	// (077) does not; install and mkdir -m set special bits.
 	d.mustDctl("volume", "create", "made")
+	if got := d.sh("stat -c %a volumes/made/data"); got != "755\n" {
+		t.Errorf("a new volume's directory has mode %q, want 755 (docker's)", got)
+	}
 	d.sh(`cd volumes/made/data && umask 022 && mkdir plain && echo x > plain/f && mkdir -m 1777 sticky && mkdir -m 2775 sgid &&
 		install -m 4755 /dev/null suid && umask 0 && mkdir open && echo x > open/f && touch sgid/inherit && mkdir sgid/sub`)
 	stat = "stat -c '%a %u %g %n' plain plain/f sticky sgid suid open open/f sgid/sub"

@@ -76,7 +76,17 @@ func (d *driver) Create(_ context.Context, name string, opts map[string]string) 
 	if (o.Type == "") != (o.Device == "") {
 		return errdefs.Invalid("volume %s: type= and device= go together", name)
 	}
-	if err := os.MkdirAll(d.data(name), 0o755); err != nil {
+	if err := os.MkdirAll(d.dir(name), 0o700); err != nil {
+		return fmt.Errorf("volume %s: %w", name, err)
+	}
+	// 0755 as docker's, whatever the daemon's umask; a volume that exists
+	// keeps the mode it has.
+	switch err := os.Mkdir(d.data(name), 0o755); {
+	case err == nil:
+		if err := os.Chmod(d.data(name), 0o755); err != nil {
+			return fmt.Errorf("volume %s: %w", name, err)
+		}
+	case !errors.Is(err, os.ErrExist):
 		return fmt.Errorf("volume %s: %w", name, err)
 	}
 	if o.Type == "" {
