@@ -97,15 +97,20 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			e.removeMade(ctx, made)
 		}
 	}()
+	// Volumes are made before any lock is taken: a plugin's Create may
+	// be slow, and other creates must not wait on it.
+	mounts, made, err := e.resolveMounts(ctx, &cfg, img, nil)
+	if err != nil {
+		return err
+	}
 	e.vols.use.RLock()
 	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
-	if claimed, err = e.claimName(c, name); err != nil {
+	if err := e.checkVolumes(mounts); err != nil {
 		return err
 	}
-	mounts, made, err := e.resolveMounts(ctx, &cfg, img, nil)
-	if err != nil {
+	if claimed, err = e.claimName(c, name); err != nil {
 		return err
 	}
 	eps, release, err := e.attach(c.id, &cfg, nil)
@@ -257,15 +262,19 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 			e.removeMade(ctx, made)
 		}
 	}()
+	cur := c.Record()
+	mounts, made, err := e.resolveMounts(ctx, &cfg, img, cur.Mounts) // before the locks, as in Configure
+	if err != nil {
+		return err
+	}
 	e.vols.use.RLock()
 	defer e.vols.use.RUnlock()
 	unlock := e.lockNetworks()
 	defer unlock()
-	cur := c.Record()
-	mounts, made, err := e.resolveMounts(ctx, &cfg, img, cur.Mounts)
-	if err != nil {
+	if err := e.checkVolumes(mounts); err != nil {
 		return err
 	}
+	cur = c.Record()
 	eps, release, err := e.attach(c.id, &cfg, cur.Networks)
 	if err != nil {
 		return err

@@ -43,8 +43,15 @@ type volState struct {
 	// netState.mu, then Engine.mu, then Container.mu.
 	use sync.RWMutex
 
-	mu      sync.Mutex // guards vols
-	vols    map[string]VolumeRecord
+	mu   sync.Mutex // guards vols, making and filling
+	vols map[string]VolumeRecord
+	// making are the volumes being made (ensureVolume), by name: a
+	// second create of the same name waits for the first, and nothing
+	// else waits on a driver's Create.
+	making map[string]chan struct{}
+	// filling are the locks of volumes' first fill from an image, by
+	// name, so that containers started together fill a new volume once.
+	filling map[string]*sync.Mutex
 	local   voldrv.Driver
 	plugins *plugin.Registry
 }
@@ -66,6 +73,8 @@ func (e *Engine) loadVolumes() error {
 	}
 	e.vols.local = drv
 	e.vols.vols = map[string]VolumeRecord{}
+	e.vols.making = map[string]chan struct{}{}
+	e.vols.filling = map[string]*sync.Mutex{}
 	return e.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketVolumes)
 		if err != nil {
@@ -105,14 +114,13 @@ type VolumeOptions struct {
 // CreateVolume makes a volume; creating one that exists with the same
 // driver returns it, as docker does.
 func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (VolumeRecord, error) {
-	e.vols.use.RLock()
-	defer e.vols.use.RUnlock()
 	rec, _, err := e.ensureVolume(ctx, o, false)
 	return rec, err
 }
 
 // ensureVolume returns the volume o names, making it if it does not exist;
-// made says it did. e.vols.use is held.
+// made says it did. Concurrent calls for the same new name make it once;
+// the driver's Create runs with no lock of the engine held.
 func (e *Engine) ensureVolume(ctx context.Context, o VolumeOptions, anonymous bool) (rec VolumeRecord, made bool, err error) {
 	if o.Name == "" {
 		o.Name, anonymous = newID(), true
@@ -121,29 +129,88 @@ func (e *Engine) ensureVolume(ctx context.Context, o VolumeOptions, anonymous bo
 		return VolumeRecord{}, false, err
 	}
 	o.Driver = firstOf(o.Driver, local.Name)
-	e.vols.mu.Lock()
-	defer e.vols.mu.Unlock()
-	if old, ok := e.vols.vols[o.Name]; ok {
-		if o.Driver != old.Driver && o.Driver != local.Name {
-			return VolumeRecord{}, false, errdefs.AlreadyExists("volume %s exists with driver %s, not %s", o.Name, old.Driver, o.Driver)
+	for {
+		e.vols.mu.Lock()
+		if old, ok := e.vols.vols[o.Name]; ok {
+			e.vols.mu.Unlock()
+			if o.Driver != old.Driver && o.Driver != local.Name {
+				return VolumeRecord{}, false, errdefs.AlreadyExists("volume %s exists with driver %s, not %s", o.Name, old.Driver, o.Driver)
+			}
+			return old, false, nil
 		}
-		return old, false, nil
+		busy, ok := e.vols.making[o.Name]
+		if !ok {
+			done := make(chan struct{})
+			e.vols.making[o.Name] = done
+			e.vols.mu.Unlock()
+			rec, err := e.makeVolume(ctx, o, anonymous)
+			e.vols.mu.Lock()
+			if err == nil {
+				e.vols.vols[o.Name] = rec
+			}
+			delete(e.vols.making, o.Name)
+			e.vols.mu.Unlock()
+			close(done)
+			if err != nil {
+				return VolumeRecord{}, false, err
+			}
+			e.emitObject("volume", "create", rec.Name, "driver", rec.Driver)
+			return rec, true, nil
+		}
+		e.vols.mu.Unlock()
+		// Another create makes it: take what it made, or try again if
+		// it failed.
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return VolumeRecord{}, false, ctx.Err()
+		}
 	}
+}
+
+// makeVolume makes a volume through its driver and records it; no lock of
+// the engine is held, a plugin's Create may be slow.
+func (e *Engine) makeVolume(ctx context.Context, o VolumeOptions, anonymous bool) (VolumeRecord, error) {
 	drv, err := e.volumeDriver(ctx, o.Driver)
 	if err != nil {
-		return VolumeRecord{}, false, err
+		return VolumeRecord{}, err
 	}
 	if err := drv.Create(ctx, o.Name, o.Options); err != nil {
-		return VolumeRecord{}, false, err
+		return VolumeRecord{}, err
 	}
-	rec = VolumeRecord{Name: o.Name, Driver: o.Driver, Created: time.Now().UTC(), Labels: o.Labels, Options: o.Options, Anonymous: anonymous}
+	rec := VolumeRecord{Name: o.Name, Driver: o.Driver, Created: time.Now().UTC(), Labels: o.Labels, Options: o.Options, Anonymous: anonymous}
 	if err := e.putVolume(rec); err != nil {
 		_ = drv.Remove(context.WithoutCancel(ctx), o.Name)
-		return VolumeRecord{}, false, err
+		return VolumeRecord{}, err
 	}
-	e.vols.vols[o.Name] = rec
-	e.emitObject("volume", "create", rec.Name, "driver", rec.Driver)
-	return rec, true, nil
+	return rec, nil
+}
+
+// fillLock returns the lock of the volume name's fill from an image.
+func (e *Engine) fillLock(name string) *sync.Mutex {
+	e.vols.mu.Lock()
+	defer e.vols.mu.Unlock()
+	m := e.vols.filling[name]
+	if m == nil {
+		m = &sync.Mutex{}
+		e.vols.filling[name] = m
+	}
+	return m
+}
+
+// checkVolumes checks that the volumes of mounts, which resolveMounts made
+// or found before the caller took e.vols.use, still exist: one removed in
+// between is an error, and while e.vols.use is held none goes.
+func (e *Engine) checkVolumes(mounts []MountPoint) error {
+	for _, mp := range mounts {
+		if mp.Type != mount.TypeVolume {
+			continue
+		}
+		if _, err := e.Volume(mp.Name); err != nil {
+			return errdefs.Busy("volume %s was removed while the container was being made: try again", mp.Name)
+		}
+	}
+	return nil
 }
 
 func (e *Engine) putVolume(rec VolumeRecord) error {
@@ -287,6 +354,7 @@ func (e *Engine) removeVolumeLocked(ctx context.Context, name string) error {
 	}
 	e.vols.mu.Lock()
 	delete(e.vols.vols, name)
+	delete(e.vols.filling, name)
 	e.vols.mu.Unlock()
 	e.emitObject("volume", "destroy", name, "driver", r.Driver)
 	return nil

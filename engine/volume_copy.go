@@ -57,12 +57,11 @@ func populate(rootfs, dest, dst string) error {
 		}
 		switch {
 		case name == ".":
-			if err := to.Chmod(".", info.Mode()&(os.ModePerm|os.ModeSetgid|os.ModeSticky)); err != nil {
-				return err
-			}
 			dirs = append(dirs, dirTimes{".", info.ModTime()})
 		case info.IsDir():
-			if err := to.Mkdir(name, info.Mode()&(os.ModePerm|os.ModeSetgid|os.ModeSticky)); err != nil {
+			// os.Root's Mkdir takes permission bits only, and the
+			// daemon's umask applies: the mode is set below.
+			if err := to.Mkdir(name, 0o700); err != nil {
 				return err
 			}
 			dirs = append(dirs, dirTimes{name, info.ModTime()})
@@ -75,7 +74,7 @@ func populate(rootfs, dest, dst string) error {
 				return err
 			}
 		case info.Mode().IsRegular():
-			if err := copyFile(from, to, name, info); err != nil {
+			if err := copyFile(from, to, name); err != nil {
 				return err
 			}
 		default:
@@ -86,14 +85,16 @@ func populate(rootfs, dest, dst string) error {
 				return err
 			}
 		}
-		if !info.Mode().IsRegular() {
+		if info.Mode()&os.ModeSymlink != 0 {
 			return nil
 		}
-		// After the chown, which clears setuid and setgid.
-		if special := info.Mode() & (os.ModeSetuid | os.ModeSetgid | os.ModeSticky); special != 0 {
-			if err := to.Chmod(name, info.Mode().Perm()|special); err != nil {
-				return err
-			}
+		// The image's mode exactly, after the chown (which clears setuid
+		// and setgid).
+		if err := to.Chmod(name, info.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return nil
 		}
 		return to.Chtimes(name, info.ModTime(), info.ModTime())
 	})
@@ -107,13 +108,13 @@ func populate(rootfs, dest, dst string) error {
 	return nil
 }
 
-func copyFile(from, to *os.Root, name string, info os.FileInfo) error {
+func copyFile(from, to *os.Root, name string) error {
 	in, err := from.Open(name)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := to.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, info.Mode().Perm())
+	out, err := to.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}

@@ -285,8 +285,10 @@ func (s Storage) validate() error {
 // making the volumes they name that do not exist yet; an anonymous volume
 // of prev (the mounts a config rewrite replaces) is kept for the same
 // destination. It also returns the names of the volumes it made, even with
-// an error, for the caller to remove (removeMade) if the create fails: the
-// caller holds e.vols.use for reading, and a removal takes it for writing.
+// an error, for the caller to remove (removeMade) if the create fails. It
+// runs before the caller takes e.vols.use (a driver's Create may be slow),
+// and the caller checks that the volumes are still there once it holds it
+// (checkVolumes).
 func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore.Image, prev []MountPoint) ([]MountPoint, []string, error) {
 	byDest := map[string]MountPoint{}
 	explicit := map[string]string{} // destination → what set it
@@ -465,7 +467,11 @@ func (e *Engine) mountVolumes(ctx context.Context, rec Record, rootfs string) ([
 				return nil, fmt.Errorf("volume %s: %w", mp.Name, err)
 			}
 			if !mp.NoCopy {
-				if err := populate(rootfs, mp.Destination, src); err != nil {
+				fill := e.fillLock(mp.Name)
+				fill.Lock()
+				err := populate(rootfs, mp.Destination, src)
+				fill.Unlock()
+				if err != nil {
 					e.unmountVolumes(ctx, rec)
 					return nil, fmt.Errorf("volume %s: filling it from the image's %s: %w", mp.Name, mp.Destination, err)
 				}

@@ -286,8 +286,10 @@ func (d hostDirNode) ReadDir(context.Context) ([]DirEntry, error) {
 	return out, nil
 }
 
-// Create implements Creator.
-func (d hostDirNode) Create(_ context.Context, name string, flag int, perm os.FileMode) (Node, Handle, error) {
+// Create implements Creator. A file it makes gets the owner of ctx and
+// exactly perm (see settle); a file that exists (without O_EXCL) is
+// opened as it is.
+func (d hostDirNode) Create(ctx context.Context, name string, flag int, perm os.FileMode) (Node, Handle, error) {
 	rel, err := d.child(name)
 	if err != nil {
 		return nil, nil, err
@@ -297,15 +299,44 @@ func (d hostDirNode) Create(_ context.Context, name string, flag int, perm os.Fi
 		return nil, nil, err
 	}
 	defer r.Close()
-	f, err := r.OpenFile(rel, openFlags(flag)|flag&os.O_EXCL|os.O_CREATE|syscall.O_NOFOLLOW, perm.Perm())
-	if err != nil {
-		return nil, nil, hostErr(err)
+	flags := openFlags(flag) | syscall.O_NOFOLLOW
+	node := hostFileNode{hostNode{base: d.base, rel: rel}}
+	for try := 0; ; try++ {
+		f, err := r.OpenFile(rel, flags|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			if err := d.settle(ctx, r, f, perm, false); err != nil {
+				f.Close()
+				_ = r.Remove(rel)
+				return nil, nil, hostErr(err)
+			}
+			return node, rwHandle{f}, nil
+		}
+		if !errors.Is(err, os.ErrExist) || flag&os.O_EXCL != 0 || try == 3 {
+			return nil, nil, hostErr(err)
+		}
+		// It exists: open it, unless it went meanwhile.
+		f, err = r.OpenFile(rel, flags, 0)
+		if err == nil {
+			return node, rwHandle{f}, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, hostErr(err)
+		}
 	}
-	return hostFileNode{hostNode{base: d.base, rel: rel}}, rwHandle{f}, nil
 }
 
-// Mkdir implements Mkdirer.
-func (d hostDirNode) Mkdir(_ context.Context, name string, perm os.FileMode) (Node, error) {
+// settle gives f, just made in d, the owner of ctx and the mode asked.
+func (d hostDirNode) settle(ctx context.Context, r *os.Root, f *os.File, mode os.FileMode, dir bool) error {
+	parent, err := r.Stat(d.name())
+	if err != nil {
+		return err
+	}
+	return settle(ctx, f, parent.Mode(), mode, dir)
+}
+
+// Mkdir implements Mkdirer: the directory gets the owner of ctx and
+// exactly perm, sticky and setgid bits included (see settle).
+func (d hostDirNode) Mkdir(ctx context.Context, name string, perm os.FileMode) (Node, error) {
 	rel, err := d.child(name)
 	if err != nil {
 		return nil, err
@@ -315,15 +346,25 @@ func (d hostDirNode) Mkdir(_ context.Context, name string, perm os.FileMode) (No
 		return nil, err
 	}
 	defer r.Close()
-	if err := r.Mkdir(rel, perm&(os.ModePerm|os.ModeSetgid|os.ModeSticky)); err != nil {
+	if err := r.Mkdir(rel, 0o700); err != nil {
+		return nil, hostErr(err)
+	}
+	f, err := r.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err == nil {
+		err = d.settle(ctx, r, f, perm, true)
+		f.Close()
+	}
+	if err != nil {
+		_ = r.Remove(rel)
 		return nil, hostErr(err)
 	}
 	return hostDirNode{hostNode{base: d.base, rel: rel}}, nil
 }
 
 // Symlink implements Symlinker. The target is stored as it is: it is
-// resolved by whoever follows the link (the client, the container).
-func (d hostDirNode) Symlink(_ context.Context, target, name string) (Node, error) {
+// resolved by whoever follows the link (the client, the container). The
+// link gets the owner of ctx.
+func (d hostDirNode) Symlink(ctx context.Context, target, name string) (Node, error) {
 	rel, err := d.child(name)
 	if err != nil {
 		return nil, err
@@ -335,6 +376,19 @@ func (d hostDirNode) Symlink(_ context.Context, target, name string) (Node, erro
 	defer r.Close()
 	if err := r.Symlink(target, rel); err != nil {
 		return nil, hostErr(err)
+	}
+	if o := OwnerOf(ctx); o.HasUID || o.HasGID {
+		uid, gid := -1, -1
+		if o.HasUID {
+			uid = int(o.UID)
+		}
+		if parent, err := r.Stat(d.name()); err == nil && parent.Mode()&os.ModeSetgid == 0 && o.HasGID {
+			gid = int(o.GID)
+		}
+		if err := r.Lchown(rel, uid, gid); err != nil {
+			_ = r.Remove(rel)
+			return nil, hostErr(err)
+		}
 	}
 	return hostLinkNode{hostNode{base: d.base, rel: rel}}, nil
 }

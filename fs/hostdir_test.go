@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/enginefs/enginefs/fs"
@@ -87,5 +88,76 @@ func TestHostDirConfined(t *testing.T) {
 	}
 	if data, err := os.ReadFile(secret); err != nil || string(data) != "secret\n" {
 		t.Errorf("the outside file changed: %q, %v", data, err)
+	}
+}
+
+// TestHostDirOwnerAndMode: what a HostDir creates gets the owner its
+// transport reports (fs.WithOwner) and exactly the mode asked, special bits
+// included, whatever the daemon's umask; in a setgid directory the group is
+// the directory's and a new directory is setgid, as on any file system.
+func TestHostDirOwnerAndMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (chown)")
+	}
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	base := t.TempDir()
+	d := fs.HostDir(base)
+	ctx := fs.WithOwner(context.Background(), fs.Owner{UID: 1000, GID: 1001, HasUID: true, HasGID: true})
+	if _, err := d.Mkdir(ctx, "tmp", 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Mkdir(ctx, "shared", 0o775|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(base, "shared"), 1000, 2000); err != nil {
+		t.Fatal(err)
+	}
+	_, h, err := d.Create(ctx, "suid", os.O_WRONLY|os.O_EXCL, 0o755|os.ModeSetuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	n, err := d.Lookup(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := n.(fs.Mkdirer)
+	if _, err := shared.Mkdir(ctx, "sub", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	_, h, err = n.(fs.Creator).Create(ctx, "f", os.O_WRONLY, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if _, err := n.(fs.Symlinker).Symlink(ctx, "f", "l"); err != nil {
+		t.Fatal(err)
+	}
+	// Create of an existing file without O_EXCL opens it as it is.
+	_, h, err = fs.HostDir(base).Create(context.Background(), "suid", os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	for name, want := range map[string]struct {
+		mode     os.FileMode
+		uid, gid uint32
+	}{
+		"tmp":        {os.ModeDir | os.ModeSticky | 0o777, 1000, 1001},
+		"shared":     {os.ModeDir | os.ModeSetgid | 0o775, 1000, 2000},
+		"suid":       {os.ModeSetuid | 0o755, 1000, 1001},
+		"shared/sub": {os.ModeDir | os.ModeSetgid | 0o750, 1000, 2000},
+		"shared/f":   {0o666, 1000, 2000},
+		"shared/l":   {os.ModeSymlink | 0o777, 1000, 2000},
+	} {
+		fi, err := os.Lstat(filepath.Join(base, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode() != want.mode || st.Uid != want.uid || st.Gid != want.gid {
+			t.Errorf("%s: %v %d:%d, want %v %d:%d", name, fi.Mode(), st.Uid, st.Gid, want.mode, want.uid, want.gid)
+		}
 	}
 }

@@ -319,7 +319,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if !ok {
 		return nil, nil, 0, syscall.EPERM
 	}
-	child, h, err := c.Create(ctx, name, int(flags), os.FileMode(mode&0o7777))
+	child, h, err := c.Create(withCaller(ctx), name, int(flags), os.FileMode(mode&0o777)|fs.SpecialMode(mode))
 	if err != nil {
 		return nil, nil, 0, errno(err)
 	}
@@ -337,14 +337,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if !ok {
 		return nil, syscall.EPERM
 	}
-	perm := os.FileMode(mode & 0o777)
-	if mode&syscall.S_ISGID != 0 {
-		perm |= os.ModeSetgid
-	}
-	if mode&syscall.S_ISVTX != 0 {
-		perm |= os.ModeSticky
-	}
-	child, err := m.Mkdir(ctx, name, perm)
+	child, err := m.Mkdir(withCaller(ctx), name, os.FileMode(mode&0o777)|fs.SpecialMode(mode)&(os.ModeSetgid|os.ModeSticky))
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -362,7 +355,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if !ok {
 		return nil, syscall.EPERM
 	}
-	child, err := s.Symlink(ctx, target, name)
+	child, err := s.Symlink(withCaller(ctx), target, name)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -442,4 +435,14 @@ func refresh(ctx context.Context, in *gofs.Inode, cur fs.Node, p string) {
 			refresh(ctx, ch, c, path.Join(p, name))
 		}
 	}
+}
+
+// withCaller returns ctx carrying the calling process's uid and gid as the
+// owner of what it creates (fs.Owner), as a file system gives a new file
+// to the process that makes it.
+func withCaller(ctx context.Context) context.Context {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return fs.WithOwner(ctx, fs.Owner{UID: c.Uid, GID: c.Gid, HasUID: true, HasGID: true})
+	}
+	return ctx
 }

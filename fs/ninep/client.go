@@ -201,7 +201,7 @@ func (c *client) Stat(_ context.Context, name string) (fs.Attr, error) {
 		return fs.Attr{}, pathError("stat", name, err)
 	}
 	return fs.Attr{
-		Mode:  a.Mode.OSMode(),
+		Mode:  osMode(a.Mode),
 		Size:  int64(a.Size),
 		Mtime: time.Unix(int64(a.MTimeSeconds), int64(a.MTimeNanoSeconds)),
 		UID:   uint32(a.UID),
@@ -319,7 +319,7 @@ func (c *client) Create(_ context.Context, name string, flag int, perm os.FileMo
 		return nil, pathError("create", name, err)
 	}
 	// Tlcreate turns the directory's fid into the new file's.
-	f, _, _, err := d.Create(base, openFlags(flag)|p9.OpenFlags(flag&syscall.O_EXCL), p9.ModeFromOS(perm.Perm()), p9.NoUID, p9.NoGID)
+	f, _, _, err := d.Create(base, openFlags(flag)|p9.OpenFlags(flag&syscall.O_EXCL), p9.ModeFromOS(perm.Perm())|p9.FileMode(fs.UnixSpecial(perm)), p9.NoUID, p9.NoGID)
 	if err != nil {
 		d.Close()
 		return nil, pathError("create", name, err)
@@ -334,7 +334,7 @@ func (c *client) Mkdir(_ context.Context, name string, perm os.FileMode) error {
 		return pathError("mkdir", name, err)
 	}
 	defer d.Close()
-	_, err = d.Mkdir(base, p9.ModeFromOS(perm), p9.NoUID, p9.NoGID)
+	_, err = d.Mkdir(base, p9.ModeFromOS(perm)|p9.FileMode(fs.UnixSpecial(perm)), p9.NoUID, p9.NoGID)
 	return pathError("mkdir", name, err)
 }
 
@@ -399,7 +399,7 @@ func (c *client) SetAttr(_ context.Context, name string, a fs.SetAttr) error {
 	var valid p9.SetAttrMask
 	var attr p9.SetAttr
 	if a.Mode != nil {
-		valid.Permissions, attr.Permissions = true, p9.ModeFromOS(*a.Mode)
+		valid.Permissions, attr.Permissions = true, p9.ModeFromOS(*a.Mode)|p9.FileMode(fs.UnixSpecial(*a.Mode))
 	}
 	if a.Size != nil {
 		valid.Size, attr.Size = true, uint64(*a.Size)
@@ -419,4 +419,10 @@ func (c *client) SetAttr(_ context.Context, name string, a fs.SetAttr) error {
 		attr.MTimeSeconds, attr.MTimeNanoSeconds = uint64(a.Mtime.Unix()), uint64(a.Mtime.Nanosecond())
 	}
 	return pathError("setattr", name, f.SetAttr(valid, attr))
+}
+
+// osMode is p9's OSMode with the setuid, setgid and sticky bits where
+// os.FileMode keeps them (p9's leaves the sticky bit as 01000).
+func osMode(m p9.FileMode) os.FileMode {
+	return m.OSMode()&^0o7777 | os.FileMode(m&0o777) | fs.SpecialMode(uint32(m))
 }

@@ -135,7 +135,7 @@ func (f *file) GetAttr(p9.AttrMask) (p9.QID, p9.AttrMask, p9.Attr, error) {
 	sec, nsec := uint64(mtime.Unix()), uint64(mtime.Nanosecond())
 	size := uint64(max(a.Size, 0))
 	attr := p9.Attr{
-		Mode:             p9.ModeFromOS(a.Mode),
+		Mode:             p9.ModeFromOS(a.Mode) | p9.FileMode(fs.UnixSpecial(a.Mode)),
 		NLink:            1,
 		Size:             size,
 		BlockSize:        4096,
@@ -185,7 +185,7 @@ func (f *file) SetAttr(valid p9.SetAttrMask, attr p9.SetAttr) error {
 		return nil
 	}
 	if valid.Permissions {
-		m := attr.Permissions.OSMode()
+		m := osMode(attr.Permissions)
 		change.Mode = &m
 	}
 	if valid.UID {
@@ -418,13 +418,13 @@ func (f *file) Renamed(p9.File, string) {}
 // nodes are refused everywhere.
 
 // Create implements p9.File through fs.Creator: the new file is open.
-func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.File, p9.QID, uint32, error) {
+func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, uid p9.UID, gid p9.GID) (p9.File, p9.QID, uint32, error) {
 	node, p := f.at()
 	c, ok := node.(fs.Creator)
 	if !ok {
 		return nil, p9.QID{}, 0, linux.EPERM
 	}
-	child, h, err := c.Create(f.c.ctx, name, int(flags.Mode())|int(flags)&(syscall.O_TRUNC|syscall.O_EXCL), perm.OSMode().Perm())
+	child, h, err := c.Create(withOwner(f.c.ctx, uid, gid), name, int(flags.Mode())|int(flags)&(syscall.O_TRUNC|syscall.O_EXCL), perm.OSMode().Perm()|fs.SpecialMode(uint32(perm)))
 	if err != nil {
 		return nil, p9.QID{}, 0, errno(err)
 	}
@@ -436,13 +436,13 @@ func (f *file) Create(name string, flags p9.OpenFlags, perm p9.FileMode, _ p9.UI
 }
 
 // Mkdir implements p9.File through fs.Mkdirer.
-func (f *file) Mkdir(name string, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.QID, error) {
+func (f *file) Mkdir(name string, perm p9.FileMode, uid p9.UID, gid p9.GID) (p9.QID, error) {
 	node, p := f.at()
 	m, ok := node.(fs.Mkdirer)
 	if !ok {
 		return p9.QID{}, linux.EPERM
 	}
-	child, err := m.Mkdir(f.c.ctx, name, perm.OSMode()&(os.ModePerm|os.ModeSetgid|os.ModeSticky))
+	child, err := m.Mkdir(withOwner(f.c.ctx, uid, gid), name, perm.OSMode().Perm()|fs.SpecialMode(uint32(perm))&(os.ModeSetgid|os.ModeSticky))
 	if err != nil {
 		return p9.QID{}, errno(err)
 	}
@@ -450,13 +450,13 @@ func (f *file) Mkdir(name string, perm p9.FileMode, _ p9.UID, _ p9.GID) (p9.QID,
 }
 
 // Symlink implements p9.File through fs.Symlinker.
-func (f *file) Symlink(target, name string, _ p9.UID, _ p9.GID) (p9.QID, error) {
+func (f *file) Symlink(target, name string, uid p9.UID, gid p9.GID) (p9.QID, error) {
 	node, p := f.at()
 	s, ok := node.(fs.Symlinker)
 	if !ok {
 		return p9.QID{}, linux.EPERM
 	}
-	child, err := s.Symlink(f.c.ctx, target, name)
+	child, err := s.Symlink(withOwner(f.c.ctx, uid, gid), target, name)
 	if err != nil {
 		return p9.QID{}, errno(err)
 	}
@@ -501,3 +501,14 @@ func (f *file) RenameAt(string, p9.File, string) error { return linux.EPERM }
 
 // Rename implements p9.File; as RenameAt, p9 never calls it.
 func (f *file) Rename(p9.File, string) error { return linux.EPERM }
+
+// withOwner returns ctx carrying the uid and gid a client sent with a
+// create (fs.Owner); p9 gives NoUID for Tlcreate, Tmkdir and Tsymlink,
+// whose messages carry a gid only, and the uid of the 9P2000.u forms.
+func withOwner(ctx context.Context, uid p9.UID, gid p9.GID) context.Context {
+	o := fs.Owner{UID: uint32(uid), GID: uint32(gid), HasUID: uid.Ok(), HasGID: gid.Ok()}
+	if !o.HasUID && !o.HasGID {
+		return ctx
+	}
+	return fs.WithOwner(ctx, o)
+}

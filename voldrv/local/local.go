@@ -76,7 +76,17 @@ func (d *driver) Create(_ context.Context, name string, opts map[string]string) 
 	if (o.Type == "") != (o.Device == "") {
 		return errdefs.Invalid("volume %s: type= and device= go together", name)
 	}
-	if err := os.MkdirAll(d.data(name), 0o755); err != nil {
+	if err := os.MkdirAll(d.dir(name), 0o700); err != nil {
+		return fmt.Errorf("volume %s: %w", name, err)
+	}
+	// 0755 as docker's, whatever the daemon's umask; a volume that exists
+	// keeps the mode it has.
+	switch err := os.Mkdir(d.data(name), 0o755); {
+	case err == nil:
+		if err := os.Chmod(d.data(name), 0o755); err != nil {
+			return fmt.Errorf("volume %s: %w", name, err)
+		}
+	case !errors.Is(err, os.ErrExist):
 		return fmt.Errorf("volume %s: %w", name, err)
 	}
 	if o.Type == "" {
@@ -167,16 +177,27 @@ func (d *driver) Unmount(_ context.Context, name, id string) error {
 	return nil
 }
 
-// Path implements voldrv.Driver: the data directory, which for a volume of
-// a type holds its data only while mounted.
+// Path implements voldrv.Driver: the data directory; "" for a volume of a
+// type (a tmpfs) that no container mounts, whose data exists only while
+// mounted: the directory under the mount is not the volume's.
 func (d *driver) Path(_ context.Context, name string) (string, error) {
 	if err := voldrv.CheckName(name); err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(d.data(name)); err != nil {
+	data := d.data(name)
+	if _, err := os.Stat(data); err != nil {
 		return "", errdefs.NotFound("volume %s: %v", name, err)
 	}
-	return d.data(name), nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o, err := d.readOptions(name)
+	if err != nil {
+		return "", fmt.Errorf("volume %s: options: %w", name, err)
+	}
+	if o.Type != "" && !mounted(data) {
+		return "", nil
+	}
+	return data, nil
 }
 
 // mounted reports whether dir is a mount point.

@@ -44,11 +44,18 @@ func TestOptions(t *testing.T) {
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err != nil || !contains(string(b), p) {
 		t.Errorf("%s is not mounted", p)
 	}
+	if got, err := d.Path(ctx, "tmp"); err != nil || got != p {
+		t.Errorf("Path of the mounted tmpfs volume: %q, %v; want %q", got, err, p)
+	}
 	if err := d.Unmount(ctx, "tmp", "c1"); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile("/proc/self/mountinfo"); contains(string(b), p) {
 		t.Errorf("%s is still mounted after the last unmount", p)
+	}
+	// Unmounted, its data is nowhere: not the directory under the mount.
+	if got, err := d.Path(ctx, "tmp"); err != nil || got != "" {
+		t.Errorf("Path of the unmounted tmpfs volume: %q, %v; want \"\"", got, err)
 	}
 	if err := d.Remove(ctx, "tmp"); err != nil {
 		t.Fatal(err)

@@ -17,10 +17,39 @@ import (
 type Plugin struct {
 	Root string
 
-	mu     sync.Mutex
-	vols   map[string]map[string]bool // name → ids that mounted it
-	calls  map[string]int
-	server *http.Server
+	mu          sync.Mutex
+	vols        map[string]map[string]bool // name → ids that mounted it
+	mountpoints map[string]string
+	calls       map[string]int
+	holds       map[string]chan struct{} // Creates held until released
+	server      *http.Server
+}
+
+// HoldCreate makes the plugin's Create of the volume name wait until
+// release is called, as a slow plugin's would.
+func (p *Plugin) HoldCreate(name string) (release func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := make(chan struct{})
+	p.holds[name] = ch
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// SetMountpoint makes later Mounts and Paths of the volume name answer
+// dir, as a plugin that mounts its volumes somewhere new each time would.
+func (p *Plugin) SetMountpoint(name, dir string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mountpoints[name] = dir
+}
+
+// mountpoint returns where the volume name is; p.mu is held.
+func (p *Plugin) mountpoint(name string) string {
+	if dir, ok := p.mountpoints[name]; ok {
+		return dir
+	}
+	return filepath.Join(p.Root, name)
 }
 
 // Calls returns how many requests of method ("/VolumeDriver.Mount") came.
@@ -41,7 +70,7 @@ func (p *Plugin) Mounted(name string) bool {
 // ends, its volumes under a temporary directory.
 func ServePlugin(t testing.TB, dir, name string) *Plugin {
 	t.Helper()
-	p := &Plugin{Root: t.TempDir(), vols: map[string]map[string]bool{}, calls: map[string]int{}}
+	p := &Plugin{Root: t.TempDir(), vols: map[string]map[string]bool{}, calls: map[string]int{}, holds: map[string]chan struct{}{}, mountpoints: map[string]string{}}
 	sock := filepath.Join(dir, name+".sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -71,9 +100,15 @@ func ServePlugin(t testing.TB, dir, name string) *Plugin {
 		return map[string]any{"Capabilities": map[string]string{"Scope": "local"}}
 	})
 	handle("/VolumeDriver.Create", func(req map[string]any) any {
+		name := str(req, "Name")
+		p.mu.Lock()
+		hold := p.holds[name]
+		p.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		name := str(req, "Name")
 		if _, ok := p.vols[name]; !ok {
 			p.vols[name] = map[string]bool{}
 		}
@@ -97,7 +132,7 @@ func ServePlugin(t testing.TB, dir, name string) *Plugin {
 			return map[string]string{"Err": "volume " + name + " not found"}
 		}
 		p.vols[name][str(req, "ID")] = true
-		return map[string]string{"Mountpoint": filepath.Join(p.Root, name), "Err": ""}
+		return map[string]string{"Mountpoint": p.mountpoint(name), "Err": ""}
 	})
 	handle("/VolumeDriver.Unmount", func(req map[string]any) any {
 		p.mu.Lock()
@@ -112,7 +147,7 @@ func ServePlugin(t testing.TB, dir, name string) *Plugin {
 		if _, ok := p.vols[name]; !ok {
 			return map[string]string{"Err": "volume " + name + " not found"}
 		}
-		return map[string]string{"Mountpoint": filepath.Join(p.Root, name)}
+		return map[string]string{"Mountpoint": p.mountpoint(name)}
 	})
 	handle("/VolumeDriver.Get", func(req map[string]any) any {
 		p.mu.Lock()
@@ -121,14 +156,14 @@ func ServePlugin(t testing.TB, dir, name string) *Plugin {
 		if _, ok := p.vols[name]; !ok {
 			return map[string]string{"Err": "volume " + name + " not found"}
 		}
-		return map[string]any{"Volume": map[string]string{"Name": name, "Mountpoint": filepath.Join(p.Root, name)}}
+		return map[string]any{"Volume": map[string]string{"Name": name, "Mountpoint": p.mountpoint(name)}}
 	})
 	handle("/VolumeDriver.List", func(map[string]any) any {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		var vols []map[string]string
 		for name := range p.vols {
-			vols = append(vols, map[string]string{"Name": name, "Mountpoint": filepath.Join(p.Root, name)})
+			vols = append(vols, map[string]string{"Name": name, "Mountpoint": p.mountpoint(name)})
 		}
 		return map[string]any{"Volumes": vols}
 	})
