@@ -44,10 +44,17 @@ func TestLiveRestoreKill9(t *testing.T) {
 	}
 	d.createSh("quitter", "", "sleep 1; exit 7")
 	d.sh("echo start > containers/quitter/ctl")
+	quitter := strings.TrimPrefix(strings.Fields(d.sh("cat containers/quitter/status"))[1], "pid=")
 	time.Sleep(300 * time.Millisecond)
 	keeper := d.keeperPid()
 	d.kill9()
-	time.Sleep(1500 * time.Millisecond) // the containers go on; quitter exits meanwhile
+	// The containers go on; quitter exits meanwhile (the keeper reaps it).
+	time.Sleep(1500 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); exists("/proc/" + quitter); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("quitter (pid %s) still runs 20 s after its 1 s sleep", quitter)
+		}
+	}
 	d.start()
 	if got := d.keeperPid(); got != keeper {
 		t.Errorf("the daemon started another keeper (pid %d, was %d)", got, keeper)
