@@ -131,11 +131,11 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	if err != nil {
 		return fmt.Errorf("asking the keeper what runs: %w", err)
 	}
-	inits := map[string]keeper.State{}
+	inits, inits0 := map[string]keeper.State{}, map[string]keeper.State{}
 	var execs []keeper.State
 	for _, st := range states {
 		if st.ExecID == "" {
-			inits[st.ContainerID] = st
+			inits[st.ContainerID], inits0[st.ContainerID] = st, st
 		} else {
 			execs = append(execs, st)
 		}
@@ -183,8 +183,15 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	// them exit.
 	e.restoreNetwork(ctx)
 	e.restoreVolumes(ctx)
+	// The exit of a container that ended while no daemon ran is recorded
+	// before the engine serves anyone, so that its status is never seen
+	// as running; the others are watched from now on.
 	for _, c := range adopt {
 		e.monitors.Add(1)
+		if st := inits0[c.id]; !st.Running {
+			e.monitor(c, false)
+			continue
+		}
 		go e.monitor(c, false)
 	}
 	for id := range inits {
