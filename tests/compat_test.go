@@ -57,23 +57,7 @@ func (d *daemon) dctlOnPty(in *os.File, args ...string) (string, int) {
 	if err != nil {
 		d.t.Fatalf("starting dctl on a pty: %v", err)
 	}
-	defer tty.Close()
-	var out bytes.Buffer
-	copied := make(chan struct{})
-	go func() {
-		io.Copy(&out, tty) // ends with EIO once dctl has exited
-		close(copied)
-	}()
-	err = cmd.Wait()
-	tty.Close()
-	<-copied
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		d.t.Fatalf("dctl %v on a pty: %v", args, err)
-	}
-	return strings.ReplaceAll(out.String(), "\r", ""), code
+	return readTerminal(d.t, cmd, tty)
 }
 
 // freePortPair returns a port p of loopback such that p and p+1 are free.

@@ -107,25 +107,33 @@ func (d *dockerd) onPty(rows, cols uint16, args []string, input ...string) (stri
 	if err != nil {
 		d.t.Fatalf("starting docker on a pty: %v", err)
 	}
+	return readTerminal(d.t, cmd, tty, input...)
+}
+
+// readTerminal types each input chunk 500 ms apart on tty, the terminal
+// cmd was started on, waits for cmd and returns what the terminal showed
+// (carriage returns removed) and the exit code. It closes tty.
+func readTerminal(t *testing.T, cmd *exec.Cmd, tty *os.File, input ...string) (string, int) {
+	t.Helper()
 	defer tty.Close()
 	var out bytes.Buffer
 	copied := make(chan struct{})
 	go func() {
-		io.Copy(&out, tty) // ends with EIO once the CLI has exited
+		io.Copy(&out, tty) // ends with EIO once the program has exited
 		close(copied)
 	}()
 	for _, in := range input {
 		time.Sleep(500 * time.Millisecond)
 		tty.Write([]byte(in))
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	tty.Close()
 	<-copied
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		d.t.Fatalf("docker %v on a pty: %v", args, err)
+		t.Fatalf("%s on a pty: %v", cmd.Path, err)
 	}
 	return strings.ReplaceAll(out.String(), "\r", ""), code
 }
