@@ -16,7 +16,6 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-connections/proxy"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/vishvananda/netlink"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/netdrv"
@@ -195,7 +194,7 @@ func (e *Engine) hotplug(ctx context.Context, rec Record, n *netEntry, ep *Endpo
 	if sb == nil || sb.ns == "" {
 		return errdefs.Busy("container %s has no network namespace to join", short(rec.ID))
 	}
-	ifname, err := freeIfName(sb.ns)
+	ifname, err := netdrv.FreeIfName(sb.ns)
 	if err != nil {
 		return err
 	}
@@ -235,25 +234,6 @@ func (e *Engine) unplug(ctx context.Context, rec Record, n *netEntry, ep *Endpoi
 	}
 	dep.IfName = ifname
 	return e.netcfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), dep, sb.ns)
-}
-
-// freeIfName returns the first ethN not used in ns.
-func freeIfName(ns netdrv.Namespace) (string, error) {
-	h, err := ns.Handle()
-	if err != nil {
-		return "", err
-	}
-	defer h.Close()
-	links, err := h.LinkList()
-	if err != nil {
-		return "", err
-	}
-	for i := 0; ; i++ {
-		name := fmt.Sprintf("eth%d", i)
-		if !slices.ContainsFunc(links, func(l netlink.Link) bool { return l.Attrs().Name == name }) {
-			return name, nil
-		}
-	}
 }
 
 // withSandbox puts the sandbox's namespace in the spec: the namespace file

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -66,14 +67,9 @@ func DeleteLink(h *netlink.Handle, name string) error {
 // address is mac (an endpoint's: netdrv.MACFor its address), or an
 // errdefs.ErrNotFound error.
 func IfNameByMAC(ns Namespace, mac net.HardwareAddr) (string, error) {
-	h, err := ns.Handle()
+	links, err := linksOf(ns)
 	if err != nil {
 		return "", err
-	}
-	defer h.Close()
-	links, err := h.LinkList()
-	if err != nil {
-		return "", fmt.Errorf("listing the links of %s: %w", ns, err)
 	}
 	for _, l := range links {
 		if bytes.Equal(l.Attrs().HardwareAddr, mac) {
@@ -81,6 +77,34 @@ func IfNameByMAC(ns Namespace, mac net.HardwareAddr) (string, error) {
 		}
 	}
 	return "", errdefs.NotFound("no interface with address %s in %s", mac, ns)
+}
+
+// FreeIfName returns the first ethN no interface of ns is named.
+func FreeIfName(ns Namespace) (string, error) {
+	links, err := linksOf(ns)
+	if err != nil {
+		return "", err
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if !slices.ContainsFunc(links, func(l netlink.Link) bool { return l.Attrs().Name == name }) {
+			return name, nil
+		}
+	}
+}
+
+// linksOf lists the interfaces of ns.
+func linksOf(ns Namespace) ([]netlink.Link, error) {
+	h, err := ns.Handle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("listing the links of %s: %w", ns, err)
+	}
+	return links, nil
 }
 
 // IsNotFound reports whether a netlink error says the link is not there.
