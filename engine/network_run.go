@@ -367,9 +367,12 @@ func (e *Engine) closeNetwork(ctx context.Context) {
 	// The rules go as the bridges do: those of the networks in use stay
 	// for their containers, and with none the table goes.
 	if fw := e.netcfg.Firewall; fw != nil {
-		err := fw.Remove(ctx)
+		// One transaction either way: no moment without rules.
+		var err error
 		if len(inUse) > 0 {
 			err = fw.Sync(ctx, inUse)
+		} else {
+			err = fw.Remove(ctx)
 		}
 		if err != nil {
 			e.logf("networks: %v", err)

@@ -5,9 +5,12 @@ package tests
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 
 	"github.com/enginefs/enginefs/netdrv/firewall"
 	"github.com/enginefs/enginefs/netdrv/netdrvtest"
@@ -41,8 +44,10 @@ func TestNetworkIsolation(t *testing.T) {
 	}))
 
 	d := startDaemon(t)
+	subnets := map[string]netip.Prefix{}
 	for _, n := range []struct{ name, internal string }{{"neta", ""}, {"netb", ""}, {"neti", "--internal"}} {
-		args := []string{"network", "create", "--subnet", netdrvtest.FreeSubnet(t, 24).String()}
+		subnets[n.name] = netdrvtest.FreeSubnet(t, 24)
+		args := []string{"network", "create", "--subnet", subnets[n.name].String()}
 		if n.internal != "" {
 			args = append(args, n.internal)
 		}
@@ -69,8 +74,31 @@ func TestNetworkIsolation(t *testing.T) {
 			t.Errorf("a container on %s reached the outside as %q, want %q (masqueraded)", network, got, want)
 		}
 	}
+	// (An internal network has no gateway, so this holds by routing too;
+	// the rules are a second wall.)
 	if got, _, code := d.dctl("run", "--rm", "--network", "neti", "busybox", "sh", "-c", noFetch("http://"+out.Addr.String()+"/")); code == 0 {
 		t.Errorf("a container on the internal neti reached the outside: %q", got)
+	}
+	// A machine beyond the host that routes to neta through the host
+	// reaches no container: the host forwards, but not into a bridge.
+	h, err := out.NS.Handle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	dst := subnets["neta"]
+	if err := h.RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), 32)}, Gw: out.HostAddr.AsSlice()}); err != nil {
+		t.Fatalf("a route to %s in the outside namespace: %v", dst, err)
+	}
+	err = out.NS.Do(func() error {
+		c, err := net.DialTimeout("tcp4", ipA+":80", 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if err == nil {
+		t.Errorf("a connection from beyond the host reached weba (%s:80), which publishes no port", ipA)
 	}
 
 	conn, err := nftables.New()

@@ -1,9 +1,11 @@
 // Package firewall keeps the netfilter rules of the engine's bridge
 // networks, as docker's iptables rules do: networks are isolated from each
-// other, an internal network reaches nothing beyond its bridge, and what
-// the other bridge networks send out of the host is masqueraded. While a
-// bridge network that is not internal exists, the host forwards IPv4
-// (net.ipv4.ip_forward=1, as dockerd sets it).
+// other, an internal network reaches nothing beyond its bridge, no
+// connection from beyond the host reaches a container unless through a
+// published port (the daemon's proxy), and what the other bridge networks
+// send out of the host is masqueraded. While a bridge network that is not
+// internal exists, the host forwards IPv4 (net.ipv4.ip_forward=1, as
+// dockerd sets it; it stays on after the daemon).
 //
 // The rules live in one nftables table per daemon (family inet), made over
 // netlink with github.com/google/nftables: no nft or iptables binary runs.
@@ -20,8 +22,10 @@
 //			ct state established,related accept
 //			iifname INTERNAL oifname != INTERNAL drop    # each internal bridge, both ways
 //			oifname INTERNAL iifname != INTERNAL drop
+//			iifname INTERNAL accept
 //			iifname BR oifname @bridges oifname != BR drop   # each other bridge
 //			iifname BR accept
+//			oifname @bridges drop   # no connection from elsewhere into a bridge
 //		}
 //		chain postrouting {
 //			type nat hook postrouting priority srcnat; policy accept;
@@ -156,6 +160,9 @@ func (f *Firewall) Sync(ctx context.Context, nets []netdrv.Network) error {
 			if n.Internal {
 				rule(fwd, concat(is(expr.MetaKeyIIFNAME, br), isNot(expr.MetaKeyOIFNAME, br), verdict(expr.VerdictDrop))...)
 				rule(fwd, concat(is(expr.MetaKeyOIFNAME, br), isNot(expr.MetaKeyIIFNAME, br), verdict(expr.VerdictDrop))...)
+				// What is left is the bridge's own traffic (seen here
+				// where br_netfilter passes bridged packets to IP).
+				rule(fwd, concat(is(expr.MetaKeyIIFNAME, br), verdict(expr.VerdictAccept))...)
 				continue
 			}
 			rule(fwd, concat(is(expr.MetaKeyIIFNAME, br), in(expr.MetaKeyOIFNAME, set), isNot(expr.MetaKeyOIFNAME, br), verdict(expr.VerdictDrop))...)
@@ -164,6 +171,10 @@ func (f *Firewall) Sync(ctx context.Context, nets []netdrv.Network) error {
 				rule(nat, concat(from(n.Subnet), isNot(expr.MetaKeyOIFNAME, br), []expr.Any{&expr.Masq{}})...)
 			}
 		}
+		// Nothing else enters a bridge: a host that forwards must not
+		// route other machines' connections to the containers (published
+		// ports go through the daemon's proxy, not through here).
+		rule(fwd, concat(in(expr.MetaKeyOIFNAME, set), verdict(expr.VerdictDrop))...)
 	})
 	if setErr != nil {
 		return fmt.Errorf("firewall table %s: %w", f.table, setErr)

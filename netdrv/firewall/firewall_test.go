@@ -64,20 +64,20 @@ func TestSyncRemove(t *testing.T) {
 	if err := fw.Sync(ctx, nets); err != nil {
 		t.Fatal(err)
 	}
-	// forward: established, 2 per bridge; postrouting: a masquerade per
-	// bridge that is not internal.
+	// forward: established, 2 per bridge (3 per internal one) and the
+	// last drop; postrouting: a masquerade per bridge that is not internal.
 	if os.Getenv("SHOWNFT") != "" {
 		out, _ := exec.Command("nsenter", "--net="+ns.Path(), "nft", "list", "ruleset").CombinedOutput()
 		t.Logf("%s", out)
 	}
-	if fwd, nat := count(); fwd != 7 || nat != 2 {
-		t.Errorf("after Sync of 3 bridges (1 internal): %d forward rules, %d nat rules; want 7 and 2", fwd, nat)
+	if fwd, nat := count(); fwd != 9 || nat != 2 {
+		t.Errorf("after Sync of 3 bridges (1 internal): %d forward rules, %d nat rules; want 9 and 2", fwd, nat)
 	}
 	if err := fw.Sync(ctx, nets[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if fwd, nat := count(); fwd != 3 || nat != 1 {
-		t.Errorf("after Sync of 1 bridge: %d forward rules, %d nat rules; want 3 and 1", fwd, nat)
+	if fwd, nat := count(); fwd != 4 || nat != 1 {
+		t.Errorf("after Sync of 1 bridge: %d forward rules, %d nat rules; want 4 and 1", fwd, nat)
 	}
 	if err := fw.Remove(ctx); err != nil {
 		t.Fatal(err)
