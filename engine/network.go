@@ -160,7 +160,19 @@ func (e *Engine) CreateNetwork(ctx context.Context, o NetworkOptions) (NetworkRe
 		return NetworkRecord{}, err
 	}
 	e.net.nets[rec.ID] = &netEntry{rec: rec, pool: pool}
-	e.syncFirewall(ctx)
+	if err := e.syncFirewall(ctx); err != nil {
+		// A network without its rules would not be isolated: it is not
+		// made at all.
+		delete(e.net.nets, rec.ID)
+		if derr := e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(rec.ID)) }); derr != nil {
+			e.logf("network %s: %v", rec.Name, derr)
+		}
+		_ = drv.Teardown(context.WithoutCancel(ctx), rec.spec())
+		if rerr := e.syncFirewall(ctx); rerr != nil {
+			e.logf("networks: %v", rerr)
+		}
+		return NetworkRecord{}, errdefs.Unavailable("network %s: its firewall rules: %w", o.Name, err)
+	}
 	e.emitObject("network", "create", rec.ID, "name", rec.Name, "type", rec.Driver)
 	return rec, nil
 }
@@ -244,24 +256,25 @@ func (e *Engine) removeNetworkLocked(ctx context.Context, n *netEntry) error {
 		return fmt.Errorf("network %s: %w", n.rec.Name, err)
 	}
 	delete(e.net.nets, n.rec.ID)
-	e.syncFirewall(ctx)
+	if err := e.syncFirewall(ctx); err != nil {
+		// The rules of a bridge that is gone match nothing.
+		e.logf("networks: %v", err)
+	}
 	e.emitObject("network", "destroy", n.rec.ID, "name", n.rec.Name, "type", n.rec.Driver)
 	return nil
 }
 
 // syncFirewall makes the firewall's rules those of the networks there are.
 // e.net.mu is held.
-func (e *Engine) syncFirewall(ctx context.Context) {
+func (e *Engine) syncFirewall(ctx context.Context) error {
 	if e.netcfg.Firewall == nil {
-		return
+		return nil
 	}
 	specs := make([]netdrv.Network, 0, len(e.net.nets))
 	for _, n := range e.sortedNetworks() {
 		specs = append(specs, n.rec.spec())
 	}
-	if err := e.netcfg.Firewall.Sync(context.WithoutCancel(ctx), specs); err != nil {
-		e.logf("networks: %v", err)
-	}
+	return e.netcfg.Firewall.Sync(context.WithoutCancel(ctx), specs)
 }
 
 // PruneNetworks removes every user-defined network no container is attached

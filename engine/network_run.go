@@ -264,7 +264,9 @@ func (e *Engine) restoreNetwork(ctx context.Context) {
 		return
 	}
 	e.net.mu.RLock()
-	e.syncFirewall(ctx)
+	if err := e.syncFirewall(ctx); err != nil {
+		e.logf("networks: %v (the bridge networks are not isolated)", err)
+	}
 	e.net.mu.RUnlock()
 	running := map[string]bool{}
 	for _, c := range e.List() {
