@@ -97,8 +97,13 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			e.removeMade(ctx, made)
 		}
 	}()
-	// Volumes are made before any lock is taken: a plugin's Create may
-	// be slow, and other creates must not wait on it.
+	// The name first (it takes only the engine's lock): a create refused
+	// for its name makes nothing. Then the volumes, before any other
+	// lock is taken: a plugin's Create may be slow, and other creates
+	// must not wait on it.
+	if claimed, err = e.claimName(c, name); err != nil {
+		return err
+	}
 	mounts, made, err := e.resolveMounts(ctx, &cfg, img, nil)
 	if err != nil {
 		return err
@@ -108,9 +113,6 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	unlock := e.lockNetworks()
 	defer unlock()
 	if err := e.checkVolumes(mounts); err != nil {
-		return err
-	}
-	if claimed, err = e.claimName(c, name); err != nil {
 		return err
 	}
 	eps, release, err := e.attach(c.id, &cfg, nil)

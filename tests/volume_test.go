@@ -379,3 +379,20 @@ func TestVolumePlugin(t *testing.T) {
 		t.Errorf("a volume with a missing driver: exit %d, %q", code, errOut)
 	}
 }
+
+// TestCreateRefusedMakesNothing: a create refused because its name is
+// taken makes neither the volume nor the bind source it names.
+func TestCreateRefusedMakesNothing(t *testing.T) {
+	d := startDaemon(t)
+	d.mustDctl("create", "--name", "taken", "busybox", "true")
+	src := filepath.Join(t.TempDir(), "newdir")
+	if _, errOut, code := d.dctl("create", "--name", "taken", "-v", src+":/x", "-v", "freshvol:/y", "busybox", "true"); code == 0 || !strings.Contains(errOut, "taken") {
+		t.Fatalf("a second create named taken: exit %d, %q", code, errOut)
+	}
+	if ls := d.mustDctl("volume", "ls", "-q"); strings.Contains(ls, "freshvol") {
+		t.Errorf("the refused create made its volume:\n%s", ls)
+	}
+	if exists(src) {
+		t.Errorf("the refused create made its bind source %s", src)
+	}
+}
