@@ -320,21 +320,31 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer h.Close()
+	// A body cut short (the client went away, a chunked body ended early)
+	// is dropped, not loaded at the close.
+	abort := func(err error) error {
+		_ = fs.TruncateHandle(context.WithoutCancel(ctx), h, 0)
+		return err
+	}
 	buf := make([]byte, 1<<20)
-	for off := int64(0); ; {
-		n, rerr := io.ReadFull(r.Body, buf)
+	off := int64(0)
+	for {
+		n, rerr := r.Body.Read(buf)
 		if n > 0 {
 			if _, err := h.WriteAt(ctx, buf[:n], off); err != nil {
-				return err
+				return abort(err)
 			}
 			off += int64(n)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return errdefs.Invalid("docker load: reading the archive: %w", rerr)
+			return abort(errdefs.Invalid("docker load: reading the archive: %w", rerr))
 		}
+	}
+	if r.ContentLength > 0 && off != r.ContentLength {
+		return abort(errdefs.Invalid("docker load: the archive ended after %d of %d bytes", off, r.ContentLength))
 	}
 	replyb, err := fs.ReadHandle(ctx, h)
 	if err != nil {

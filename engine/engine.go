@@ -97,6 +97,15 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		o(e)
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	// The scratch directory holds what lives as long as an open file of
+	// a client (an image archive on its way in or out); what a killed
+	// daemon left there is nobody's.
+	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
+		return nil, fmt.Errorf("emptying %s: %w", filepath.Join(dir, "tmp"), err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "containers"), 0o700); err != nil {
 		return nil, fmt.Errorf("engine state: %w", err)
 	}
@@ -124,6 +133,11 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 	}
 	return e, nil
 }
+
+// ScratchDir returns a directory of the engine's state for short-lived
+// files (image archives a client sends or reads), on the state's disk
+// rather than in a tmpfs, and emptied when the engine starts.
+func (e *Engine) ScratchDir() string { return filepath.Join(e.dir, "tmp") }
 
 // restore matches the records with what the keeper runs or remembers.
 func (e *Engine) restore(ctx context.Context, recs []Record) error {

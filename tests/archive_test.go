@@ -111,6 +111,29 @@ func TestArchiveFiles(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// An upload dropped by a truncate to 0 is not loaded at the close.
+	d.mustDctl("rmi", "busybox")
+	before := d.sh("cat images/err")
+	h, err = c.Open(ctx, "images/load", os.O_RDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteAt(ctx, archive[:len(archive)/2], 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.(fs.Truncater).Truncate(ctx, 0); err != nil {
+		t.Fatalf("truncate of images/load: %v", err)
+	}
+	h.Close()
+	time.Sleep(300 * time.Millisecond)
+	if imgs := d.mustDctl("images"); strings.Contains(imgs, "busybox") {
+		t.Errorf("a dropped upload was loaded:\n%s", imgs)
+	}
+	if after := d.sh("cat images/err"); after != before {
+		t.Errorf("a dropped upload was loaded at the close: images/err %q", after)
+	}
+	d.mustDctl("load", "-i", shTar)
+
 	// dctl over 9P on TCP, as from another host: save to a file and to
 	// stdout, load from a file and from stdin, and the daemon's messages.
 	dTar := filepath.Join(t.TempDir(), "dctl.tar")

@@ -25,8 +25,10 @@ import (
 //	             file closed without that read is loaded at close, its
 //	             error in images/err (`cat x.tar > images/load`).
 //
-// The archive is kept in a file of the daemon's temporary directory while
-// the file is open, not in memory.
+// The archive is kept in a file of the engine's scratch directory while
+// the file is open, not in memory. A truncate to 0 of images/load after a
+// write drops what was written: a client whose upload failed says so, and
+// nothing is loaded at the close.
 
 var saveGrammar = ctl.Grammar{{Name: "save", MinArgs: 1, MaxArgs: -1, Usage: "save REF..."}}
 
@@ -72,7 +74,7 @@ func (h *saveHandle) save(ctx context.Context, p []byte) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "enginefs-save-")
+	dir, err := os.MkdirTemp(h.t.e.ScratchDir(), "save-")
 	if err != nil {
 		return errdefs.Unavailable("save: %w", err)
 	}
@@ -132,7 +134,7 @@ func (loadFile) Truncate(_ context.Context, size int64) error {
 }
 
 func (f loadFile) Open(context.Context, int) (fs.Handle, error) {
-	tmp, err := os.CreateTemp("", "enginefs-load-*.tar")
+	tmp, err := os.CreateTemp(f.t.e.ScratchDir(), "load-*.tar")
 	if err != nil {
 		return nil, errdefs.Unavailable("load: %w", err)
 	}
@@ -153,22 +155,34 @@ type loadHandle struct {
 func (h *loadHandle) WriteAt(_ context.Context, p []byte, off int64) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var err error
 	if h.done {
-		return 0, errdefs.Busy("load: the archive is loaded; open images/load again for another")
+		err = errdefs.Busy("load: the archive is loaded; open images/load again for another")
+	} else if _, werr := h.file.WriteAt(p, off); werr != nil {
+		err = errdefs.Unavailable("load: keeping the archive: %w", werr)
+	}
+	if err != nil {
+		h.t.slot("images").Set(err)
+		return 0, err
 	}
 	h.wrote = true
-	return h.file.WriteAt(p, off)
+	return len(p), nil
 }
 
-// Truncate implements fs.Truncater on the open file, as the shell's
-// redirection sends it.
+// Truncate implements fs.Truncater on the open file: the shell's
+// redirection truncates to 0 before it writes, and a client whose upload
+// failed truncates to 0 to drop it.
 func (h *loadHandle) Truncate(_ context.Context, size int64) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.done {
 		return errdefs.Busy("load: the archive is loaded")
 	}
-	return h.file.Truncate(size)
+	if size != 0 {
+		return errdefs.Invalid("load: cannot truncate to %d bytes", size)
+	}
+	h.wrote = false
+	return h.file.Truncate(0)
 }
 
 // load loads the archive once; h.mu is held.

@@ -105,6 +105,10 @@ func (c *cli) load(ctx context.Context, in *os.File, progress bool) error {
 	_, err = io.Copy(countWriter{w, &n}, readerCtx{ctx, in})
 	stop()
 	if err != nil {
+		// Drop what was sent: the daemon would load it at the close.
+		if t, ok := h.(fs.Truncater); ok {
+			_ = t.Truncate(context.WithoutCancel(ctx), 0)
+		}
 		if w.err != nil {
 			return c.withMessage(ctx, client, "images/err", w.err)
 		}

@@ -297,6 +297,15 @@ func (h *handle) WriteAt(ctx context.Context, p []byte, off int64) (int, error) 
 	return total, nil
 }
 
+// Truncate implements fs.Truncater: a Tsetattr of the size on the open
+// fid, which the tree hands to the open file (fs.TruncateHandle).
+func (h *handle) Truncate(ctx context.Context, size int64) error {
+	_, err := h.c.io(ctx, func() (int, error) {
+		return 0, h.f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: uint64(size)})
+	})
+	return pathError("truncate", h.name, err)
+}
+
 // Close implements fs.Handle: it clunks the fid.
 func (h *handle) Close() error { return pathError("close", h.name, h.f.Close()) }
 
