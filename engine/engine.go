@@ -41,6 +41,7 @@ type Engine struct {
 
 	closing  atomic.Bool    // Close was called: no more starts
 	monitors sync.WaitGroup // one per live process watched
+	running  sync.WaitGroup // one per transfer (pull, push) in progress
 
 	events eventLog // recent events and their readers
 
@@ -269,6 +270,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Store(true)
 	e.cancel()
 	e.monitors.Wait()
+	e.running.Wait()
 	e.closeNetwork(ctx)
 	return e.db.Close()
 }

@@ -166,8 +166,8 @@ func (ts *transfers) gc() {
 	}
 }
 
-// StartTransfer runs tr in the background; it ends with the transfer, not
-// with ctx (Transfer.Cancel stops it). A transfer runs once: a second
+// StartTransfer runs tr in the background; it ends with the transfer or
+// the engine, not with ctx (Transfer.Cancel stops it). A transfer runs once: a second
 // start is an errdefs.ErrBusy error.
 func (e *Engine) StartTransfer(ctx context.Context, tr *Transfer, req TransferRequest) error {
 	tr.mu.Lock()
@@ -175,10 +175,18 @@ func (e *Engine) StartTransfer(ctx context.Context, tr *Transfer, req TransferRe
 		tr.mu.Unlock()
 		return errdefs.Busy("%s job %s has run already", tr.Kind, tr.N)
 	}
-	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := e.closed(); err != nil {
+		tr.mu.Unlock()
+		return err
+	}
+	// The transfer lives as long as the engine: Close cancels it and
+	// waits for its end, so nothing writes to the store after it.
+	jctx, cancel := context.WithCancel(e.ctx)
 	tr.started, tr.cancel, tr.status = true, cancel, "running "+req.Ref
 	tr.mu.Unlock()
+	e.running.Add(1)
 	go func() {
+		defer e.running.Done()
 		defer cancel()
 		var reply, status string
 		var err error
