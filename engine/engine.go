@@ -203,11 +203,20 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	// as running; the others are watched from now on.
 	for _, c := range adopt {
 		e.monitors.Add(1)
-		if st := inits0[c.id]; !st.Running {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
 			e.monitor(c, false)
-			continue
+		}()
+		if st := inits0[c.id]; !st.Running {
+			// Bounded: a keeper that stops answering must not keep
+			// the daemon from coming up.
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				e.logf("container %s: its exit is not recorded yet", c.id)
+			}
 		}
-		go e.monitor(c, false)
 	}
 	for id := range inits {
 		e.logf("keeper runs %s, which has no record: killing it", id)
