@@ -271,6 +271,9 @@ func TestPublishedPort(t *testing.T) {
 	// Two ports of one container: one taken by another process while the
 	// daemon is down costs that one only.
 	taken, kept := freeLoopbackPort(t), freeLoopbackPort(t)
+	for kept == taken {
+		kept = freeLoopbackPort(t)
+	}
 	d.mustDctl("run", "-d", "--name", "two", "-p", fmt.Sprintf("127.0.0.1:%d:80", taken), "-p", fmt.Sprintf("127.0.0.1:%d:8080", kept),
 		"busybox", "sh", "-c", "mkdir -p /www && echo two > /www/index.html && exec httpd -f -p 8080 -h /www")
 	d.stop()

@@ -63,14 +63,22 @@ func (t *tree) slot(dir string) *fs.ErrSlot {
 }
 
 // prune drops the slots of containers that are gone (auto-removed, or
-// reserved by clone and released), so the map does not grow with every
-// container ever made. t.mu is held.
+// reserved by clone and released) and of transfers the engine forgot, so
+// the map does not grow with every container or pull ever made. t.mu is
+// held.
 func (t *tree) prune() {
 	t.added = 0
 	for dir := range t.errs {
 		if id, ok := strings.CutPrefix(dir, "containers/"); ok {
 			if _, err := t.e.Get(strings.SplitN(id, "/", 2)[0]); err != nil {
 				delete(t.errs, dir)
+			}
+		}
+		for prefix, kind := range map[string]string{"images/pulls/": engine.TransferPull, "images/pushes/": engine.TransferPush} {
+			if n, ok := strings.CutPrefix(dir, prefix); ok {
+				if _, err := t.e.TransferByNumber(kind, n); err != nil {
+					delete(t.errs, dir)
+				}
 			}
 		}
 	}
