@@ -15,7 +15,7 @@ const fsTopdirFL = 0x00020000
 // Layers are unpacked into directories made in ROOT/tmp. Without the flag
 // every layer lands in the block groups of ROOT, where the layers of the
 // last image removed were; ext4 without a journal will not reuse an inode
-// freed in the last 60 s (5 min while its table block is dirty) and scans
+// freed in the last 60 s (6 min while its table block is dirty) and scans
 // past every such inode on each create, so a pull right after an rmi spent
 // 70% of its CPU in find_inode_bit/recently_deleted (cold pull of the
 // 15,000-file fixture: 9 s, 2.2 s with the flag). It is best effort: a
