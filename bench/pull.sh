@@ -3,10 +3,12 @@
 # 15,000 files, three gzip layers; tests/fixture GoTree) from a
 # docker-registry this script starts on a loopback port. Cold (empty
 # store) and warm (image present: docker's "Image is up to date", nothing
-# downloaded) `dctl pull`, against `skopeo copy` to a local dir and
-# `podman pull` in the same hyperfine runs. Ratios are enginefs over the
-# peer (below 1: enginefs is faster). Run as root from the repository
-# after `make build fixtures` (make bench).
+# downloaded) `dctl pull`, against `skopeo copy` to a local dir (which
+# does not unpack) and `podman pull` (which does): cold pulls round robin
+# (RUNS rounds, SETTLE seconds after emptying the stores), warm ones in
+# one hyperfine run. Ratios are enginefs over the peer (below 1: enginefs
+# is faster), of the medians and per round. Run as root from the
+# repository after `make build fixtures` (make bench).
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-5}
@@ -35,32 +37,58 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 ref=127.0.0.1:$port/big:latest
 skopeo copy -q --dest-tls-verify=false "oci:$work/gotree:latest" "docker://$ref"
 start_daemon
-empty_store="bin/dctl rmi -f $ref >/dev/null 2>&1; bin/dctl image prune -a -f >/dev/null; sync"
-peers=(-n "skopeo copy" --prepare "sh -c 'rm -rf $work/skopeo; sync'" "skopeo copy -q --src-tls-verify=false docker://$ref dir:$work/skopeo")
-warm_peers=()
-if command -v podman >/dev/null; then
-	peers+=(-n "podman pull" --prepare "sh -c 'podman rmi -f $image_id >/dev/null 2>&1; sync'" "podman pull -q --tls-verify=false $ref")
-	warm_peers+=(-n "podman pull (warm)" "podman pull -q --tls-verify=false $ref")
-fi
-hyperfine -N --runs "$RUNS" --export-json "$work/cold.json" \
-	-n "dctl pull" --prepare "sh -c '$empty_store'" "bin/dctl pull -q $ref" \
-	"${peers[@]}" >"$work/cold.txt"
+# Cold pulls round robin, so the peers see the same machine load: each
+# round empties every store, syncs and waits SETTLE seconds, then pulls
+# once with each tool, in an order rotated every round.
+python3 - "$work/cold.json" "$RUNS" "$ref" "$image_id" "$work" "${SETTLE:-5}" <<'PY'
+import json, os, shutil, subprocess, sys, time
+out, runs, ref, image_id, work, settle = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
+def sh(c):
+    subprocess.run(c, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+tools = {
+    "dctl pull": (f"bin/dctl rmi -f {ref}; bin/dctl image prune -a -f", f"bin/dctl pull -q {ref}"),
+    "skopeo copy": (f"rm -rf {work}/skopeo", f"skopeo copy -q --src-tls-verify=false docker://{ref} dir:{work}/skopeo"),
+}
+if shutil.which("podman"):
+    tools["podman pull"] = (f"podman rmi -f {image_id}", f"podman pull -q --tls-verify=false {ref}")
+names = list(tools)
+times = {n: [] for n in names}
+for i in range(runs):
+    for n in names:
+        sh(tools[n][0])
+    sh("sync")
+    time.sleep(settle)
+    for n in names[i % len(names):] + names[:i % len(names)]:
+        sh("sync")
+        t = time.monotonic()
+        r = subprocess.run(tools[n][1], shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        d = time.monotonic() - t
+        if r.returncode:
+            sys.exit(f"bench: {n} failed: {r.stderr.decode()}")
+        times[n].append(d)
+json.dump({"results": [{"command": n, "times": v} for n, v in times.items()]}, open(out, "w"))
+PY
 bin/dctl pull -q "$ref" >/dev/null
 command -v podman >/dev/null && podman pull -q --tls-verify=false "$ref" >/dev/null
+warm_peers=()
+command -v podman >/dev/null && warm_peers=(-n "podman pull (warm)" "podman pull -q --tls-verify=false $ref")
 hyperfine -N --warmup 1 --runs $((RUNS * 2)) --export-json "$work/warm.json" \
 	-n "dctl pull (warm)" "bin/dctl pull -q $ref" "${warm_peers[@]}" >"$work/warm.txt"
 python3 - "$work/cold.json" "$work/warm.json" <<'PY'
-import json, sys
-med = {}
+import json, statistics, sys
+t = {}
 for f in sys.argv[1:]:
     for x in json.load(open(f))["results"]:
-        med[x["command"]] = x["median"]
-for k, v in med.items():
-    print(f"{k:20s} median {v:7.3f} s")
-d = med["dctl pull"]
+        t[x["command"]] = x["times"]
+med = {k: statistics.median(v) for k, v in t.items()}
+for k, v in t.items():
+    print(f"{k:20s} median {med[k]:7.3f} s  range {min(v):.3f}-{max(v):.3f} s  ({len(v)} runs)")
+d = "dctl pull"
 for peer in ("skopeo copy", "podman pull"):
-    if peer in med:
-        print(f"cold: dctl pull / {peer:12s} {d / med[peer]:.2f}x (target <= 1.0x for skopeo)")
+    if peer in t:
+        r = [a / b for a, b in zip(t[d], t[peer])]
+        note = "; skopeo does not unpack" if peer == "skopeo copy" else ""
+        print(f"cold: dctl pull / {peer:12s} {med[d] / med[peer]:.2f}x (per round {min(r):.2f}-{max(r):.2f}x{note})")
 if "podman pull (warm)" in med:
     print(f"warm: dctl pull / podman pull  {med['dctl pull (warm)'] / med['podman pull (warm)']:.2f}x")
 PY

@@ -132,6 +132,18 @@ func (s *Store) unpackLayer(ctx context.Context, diffID, blob v1.Hash) (int64, e
 
 // syncFS flushes the file system holding dir: cheaper than an fsync per
 // unpacked file, and the rename that follows must not overtake them.
+//
+// A layer is synced before it takes its name, not later: measured on the
+// cold pull of the 15,000-file fixture (3 layers, 2 cores, ext4), a
+// syncfs per layer costs 0.4 s of 2.05 s (no sync at all: 1.64 s), and
+// one syncfs just before the image's commit costs the same (2.14 s vs
+// 2.17 s in one run): it is the 230 MB written back either way, and per
+// layer it overlaps the other layers' download. Skipping it (a boot id
+// recorded with each unsynced layer, checked after a reboot) would save
+// those 0.4 s but let a pull report success for an image a power cut then
+// loses, which the store promises never to do; and a layer directory
+// under its name must be complete, since an unrecorded one left by a dead
+// pull is reused as it is.
 func syncFS(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 //	ROOT/blobs/sha256/<hex>       manifests, configs and layer blobs, as loaded
 //	ROOT/layers/<hex>/            one unpacked layer per diff id <hex>
 //	ROOT/empty/                   the lower directory of an image without layers
-//	ROOT/tmp/                     work in progress; emptied by New
+//	ROOT/tmp/                     work in progress; emptied by New; chattr +T (markTopDir)
 //
 // Every file and directory reaches its final name by rename after it is
 // complete and synced, and an image and its tags become visible in one
@@ -128,6 +128,10 @@ func New(root string, opts ...Option) (*Store, error) {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		db.Close()
 		return nil, classify(err, "image store: %w")
+	}
+	if err := markTopDir(tmp); err != nil {
+		db.Close()
+		return nil, classify(err, "image store: tmp: %w")
 	}
 	if err := s.read(); err != nil {
 		db.Close()

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 )
 
 var ctx = context.Background()
@@ -380,5 +381,36 @@ func TestLoadConcurrent(t *testing.T) {
 	}
 	if list, _ := s.List(ctx); len(list) != 2 {
 		t.Errorf("%d images", len(list))
+	}
+}
+
+// TestTmpTopDir: New marks ROOT/tmp, where layers are unpacked, with
+// ext4's top-directory flag (chattr +T), so a pull right after an rmi does
+// not crowd the block groups the removed layers just freed.
+func TestTmpTopDir(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fd, err := unix.Open(filepath.Join(root, "tmp"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != unix.EXT4_SUPER_MAGIC {
+		t.Skipf("the test directory is not on ext4 (f_type %#x): the top-directory flag is ext4's", st.Type)
+	}
+	flags, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags&fsTopdirFL == 0 {
+		t.Fatalf("ROOT/tmp flags %#x: no FS_TOPDIR_FL", flags)
 	}
 }
