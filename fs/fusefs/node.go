@@ -77,21 +77,6 @@ func fuseMode(m os.FileMode) uint32 {
 	return syscall.S_IFREG
 }
 
-// permBits returns the permission bits of m with setuid, setgid and sticky.
-func permBits(m os.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&os.ModeSetuid != 0 {
-		p |= syscall.S_ISUID
-	}
-	if m&os.ModeSetgid != 0 {
-		p |= syscall.S_ISGID
-	}
-	if m&os.ModeSticky != 0 {
-		p |= syscall.S_ISVTX
-	}
-	return p
-}
-
 // inoOf returns the inode number of the node at p with attributes a.
 func inoOf(p string, a fs.Attr) uint64 {
 	if a.Ino != 0 {
@@ -102,7 +87,7 @@ func inoOf(p string, a fs.Attr) uint64 {
 
 // fillAttr turns an fs.Attr into FUSE attributes.
 func fillAttr(out *fuse.Attr, p string, a fs.Attr) {
-	out.Mode = fuseMode(a.Mode) | permBits(a.Mode)
+	out.Mode = fuseMode(a.Mode) | uint32(a.Mode.Perm()) | fs.UnixSpecial(a.Mode)
 	out.Ino = inoOf(p, a)
 	out.Owner = fuse.Owner{Uid: a.UID, Gid: a.GID}
 	out.Size = uint64(max(a.Size, 0))
