@@ -43,6 +43,7 @@ type serverConn struct {
 	ctx    context.Context // the connection's: p9.File methods have none
 	cancel context.CancelFunc
 	root   fs.Dir // what every attach gets
+	peers  *conns // the connections of the same Serve, this one included
 
 	rbuf frame // what is left of the request p9 is reading
 
@@ -74,12 +75,42 @@ type request struct {
 	name   string
 }
 
-func newServerConn(ctx context.Context, cancel context.CancelFunc, nc net.Conn, root fs.Dir) *serverConn {
+// conns are the connections one Serve serves, so that a rename on one
+// moves the fids and files of all (serverConn.moved).
+type conns struct {
+	mu sync.Mutex
+	m  map[*serverConn]struct{}
+}
+
+func (cs *conns) add(c *serverConn) {
+	cs.mu.Lock()
+	cs.m[c] = struct{}{}
+	cs.mu.Unlock()
+}
+
+func (cs *conns) remove(c *serverConn) {
+	cs.mu.Lock()
+	delete(cs.m, c)
+	cs.mu.Unlock()
+}
+
+func (cs *conns) all() []*serverConn {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	out := make([]*serverConn, 0, len(cs.m))
+	for c := range cs.m {
+		out = append(out, c)
+	}
+	return out
+}
+
+func newServerConn(ctx context.Context, cancel context.CancelFunc, nc net.Conn, root fs.Dir, peers *conns) *serverConn {
 	return &serverConn{
 		nc:       nc,
 		ctx:      ctx,
 		cancel:   cancel,
 		root:     root,
+		peers:    peers,
 		inflight: map[uint16]*request{},
 		opening:  map[uint32]*file{},
 		open:     map[uint32]*file{},

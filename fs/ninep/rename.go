@@ -142,12 +142,16 @@ func (c *serverConn) rename(ctx context.Context, oldDir, oldName, newDir, newNam
 	if err := r.Rename(ctx, oldName, d, newName); err != nil {
 		return err
 	}
-	c.moved(ctx, path.Join(oldDir, oldName), path.Join(newDir, newName))
+	from, to := path.Join(oldDir, oldName), path.Join(newDir, newName)
+	for _, pc := range c.peers.all() {
+		pc.moved(ctx, from, to)
+	}
 	return nil
 }
 
-// moved tells the fids and files at from, and below it, that they are at
-// to now: their paths change and their nodes are looked up again there.
+// moved tells the fids and files of the connection at from, and below it,
+// that they are at to now: their paths change and their nodes are looked
+// up again there. A rename calls it on every connection of the server.
 func (c *serverConn) moved(ctx context.Context, from, to string) {
 	under := func(p string) (string, bool) {
 		if p == from {

@@ -15,7 +15,7 @@ import (
 
 // TestRenameMovesFids: the fids of a directory that is renamed, and of the
 // files below it, follow it, as p9's own rename makes them (its Renamed),
-// for Trenameat and for Trename.
+// for Trenameat and for Trename, on every connection of the server.
 func TestRenameMovesFids(t *testing.T) {
 	host := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(host, "d", "sub"), 0o755); err != nil {
@@ -102,5 +102,26 @@ func TestRenameMovesFids(t *testing.T) {
 	}
 	if err := c.Rename(dctx, "host/e", "host/e/sub/x"); err == nil {
 		t.Error("moving a directory into itself succeeded")
+	}
+
+	// The fids of another connection move too.
+	fc2, err := Dial(dctx, "unix:"+l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc2.Close()
+	sub2, _, err := fc2.(*client).walk("host/e/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub2.Close()
+	if err := c.Rename(dctx, "host/e", "host/e3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(host, "e3", "sub", "h"), []byte("in h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(sub2, "h"); got != "in h\n" {
+		t.Errorf("h through another connection's fid of sub: %q", got)
 	}
 }

@@ -116,6 +116,7 @@ func Serve(ctx context.Context, l net.Listener, root fs.Dir) error {
 	stop := context.AfterFunc(sctx, func() { l.Close() })
 	defer stop()
 
+	peers := &conns{m: map[*serverConn]struct{}{}}
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -140,7 +141,7 @@ func Serve(ctx context.Context, l net.Listener, root fs.Dir) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			serveConn(sctx, nc, root)
+			serveConn(sctx, nc, root, peers)
 		}()
 	}
 }
@@ -148,12 +149,14 @@ func Serve(ctx context.Context, l net.Listener, root fs.Dir) error {
 // serveConn serves one connection with a p9 server of its own (p9's path
 // locks are then per connection too) and returns once it is closed and every
 // request on it has returned.
-func serveConn(ctx context.Context, nc net.Conn, root fs.Dir) {
+func serveConn(ctx context.Context, nc net.Conn, root fs.Dir, peers *conns) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	c := newServerConn(ctx, cancel, nc, root)
+	c := newServerConn(ctx, cancel, nc, root, peers)
+	peers.add(c)
+	defer peers.remove(c)
 	defer func() {
 		// p9 v0.3.0's Handle can panic in its WaitGroup as a connection
 		// ends (see serverConn.settle): that must not take the daemon down.
