@@ -89,8 +89,9 @@ func pathError(op, name string, err error) error {
 	return errdefs.Unavailable("ninep: %s %s: %w", op, name, err)
 }
 
-// walk walks to name one element at a time, into a new fid, and returns it
-// with its QID.
+// walk walks to name into a new fid, and returns it with its QID: one
+// Twalk for up to 16 elements (MAXWELEM), as the server walks them one by
+// one and fails the whole walk when one fails.
 func (c *client) walk(name string) (p9.File, p9.QID, error) {
 	cur, qid := c.root, p9.QID{Type: p9.TypeDir}
 	elems := strings.Split(strings.TrimPrefix(path.Clean("/"+name), "/"), "/")
@@ -101,22 +102,27 @@ func (c *client) walk(name string) (p9.File, p9.QID, error) {
 		_, f, err := c.root.Walk(nil)
 		return f, qid, err
 	}
-	for _, e := range elems {
-		qids, next, err := cur.Walk([]string{e})
+	for len(elems) > 0 {
+		step := elems[:min(len(elems), maxWalk)]
+		elems = elems[len(step):]
+		qids, next, err := cur.Walk(step)
 		if cur != c.root {
 			cur.Close()
 		}
 		if err != nil {
 			return nil, p9.QID{}, err
 		}
-		if len(qids) != 1 {
+		if len(qids) != len(step) {
 			next.Close()
 			return nil, p9.QID{}, linux.ENOENT
 		}
-		cur, qid = next, qids[0]
+		cur, qid = next, qids[len(qids)-1]
 	}
 	return cur, qid, nil
 }
+
+// maxWalk is the most names one Twalk carries (9P's MAXWELEM).
+const maxWalk = 16
 
 // openFlags turns os.O_* flags into Tlopen's (Linux's open flags).
 func openFlags(flag int) p9.OpenFlags {
