@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 
+	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -228,12 +229,12 @@ func (sc stdinCopy) run(ctx context.Context, in io.Reader) error {
 		return err
 	}
 	defer h.Close()
-	esc := escapeScanner{keys: sc.keys}
+	esc := detachkeys.Scanner{Keys: sc.keys}
 	buf := make([]byte, 32*1024)
 	wrote := false
 	for {
 		n, rerr := in.Read(buf)
-		data, detach := esc.feed(buf[:n])
+		data, detach := esc.Feed(buf[:n])
 		if len(data) > 0 || (rerr == io.EOF && !wrote) {
 			// A zero-length write at EOF makes the close count as a
 			// writer's, so an empty input still ends the process's.
@@ -265,69 +266,6 @@ func (sc stdinCopy) write(ctx context.Context, h fs.Handle, p []byte) error {
 	}
 }
 
-// escapeScanner finds the detach keys in the input: the bytes of a partial
-// match are held until the match completes (detach) or fails (passed on),
-// as docker's escape proxy does.
-type escapeScanner struct {
-	keys []byte
-	held []byte
-}
-
-func (e *escapeScanner) feed(p []byte) ([]byte, bool) {
-	if len(e.keys) == 0 {
-		return p, false
-	}
-	var out []byte
-	for _, b := range p {
-		if b == e.keys[len(e.held)] {
-			e.held = append(e.held, b)
-			if len(e.held) == len(e.keys) {
-				return out, true
-			}
-			continue
-		}
-		out = append(out, e.held...)
-		e.held = e.held[:0]
-		if b == e.keys[0] {
-			e.held = append(e.held, b)
-			continue
-		}
-		out = append(out, b)
-	}
-	return out, false
-}
-
-// defaultDetachKeys is docker's ctrl-p,ctrl-q.
-const defaultDetachKeys = "ctrl-p,ctrl-q"
-
-// parseDetachKeys reads docker's detach keys: a comma-separated list of
-// single characters or ctrl-<value> (a-z, @, [, \, ], ^, _).
-func parseDetachKeys(s string) ([]byte, error) {
-	if s == "" {
-		s = defaultDetachKeys
-	}
-	var out []byte
-	for _, k := range strings.Split(s, ",") {
-		switch {
-		case len(k) == 1:
-			out = append(out, k[0])
-		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
-			c := k[5]
-			switch {
-			case c >= 'a' && c <= 'z':
-				out = append(out, c-'a'+1)
-			case c == '@' || (c >= '[' && c <= '_'):
-				out = append(out, c&0x1f)
-			default:
-				return nil, errdefs.Invalid("invalid detach key %q", k)
-			}
-		default:
-			return nil, errdefs.Invalid("invalid detach keys %q: use ctrl-<value> or single characters, separated by commas", s)
-		}
-	}
-	return out, nil
-}
-
 // attachContainer is POST /containers/{name}/attach: the container's
 // output from now on (after its log with logs=1) and, with stdin=1 and an
 // open stdin, its input, over the hijacked connection.
@@ -341,7 +279,7 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) error {
 	tty := ir.Config.Tty
 	dir := "containers/" + ir.ID + "/"
 	stdout, stderr := boolValue(r, "stdout"), boolValue(r, "stderr")
-	keys, err := parseDetachKeys(r.URL.Query().Get("detachKeys"))
+	keys, err := detachkeys.Parse(r.URL.Query().Get("detachKeys"))
 	if err != nil {
 		return err
 	}

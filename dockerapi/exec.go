@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -169,7 +170,7 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 		inputDone = make(chan struct{})
 		var keys []byte
 		if cfg.Tty {
-			keys, _ = parseDetachKeys("")
+			keys, _ = detachkeys.Parse("")
 		}
 		sc := stdinCopy{client: s.tree, dir: dir, keys: keys}
 		go func() {

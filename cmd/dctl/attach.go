@@ -15,63 +15,26 @@ import (
 	"golang.org/x/term"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/fs"
 )
-
-// defaultDetachKeys is docker's ctrl-p,ctrl-q.
-const defaultDetachKeys = "ctrl-p,ctrl-q"
-
-// parseDetachKeys reads docker's --detach-keys: a comma-separated list of
-// single characters or ctrl-<value> (a-z, @, [, \, ], ^, _).
-func parseDetachKeys(s string) ([]byte, error) {
-	var out []byte
-	for _, k := range strings.Split(s, ",") {
-		switch {
-		case len(k) == 1:
-			out = append(out, k[0])
-		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
-			c := k[5]
-			switch {
-			case c >= 'a' && c <= 'z':
-				out = append(out, c-'a'+1)
-			case c == '@' || (c >= '[' && c <= '_'):
-				out = append(out, c&0x1f)
-			default:
-				return nil, fmt.Errorf("invalid detach key %q", k)
-			}
-		default:
-			return nil, fmt.Errorf("invalid detach keys %q: use ctrl-<value> or single characters, separated by commas", s)
-		}
-	}
-	return out, nil
-}
 
 // errDetached is returned when the user typed the detach keys.
 var errDetached = errors.New("detached")
 
-// detachReader passes input through until the detach sequence is typed; a
+// detachReader passes input through until the detach keys are typed; a
 // partial sequence is held back until it is known not to be one.
 type detachReader struct {
-	r    io.Reader
-	keys []byte
-	held []byte
+	r  io.Reader
+	sc detachkeys.Scanner
 }
 
 func (d *detachReader) Read(p []byte) (int, error) {
 	buf := make([]byte, len(p))
 	n, err := d.r.Read(buf)
-	var out []byte
-	for _, b := range buf[:n] {
-		if len(d.keys) > 0 && b == d.keys[len(d.held)] {
-			d.held = append(d.held, b)
-			if len(d.held) == len(d.keys) {
-				return copy(p, out), errDetached
-			}
-			continue
-		}
-		out = append(out, d.held...)
-		d.held = d.held[:0]
-		out = append(out, b)
+	out, detached := d.sc.Feed(buf[:n])
+	if detached {
+		return copy(p, out), errDetached
 	}
 	return copy(p, out), err
 }
@@ -195,7 +158,7 @@ func (s *session) forwardStdin(ctx context.Context, detached chan struct{}) {
 	}
 	var r io.Reader = os.Stdin
 	if s.tty {
-		r = &detachReader{r: os.Stdin, keys: s.detachKeys}
+		r = &detachReader{r: os.Stdin, sc: detachkeys.Scanner{Keys: s.detachKeys}}
 	}
 	buf := make([]byte, 32*1024)
 	for {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -21,7 +22,7 @@ func (c *cli) attachCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			keys, err := parseDetachKeys(detachKeys)
+			keys, err := detachkeys.Parse(detachKeys)
 			if err != nil {
 				return err
 			}
@@ -54,7 +55,7 @@ func (c *cli) attachCmd() *cobra.Command {
 			return exitError{code}
 		},
 	}
-	cmd.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "key sequence for detaching a container")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", detachkeys.Default, "key sequence for detaching a container")
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach STDIN")
 	return cmd
 }
@@ -69,7 +70,7 @@ func (c *cli) execCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			keys, err := parseDetachKeys(detachKeys)
+			keys, err := detachkeys.Parse(detachKeys)
 			if err != nil {
 				return err
 			}
@@ -141,7 +142,7 @@ func (c *cli) execCmd() *cobra.Command {
 	fl.StringVarP(&user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	fl.StringVarP(&workdir, "workdir", "w", "", "working directory inside the container")
 	fl.StringArrayVarP(&env, "env", "e", nil, "set environment variables")
-	fl.StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "key sequence for detaching")
+	fl.StringVar(&detachKeys, "detach-keys", detachkeys.Default, "key sequence for detaching")
 	return cmd
 }
 

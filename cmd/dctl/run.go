@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/imagestore/imageref"
@@ -48,7 +49,7 @@ func (c *cli) runCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			keys, err := parseDetachKeys(detachKeys)
+			keys, err := detachkeys.Parse(detachKeys)
 			if err != nil {
 				return codeError{err, 125}
 			}
@@ -85,7 +86,7 @@ func (c *cli) runCmd() *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the container in the background and print its id")
-	cmd.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "key sequence for detaching a container")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", detachkeys.Default, "key sequence for detaching a container")
 	cmd.Flags().StringVar(&pull, "pull", "missing", `pull image before running ("always", "missing", "never")`)
 	return cmd
 }
