@@ -132,18 +132,11 @@ func (d *driver) Remove(_ context.Context, name string) error {
 // Mount implements voldrv.Driver: a volume with a type is mounted by its
 // first holder (or found mounted, after a daemon restart).
 func (d *driver) Mount(_ context.Context, name, id string) (string, error) {
-	if err := voldrv.CheckName(name); err != nil {
-		return "", err
-	}
-	data := d.data(name)
-	if _, err := os.Stat(data); err != nil {
-		return "", errdefs.NotFound("volume %s: no data directory: %v", name, err)
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o, err := d.readOptions(name)
+	data, o, err := d.find(name)
 	if err != nil {
-		return "", fmt.Errorf("volume %s: options: %w", name, err)
+		return "", err
 	}
 	if o.Type != "" && !mounted(data) {
 		flags, rest := splitOptions(o.O)
@@ -181,23 +174,33 @@ func (d *driver) Unmount(_ context.Context, name, id string) error {
 // type (a tmpfs) that no container mounts, whose data exists only while
 // mounted: the directory under the mount is not the volume's.
 func (d *driver) Path(_ context.Context, name string) (string, error) {
-	if err := voldrv.CheckName(name); err != nil {
-		return "", err
-	}
-	data := d.data(name)
-	if _, err := os.Stat(data); err != nil {
-		return "", errdefs.NotFound("volume %s: %v", name, err)
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o, err := d.readOptions(name)
+	data, o, err := d.find(name)
 	if err != nil {
-		return "", fmt.Errorf("volume %s: options: %w", name, err)
+		return "", err
 	}
 	if o.Type != "" && !mounted(data) {
 		return "", nil
 	}
 	return data, nil
+}
+
+// find returns the data directory and options of the volume name, which
+// must exist (errdefs.ErrNotFound). d.mu is held.
+func (d *driver) find(name string) (string, options, error) {
+	if err := voldrv.CheckName(name); err != nil {
+		return "", options{}, err
+	}
+	data := d.data(name)
+	if _, err := os.Stat(data); err != nil {
+		return "", options{}, errdefs.NotFound("volume %s: no data directory: %v", name, err)
+	}
+	o, err := d.readOptions(name)
+	if err != nil {
+		return "", options{}, fmt.Errorf("volume %s: options: %w", name, err)
+	}
+	return data, o, nil
 }
 
 // mounted reports whether dir is a mount point.
