@@ -233,6 +233,25 @@ func (e *Engine) detachReplaced(id string, old, new map[string]*Endpoint) {
 	}
 }
 
+// attachTarget finds the container and the network of a connect or a
+// disconnect, with the networks locked; unlock releases them.
+func (e *Engine) attachTarget(netRef, ref string) (*Container, *netEntry, func(), error) {
+	if err := e.networking(); err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlock := e.lockNetworks()
+	n, err := e.networkLocked(netRef)
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return c, n, unlock, nil
+}
+
 // EndpointOptions are what network connect takes.
 type EndpointOptions struct {
 	IPv4Address string
@@ -242,19 +261,11 @@ type EndpointOptions struct {
 // Connect attaches a container to a network; a running container gets its
 // interface at once.
 func (e *Engine) Connect(ctx context.Context, netRef, ref string, o EndpointOptions) error {
-	if err := e.networking(); err != nil {
-		return err
-	}
-	c, err := e.Get(ref)
+	c, n, unlock, err := e.attachTarget(netRef, ref)
 	if err != nil {
 		return err
 	}
-	unlock := e.lockNetworks()
 	defer unlock()
-	n, err := e.networkLocked(netRef)
-	if err != nil {
-		return err
-	}
 	es := &network.EndpointSettings{Aliases: o.Aliases}
 	if o.IPv4Address != "" {
 		es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: o.IPv4Address}
@@ -300,19 +311,11 @@ func (e *Engine) Connect(ctx context.Context, netRef, ref string, o EndpointOpti
 // Disconnect detaches a container from a network, removing its interface
 // if it runs; its address is free again.
 func (e *Engine) Disconnect(ctx context.Context, netRef, ref string) error {
-	if err := e.networking(); err != nil {
-		return err
-	}
-	c, err := e.Get(ref)
+	c, n, unlock, err := e.attachTarget(netRef, ref)
 	if err != nil {
 		return err
 	}
-	unlock := e.lockNetworks()
 	defer unlock()
-	n, err := e.networkLocked(netRef)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.gate(); err != nil {
