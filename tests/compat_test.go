@@ -29,16 +29,7 @@ func (d *daemon) dctlAtDir(dir string, in io.Reader, args ...string) (string, st
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.dctl, append([]string{"-H", d.sock}, args...)...)
 	cmd.Dir, cmd.Stdin = dir, in
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		d.t.Fatalf("dctl %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return runCmd(d.t, cmd)
 }
 
 // dctlOnPty runs dctl with its stdout and stderr on a new terminal (and its

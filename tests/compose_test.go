@@ -57,13 +57,7 @@ func TestCompose(t *testing.T) {
 		cmd.Env = d.env()
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("docker-compose %v: %v", args, err)
-		}
+		code := exitCode(t, cmd, cmd.Run())
 		return out.String(), code
 	}
 	defer compose("down", "-v")

@@ -65,18 +65,7 @@ func (d *dockerd) dockerIn(input string, args ...string) (string, string, int) {
 	if input != "" {
 		cmd.Stdin = strings.NewReader(input)
 	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			d.t.Fatalf("docker %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return o.String(), e.String(), code
+	return runCmd(d.t, cmd)
 }
 
 func (d *dockerd) docker(args ...string) (string, string, int) {
@@ -129,13 +118,7 @@ func readTerminal(t *testing.T, cmd *exec.Cmd, tty *os.File, input ...string) (s
 	err := cmd.Wait()
 	tty.Close()
 	<-copied
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s on a pty: %v", cmd.Path, err)
-	}
-	return strings.ReplaceAll(out.String(), "\r", ""), code
+	return strings.ReplaceAll(out.String(), "\r", ""), exitCode(t, cmd, err)
 }
 
 // http returns a plain HTTP client of the Docker API socket, for what the

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -344,19 +345,31 @@ func (d *daemon) dctlAt(host string, args ...string) (string, string, int) {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.dctl, append([]string{"-H", host}, args...)...)
+	return runCmd(d.t, exec.CommandContext(ctx, bins.dctl, append([]string{"-H", host}, args...)...))
+}
+
+// runCmd runs cmd and returns its stdout, stderr and exit code; a command
+// that cannot run at all fails the test.
+func runCmd(t testing.TB, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			d.t.Fatalf("dctl %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := exitCode(t, cmd, cmd.Run())
 	return o.String(), e.String(), code
+}
+
+// exitCode returns the exit code of cmd from the error of its Run or Wait;
+// a command that could not run fails the test.
+func exitCode(t testing.TB, cmd *exec.Cmd, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("%s %v: %v", cmd.Path, cmd.Args[1:], err)
+	}
+	return 0
 }
 
 // mustDctl runs dctl and fails the test unless it exits 0.

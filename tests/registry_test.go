@@ -28,15 +28,7 @@ func (d *daemon) dctlIn(stdin string, args ...string) (string, string, int) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.dctl, append([]string{"-H", d.sock}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return o.String(), e.String(), ee.ExitCode()
-	} else if err != nil {
-		d.t.Fatalf("dctl %v: %v", args, err)
-	}
-	return o.String(), e.String(), 0
+	return runCmd(d.t, cmd)
 }
 
 // manifestDigest is the digest of an image's stored manifest, from the tree.
