@@ -31,22 +31,9 @@ type Server struct {
 	logf func(format string, args ...any)
 }
 
-// Option configures New.
-type Option func(*Server)
-
-// WithLogger sets where the server reports what it cannot tell a client (a
-// stream cut after its headers). Default: the standard logger.
-func WithLogger(logf func(format string, args ...any)) Option {
-	return func(s *Server) { s.logf = logf }
-}
-
 // New returns a server that reaches the engine only through tree.
-func New(tree fs.Client, opts ...Option) *Server {
-	s := &Server{tree: tree, logf: log.Printf}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+func New(tree fs.Client) *Server {
+	return &Server{tree: tree, logf: log.Printf}
 }
 
 // Serve serves the API on l until ctx is done, then closes the listener and

@@ -16,7 +16,6 @@ type options struct {
 	platform    v1.Platform
 	logf        func(format string, args ...any)
 	registries  Registries
-	jobs        int
 }
 
 func defaultOptions() options {
@@ -24,7 +23,6 @@ func defaultOptions() options {
 		lockTimeout: 5 * time.Second,
 		platform:    v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH},
 		logf:        log.Printf,
-		jobs:        3,
 	}
 }
 

@@ -246,7 +246,7 @@ func (s *Store) fetchImage(ctx context.Context, img v1.Image, rep *reporter) (*f
 	sizes := make([]int64, len(m.Layers))
 	downloaded := make([]bool, len(m.Layers))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.jobs)
+	g.SetLimit(pullJobs)
 	for i, l := range m.Layers {
 		f.rec.Layers[i] = cfg.RootFS.DiffIDs[i].String()
 		f.rec.Blobs[i] = l.Digest.String()

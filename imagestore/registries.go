@@ -52,15 +52,9 @@ func WithRegistries(r Registries) Option {
 	return func(o *options) { o.registries = r }
 }
 
-// WithPullJobs sets how many layers a pull or push moves at once. Default
-// 3, docker's max-concurrent-downloads.
-func WithPullJobs(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.jobs = n
-		}
-	}
-}
+// pullJobs is how many layers a pull or push moves at once: docker's
+// max-concurrent-downloads default.
+const pullJobs = 3
 
 // registries holds the per-host transports, so connections are reused
 // across pulls.
@@ -236,7 +230,7 @@ func (s *Store) remoteOptions(ctx context.Context, host string, auth *authn.Auth
 		remote.WithTransport(t),
 		creds,
 		remote.WithUserAgent("enginefs"),
-		remote.WithJobs(s.jobs),
+		remote.WithJobs(pullJobs),
 	}, nil
 }
 

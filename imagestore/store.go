@@ -39,7 +39,6 @@ type Store struct {
 	platform v1.Platform
 	logf     func(format string, args ...any)
 	regs     *registries
-	jobs     int
 
 	// gc is held shared by everything that writes blobs and layers
 	// before committing them (Load, Pull), and exclusively by Prune, so
@@ -113,7 +112,6 @@ func New(root string, opts ...Option) (*Store, error) {
 		platform: o.platform,
 		logf:     o.logf,
 		regs:     &registries{cfg: o.registries},
-		jobs:     o.jobs,
 		images:   map[string]*entry{},
 		refs:     map[string]string{},
 		layers:   map[string]int64{},

@@ -36,6 +36,9 @@ import (
 // Address is where the server answers inside a container's namespace.
 const Address = "127.0.0.11:53"
 
+// forwardTimeout bounds each exchange with a forwarder.
+const forwardTimeout = 2 * time.Second
+
 // TTL of the answers about containers, in seconds (docker's).
 const TTL = 600
 
@@ -59,7 +62,6 @@ type Resolver interface {
 type Server struct {
 	res        Resolver
 	forwarders []string
-	timeout    time.Duration
 	logf       func(string, ...any)
 
 	mu        sync.Mutex
@@ -87,16 +89,13 @@ func WithForwarders(addrs ...string) Option {
 	}
 }
 
-// WithTimeout bounds each forwarded exchange (default 2s).
-func WithTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
-
 // WithLogger sets where the server reports what it cannot answer with
 // (default: the standard logger).
 func WithLogger(logf func(string, ...any)) Option { return func(s *Server) { s.logf = logf } }
 
 // New returns a server that answers from res.
 func New(res Resolver, opts ...Option) *Server {
-	s := &Server{res: res, timeout: 2 * time.Second, logf: log.Printf, listeners: map[string]*listener{}}
+	s := &Server{res: res, logf: log.Printf, listeners: map[string]*listener{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -252,12 +251,12 @@ func (s *Server) forward(r *mdns.Msg, network string) *mdns.Msg {
 	if len(s.forwarders) == 0 {
 		return fail.SetRcode(r, mdns.RcodeRefused)
 	}
-	c := &mdns.Client{Net: "udp", Timeout: s.timeout}
+	c := &mdns.Client{Net: "udp", Timeout: forwardTimeout}
 	if strings.HasPrefix(network, "tcp") {
 		c.Net = "tcp"
 	}
 	for _, fw := range s.forwarders {
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		resp, _, err := c.ExchangeContext(ctx, r, fw)
 		cancel()
 		if err == nil && resp != nil {
