@@ -140,23 +140,31 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 // rather than in a tmpfs, and emptied when the engine starts.
 func (e *Engine) ScratchDir() string { return filepath.Join(e.dir, "tmp") }
 
+// adopted is a container the keeper knows at restore, and whether it has
+// exited already.
+type adopted struct {
+	c      *Container
+	exited bool
+}
+
 // restore matches the records with what the keeper runs or remembers.
 func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	states, err := e.keeper.List(ctx)
 	if err != nil {
 		return fmt.Errorf("asking the keeper what runs: %w", err)
 	}
-	inits, inits0 := map[string]keeper.State{}, map[string]keeper.State{}
+	inits := map[string]keeper.State{}
 	var execs []keeper.State
 	for _, st := range states {
 		if st.ExecID == "" {
-			inits[st.ContainerID], inits0[st.ContainerID] = st, st
+			inits[st.ContainerID] = st
 		} else {
 			execs = append(execs, st)
 		}
 	}
 	mounted := mountedUnder(filepath.Join(e.dir, "containers"))
-	var policy, adopt []*Container
+	var policy []*Container
+	var adopt []adopted
 	for _, r := range recs {
 		c := newContainer(r.ID, r)
 		e.containers[r.ID] = c
@@ -174,7 +182,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 			if !c.rec.State.Status.live() {
 				c.rec.State = State{Status: StatusRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
 			}
-			adopt = append(adopt, c)
+			adopt = append(adopt, adopted{c, !st.Running})
 		case r.State.Status.live() || r.State.Status == StatusRestarting || mounted[e.rootfs(r.ID)]:
 			// The keeper lost it (the keeper died), or a start was cut
 			// short before the keeper had it: kill what is left.
@@ -201,14 +209,15 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	// The exit of a container that ended while no daemon ran is recorded
 	// before the engine serves anyone, so that its status is never seen
 	// as running; the others are watched from now on.
-	for _, c := range adopt {
+	for _, a := range adopt {
+		c := a.c
 		e.monitors.Add(1)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			e.monitor(c, false)
 		}()
-		if st := inits0[c.id]; !st.Running {
+		if a.exited {
 			// Bounded: a keeper that stops answering must not keep
 			// the daemon from coming up.
 			select {
