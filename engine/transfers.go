@@ -50,10 +50,9 @@ type Transfer struct {
 	status   string
 	reply    string
 	err      error
-	started  bool
 	done     bool
 	finished time.Time
-	cancel   context.CancelFunc
+	cancel   context.CancelFunc // set when the transfer starts
 }
 
 // transfers are the jobs of one kind.
@@ -104,7 +103,7 @@ func (e *Engine) DropTransfer(tr *Transfer) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	tr.mu.Lock()
-	started := tr.started
+	started := tr.cancel != nil
 	tr.mu.Unlock()
 	if !started {
 		delete(ts.all, tr.N)
@@ -171,7 +170,7 @@ func (ts *transfers) gc() {
 // start is an errdefs.ErrBusy error.
 func (e *Engine) StartTransfer(ctx context.Context, tr *Transfer, req TransferRequest) error {
 	tr.mu.Lock()
-	if tr.started {
+	if tr.cancel != nil {
 		tr.mu.Unlock()
 		return errdefs.Busy("%s job %s has run already", tr.Kind, tr.N)
 	}
@@ -182,7 +181,7 @@ func (e *Engine) StartTransfer(ctx context.Context, tr *Transfer, req TransferRe
 	// The transfer lives as long as the engine: Close cancels it and
 	// waits for its end, so nothing writes to the store after it.
 	jctx, cancel := context.WithCancel(e.ctx)
-	tr.started, tr.cancel, tr.status = true, cancel, "running "+req.Ref
+	tr.cancel, tr.status = cancel, "running "+req.Ref
 	tr.mu.Unlock()
 	e.running.Add(1)
 	go func() {
