@@ -62,14 +62,20 @@ func (s *Server) treeVersion(r *http.Request) (treeVersion, error) {
 	return v, nil
 }
 
+// treeInfo reads the tree's version and info files.
+func (s *Server) treeInfo(r *http.Request) (treeVersion, system.Info, error) {
+	var in system.Info
+	v, err := s.treeVersion(r)
+	if err == nil {
+		err = s.readJSON(r.Context(), "info", &in)
+	}
+	return v, in, err
+}
+
 // version is GET /version.
 func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.treeVersion(r)
+	v, in, err := s.treeInfo(r)
 	if err != nil {
-		return err
-	}
-	var in system.Info
-	if err := s.readJSON(r.Context(), "info", &in); err != nil {
 		return err
 	}
 	details := map[string]string{
@@ -93,12 +99,8 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) error {
 // info is GET /info: the tree's info (docker's field names) with what
 // docker's clients expect beside it.
 func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.treeVersion(r)
+	v, in, err := s.treeInfo(r)
 	if err != nil {
-		return err
-	}
-	var in system.Info
-	if err := s.readJSON(r.Context(), "info", &in); err != nil {
 		return err
 	}
 	sum := sha256.Sum256([]byte(in.Name + in.DockerRootDir))
