@@ -59,6 +59,12 @@ func openInRoot(root int, p string, file bool) (int, error) {
 			return -1, fmt.Errorf("open %s in the rootfs: %w", "/"+sub, err)
 		}
 		target, err := createInRoot(root, prefix, name, file && len(parts) == 1)
+		if errors.Is(err, errRetry) {
+			if links++; links > 40 {
+				return -1, fmt.Errorf("create %s in the rootfs: %w", "/"+sub, unix.EEXIST)
+			}
+			continue // open it again
+		}
 		if err != nil {
 			return -1, fmt.Errorf("create %s in the rootfs: %w", "/"+sub, err)
 		}
@@ -97,9 +103,15 @@ func createInRoot(root int, prefix []string, name string, file bool) (symlink st
 		if n, lerr := unix.Readlinkat(parent, name, buf); lerr == nil {
 			return string(buf[:n]), nil
 		}
+		// Made since our open: by another container sharing the
+		// directory (a volume), say. The caller opens it again.
+		return "", errRetry
 	}
 	return "", err
 }
+
+// errRetry is createInRoot's answer when name appeared meanwhile.
+var errRetry = errors.New("created meanwhile")
 
 // splitPath returns the components of p, without empty ones and ".".
 func splitPath(p string) []string {

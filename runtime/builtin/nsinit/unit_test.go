@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/enginefs/enginefs/errdefs"
@@ -240,5 +241,57 @@ func TestOpenInRoot(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("created outside the root: %v", entries)
+	}
+}
+
+// TestOpenInRootConcurrent: containers sharing a directory (a volume
+// mounted at /etc in each) create the same mount targets at once; each
+// opens the one that is there, whoever made it.
+func TestOpenInRootConcurrent(t *testing.T) {
+	for range 20 {
+		root := t.TempDir()
+		rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, p := range []struct {
+					path string
+					file bool
+				}{{"/etc/hosts", true}, {"/dev/shm", false}} {
+					fd, err := openInRoot(rootfd, p.path, p.file)
+					if err != nil {
+						errs <- err
+						return
+					}
+					unix.Close(fd)
+				}
+			}()
+		}
+		wg.Wait()
+		unix.Close(rootfd)
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	// A name that exists but cannot be opened as asked is still an error.
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rootfd)
+	if fd, err := openInRoot(rootfd, "/f/x", false); err == nil {
+		unix.Close(fd)
+		t.Error("created below a regular file")
 	}
 }
