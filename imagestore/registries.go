@@ -132,6 +132,12 @@ func (r *registries) transport(host string) (http.RoundTripper, error) {
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = tc
+	// HTTP/1.1 only (parallel blobs take connections of the pool): a
+	// registry that refuses the client's certificate says so in a TLS
+	// alert that HTTP/1.1 reports ("tls: certificate required") and the
+	// HTTP/2 client drops ("client conn could not be established").
+	t.ForceAttemptHTTP2 = false
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	t.MaxIdleConnsPerHost = 16
 	t.ResponseHeaderTimeout = 60 * time.Second
 	if r.transports == nil {
