@@ -108,11 +108,12 @@ func (s *session) run(ctx context.Context) (int, error) {
 	}
 	var wg sync.WaitGroup
 	sinks := []io.Writer{os.Stdout, os.Stderr}
+	errs := make([]error, len(s.outputs))
 	for i, h := range s.outputs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			copyStream(ctx, h, sinks[i])
+			errs[i] = copyStream(ctx, h, sinks[i])
 		}()
 	}
 	done := make(chan struct{})
@@ -124,6 +125,9 @@ func (s *session) run(ctx context.Context) (int, error) {
 	case <-ctx.Done():
 		return 0, errors.New("interrupted; the container goes on running")
 	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
 	b, err := fs.ReadHandle(ctx, s.wait)
 	if err != nil {
 		return 0, err
@@ -131,8 +135,9 @@ func (s *session) run(ctx context.Context) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// copyStream copies a stream file to w until its EOF.
-func copyStream(ctx context.Context, h fs.Handle, w io.Writer) {
+// copyStream copies a stream file to w until its EOF; a failed read is
+// returned, not taken for the end of the output.
+func copyStream(ctx context.Context, h fs.Handle, w io.Writer) error {
 	buf := make([]byte, 32*1024)
 	var off int64
 	for {
@@ -141,8 +146,11 @@ func copyStream(ctx context.Context, h fs.Handle, w io.Writer) {
 			w.Write(buf[:n])
 			off += int64(n)
 		}
-		if err != nil || n == 0 {
-			return
+		if err == io.EOF || (err == nil && n == 0) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the container's output: %w", err)
 		}
 	}
 }
