@@ -22,6 +22,13 @@ import (
 // DefaultIdle is how long a keeper with nothing to keep lingers by default.
 const DefaultIdle = 2 * time.Second
 
+// firstClientWait is how long a new keeper waits for its first client
+// when Idle is shorter: the client that spawned it dials only once the
+// --detach process exited, which a loaded host (or a build with the race
+// detector, whose runtime sleeps a second at exit) can make slower than a
+// short Idle.
+const firstClientWait = 10 * time.Second
+
 // Config configures Serve.
 type Config struct {
 	// RunDir holds the socket and the pid file; created (0700) if missing.
@@ -51,6 +58,7 @@ type server struct {
 	containers map[string]*container
 	starting   map[key]bool
 	conns      map[*conn]struct{}
+	hadClient  bool // a client connected once
 	idleTimer  *time.Timer
 	stop       context.CancelFunc // ends Serve
 	closing    bool
@@ -221,6 +229,7 @@ func (s *server) newConn(nc net.Conn) *conn {
 	}
 	c := &conn{s: s, nc: nc, calls: map[uint64]func(){}}
 	s.conns[c] = struct{}{}
+	s.hadClient = true
 	s.checkIdle()
 	return c
 }
@@ -242,13 +251,17 @@ func (s *server) checkIdle() {
 	idle := len(s.conns) == 0 && len(s.starting) == 0 && len(s.procs) == 0
 	switch {
 	case idle && s.idleTimer == nil:
+		d := s.cfg.Idle
+		if !s.hadClient {
+			d = max(d, firstClientWait)
+		}
 		var t *time.Timer
-		t = time.AfterFunc(s.cfg.Idle, func() {
+		t = time.AfterFunc(d, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.idleTimer == t && !s.closing {
 				s.closing = true
-				s.logf("keeper %d: idle for %v", os.Getpid(), s.cfg.Idle)
+				s.logf("keeper %d: idle for %v", os.Getpid(), d)
 				s.stop()
 			}
 		})
