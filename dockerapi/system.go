@@ -119,7 +119,6 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	}
 	in.RegistryConfig = &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{}}
 	in.Swarm = swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}
-	in.SecurityOptions = []string{"name=seccomp,profile=builtin"}
 	in.Labels = []string{}
 	in.LiveRestoreEnabled = true
 	in.MemoryLimit, in.SwapLimit, in.CPUShares, in.CPUSet, in.PidsLimit = true, true, true, true, true

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/enginefs/enginefs/runtime"
 )
 
 // Info is the system-wide summary served as /info; field names follow
@@ -31,6 +33,9 @@ type Info struct {
 	// one it gets when it names none.
 	Runtimes       map[string]RuntimeInfo `json:"Runtimes"`
 	DefaultRuntime string                 `json:"DefaultRuntime"`
+	// SecurityOptions name the confinement containers get by default, in
+	// docker's form (runtime.SecurityOptions).
+	SecurityOptions []string `json:"SecurityOptions"`
 }
 
 // RuntimeInfo describes one runtime in Info (docker's shape).
@@ -41,13 +46,14 @@ type RuntimeInfo struct {
 // Info gathers the summary.
 func (e *Engine) Info(ctx context.Context) Info {
 	in := Info{
-		Driver:         "overlay",
-		OSType:         goruntime.GOOS,
-		Architecture:   goruntime.GOARCH,
-		NCPU:           goruntime.NumCPU(),
-		RootDir:        e.dir,
-		Runtimes:       map[string]RuntimeInfo{},
-		DefaultRuntime: e.runtime,
+		Driver:          "overlay",
+		OSType:          goruntime.GOOS,
+		Architecture:    goruntime.GOARCH,
+		NCPU:            goruntime.NumCPU(),
+		RootDir:         e.dir,
+		Runtimes:        map[string]RuntimeInfo{},
+		DefaultRuntime:  e.runtime,
+		SecurityOptions: runtime.SecurityOptions(),
 	}
 	for name := range e.runtimes {
 		in.Runtimes[name] = RuntimeInfo{Path: name}

@@ -4,7 +4,9 @@ package tests
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +28,23 @@ func TestDockerCLI(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("docker info lacks %q:\n%s", want, out)
 			}
+		}
+	})
+	t.Run("info tells the confinement containers get", func(t *testing.T) {
+		var info struct{ SecurityOptions []string }
+		if err := json.Unmarshal([]byte(d.mustDocker("info", "--format", "{{json .}}")), &info); err != nil {
+			t.Fatal(err)
+		}
+		// /proc/self/status: "Seccomp: 2" under a filter, "0" without.
+		status := d.mustDocker("run", "--rm", "busybox", "grep", "^Seccomp:", "/proc/self/status")
+		filtered := strings.Fields(status)[1] == "2"
+		listed := slices.ContainsFunc(info.SecurityOptions, func(o string) bool { return strings.HasPrefix(o, "name=seccomp") })
+		if filtered != listed {
+			t.Errorf("info's SecurityOptions %q, while a container's status says %q", info.SecurityOptions, status)
+		}
+		cgroupns := d.mustDocker("run", "--rm", "busybox", "sh", "-c", "readlink /proc/self/ns/cgroup") != hostNamespace(t, "cgroup")+"\n"
+		if cgroupns != slices.Contains(info.SecurityOptions, "name=cgroupns") {
+			t.Errorf("info's SecurityOptions %q, while a container has a cgroup namespace of its own: %v", info.SecurityOptions, cgroupns)
 		}
 	})
 	t.Run("run --rm", func(t *testing.T) {
@@ -358,4 +377,15 @@ func TestDockerErrors(t *testing.T) {
 	if out := d.mustDocker("images", "--format", "{{.Repository}}"); out != "busybox\n" {
 		t.Errorf("images after the bad requests: %q", out)
 	}
+}
+
+// hostNamespace is the name of the test's own namespace of kind (as
+// readlink /proc/self/ns/KIND prints it).
+func hostNamespace(t *testing.T, kind string) string {
+	t.Helper()
+	ns, err := os.Readlink("/proc/self/ns/" + kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
 }
