@@ -20,6 +20,7 @@ import (
 type netFlags struct {
 	bridgeName, bridgeSubnet, pool, defaultNet, publishIP *string
 	dns                                                   *[]string
+	firewall                                              *bool
 }
 
 // Defaults: a subnet docker (172.17-28/16 by default) and podman
@@ -31,6 +32,7 @@ func networkFlags() netFlags {
 		pool:         flag.String("network-pool", "172.29.0.0/16", "where networks created without a subnet get a /24"),
 		defaultNet:   flag.String("default-network", "bridge", "the network of containers that name none (bridge, none, or a network)"),
 		publishIP:    flag.String("ip", "0.0.0.0", "the host address of published ports that name none"),
+		firewall:     flag.Bool("firewall", true, "keep the bridge networks' nftables rules (isolation, masquerade), as dockerd's --iptables; false makes none"),
 		dns:          flag.StringArray("dns-forward", nil, "a resolver the embedded DNS forwards other names to (ADDR[:PORT]); repeatable; default the host's resolv.conf nameservers; \"none\" forwards nothing"),
 	}
 }
@@ -65,12 +67,17 @@ func (f netFlags) config(runDir string) (engine.NetConfig, error) {
 		}
 	}
 	// The daemon's nftables table, named after its run directory so that
-	// daemons side by side keep apart; without nf_tables the networks work,
-	// unisolated and not masqueraded.
-	if fw, err := firewall.New(firewall.TableName(runDir)); err != nil {
-		log.Printf("warning: networks are not isolated from each other and containers are not masqueraded: %v", err)
-	} else {
-		cfg.Firewall = fw
+	// daemons side by side keep apart. As dockerd without iptables, a
+	// daemon that cannot make its rules does not start unless told to go
+	// without them: its networks would be unisolated and not masqueraded.
+	if !*f.firewall {
+		log.Printf("--firewall=false: networks are not isolated from each other and containers are not masqueraded")
+		return cfg, nil
 	}
+	fw, err := firewall.New(firewall.TableName(runDir))
+	if err != nil {
+		return cfg, fmt.Errorf("%w (--firewall=false starts without network isolation)", err)
+	}
+	cfg.Firewall = fw
 	return cfg, nil
 }
