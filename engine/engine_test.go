@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tests/fixture"
 )
@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		keeperBin = filepath.Join(dir, "enginefs-keeper")
-		cmd := exec.Command("go", "build", "-o", keeperBin, "./cmd/enginefs-keeper")
+		cmd := testenv.GoBuild(context.Background(), keeperBin, "./cmd/enginefs-keeper", false)
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building the keeper: %v\n%s", err, out)
@@ -46,12 +46,8 @@ func TestMain(m *testing.M) {
 // fixture loaded and the built-in runtime, and closes it when the test ends.
 func newEngine(t *testing.T) (*Engine, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, cgroups, overlayfs)")
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("needs Debian's busybox-static (/bin/busybox)")
-	}
+	testenv.NeedContainers(t)
+	testenv.Need(t, "overlayfs", testenv.Overlayfs())
 	dir := t.TempDir()
 	archive := filepath.Join(dir, "busybox.tar")
 	f, err := os.Create(archive)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/netdrv"
 )
 
@@ -21,9 +22,7 @@ import (
 // refuses to remove a network in use and has every driver; the engine
 // here has networking and nothing else.
 func TestNetworkRunErrorClasses(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
+	testenv.NeedRoot(t)
 	ctx := context.Background()
 	e := &Engine{logf: t.Logf, netcfg: &NetConfig{NamespaceDir: t.TempDir(), Drivers: map[string]netdrv.Driver{}}}
 	e.net.nets = map[string]*netEntry{}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/enginefs/enginefs/fs"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // TestHostDirConfined: the daemon never follows a symbolic link out of a
@@ -96,9 +97,7 @@ func TestHostDirConfined(t *testing.T) {
 // included, whatever the daemon's umask; in a setgid directory the group is
 // the directory's and a new directory is setgid, as on any file system.
 func TestHostDirOwnerAndMode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (chown)")
-	}
+	testenv.NeedRoot(t) // chown
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	base := t.TempDir()

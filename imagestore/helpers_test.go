@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // epoch is the mtime test entries get unless they say otherwise.
@@ -236,9 +238,7 @@ func newStore(t testing.TB, opts ...Option) (*Store, string) {
 // requireRoot skips tests that need root (chown, mknod, mount).
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: unpacking sets owners and makes device nodes")
-	}
+	testenv.NeedRoot(t)
 }
 
 // listTree returns "path type" lines for everything under dir, sorted.

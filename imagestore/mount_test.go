@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enginefs/enginefs/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // mountImage loads img into a fresh store and mounts it, unmounting at
@@ -17,6 +19,7 @@ import (
 func mountImage(t *testing.T, img v1.Image) (s *Store, merged, scratch string) {
 	t.Helper()
 	requireRoot(t)
+	testenv.Need(t, "overlayfs", testenv.Overlayfs())
 	s, _ = newStore(t)
 	imgs, err := s.Load(ctx, dockerArchive(t, map[string]v1.Image{"m:1": img}))
 	if err != nil {
@@ -31,9 +34,6 @@ func mountImage(t *testing.T, img v1.Image) (s *Store, merged, scratch string) {
 		checkNoMounts(t, base)
 	})
 	if err := s.Mount(ctx, imgs[0], merged, scratch); err != nil {
-		if errors.Is(err, errdefs.ErrUnavailable) {
-			t.Skipf("overlayfs: %v", err)
-		}
 		t.Fatal(err)
 	}
 	return s, merged, scratch
@@ -139,6 +139,7 @@ func TestMountLegacyLimit(t *testing.T) {
 // TestMountLegacy mounts through the mount(2) fallback.
 func TestMountLegacy(t *testing.T) {
 	requireRoot(t)
+	testenv.Need(t, "overlayfs", testenv.Overlayfs())
 	base := t.TempDir()
 	lower, merged := filepath.Join(base, "lower"), filepath.Join(base, "merged")
 	for _, d := range []string{lower, merged, base + "/u", base + "/w"} {
@@ -152,9 +153,6 @@ func TestMountLegacy(t *testing.T) {
 		checkNoMounts(t, base)
 	})
 	if err := mountOverlayLegacy([]string{lower}, base+"/u", base+"/w", merged); err != nil {
-		if errors.Is(err, errdefs.ErrUnavailable) {
-			t.Skipf("overlayfs: %v", err)
-		}
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(merged, "f")); err != nil || string(b) != "lower" {

@@ -2,20 +2,18 @@ package netdrv
 
 import (
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // TestDeleteLinkNoName: deleting the link of no name is an error, not the
 // success that a missing link is.
 func TestDeleteLinkNoName(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (netlink)")
-	}
+	testenv.NeedRoot(t) // netlink
 	h, err := netlink.NewHandle()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // composeFile has two services on the project's default network: web
@@ -39,10 +41,7 @@ volumes:
 // (the project network, the named volume, two containers), ps, logs, exec,
 // and down -v, which removes the containers, the network and the volume.
 func TestCompose(t *testing.T) {
-	bin, err := exec.LookPath("docker-compose")
-	if err != nil {
-		t.Skip("needs Debian's docker-compose")
-	}
+	bin := testenv.NeedBinary(t, "docker-compose", "docker-compose")
 	d := startDockerd(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(composeFile), 0o644); err != nil {

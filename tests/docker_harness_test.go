@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // dockerCLI is the stock docker CLI the bridge is tested with.
@@ -32,9 +34,8 @@ type dockerd struct {
 // socket, unix:<run>/docker.sock by default.
 func startDockerd(t *testing.T, extra ...string) *dockerd {
 	t.Helper()
-	if bins.skip == "" && !exists(dockerCLI) {
-		t.Skip("needs the docker CLI at " + dockerCLI)
-	}
+	needDaemon(t)
+	testenv.NeedBinary(t, dockerCLI, "docker CLI 28 (this kind of machine has it at "+dockerCLI+")")
 	d := startDaemon(t, extra...)
 	sock := filepath.Join(d.run, "docker.sock")
 	deadline := time.Now().Add(10 * time.Second)

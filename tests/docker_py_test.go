@@ -3,10 +3,14 @@
 package tests
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // dockerPy is a short python3-docker (Debian's, docker-py 5.0.3) program:
@@ -93,9 +97,7 @@ func runPy(t *testing.T, program string, args ...string) string {
 // TestDockerPy drives the bridge with python3-docker: containers, then
 // images, networks and volumes.
 func TestDockerPy(t *testing.T) {
-	if err := exec.Command(debianPython, "-c", "import docker").Run(); err != nil {
-		t.Skip("needs Debian's python3-docker (" + debianPython + ")")
-	}
+	testenv.Need(t, "Debian's python3-docker", pythonDocker())
 	d := startDockerd(t)
 	want := `ping True
 run ['py-out', 'py-err']
@@ -127,4 +129,12 @@ left 0 [] []
 	if out := runPy(t, dockerPyNet, d.host, ref); out != want {
 		t.Errorf("python3-docker printed:\n%s\nwant:\n%s", out, want)
 	}
+}
+
+// pythonDocker is nil when debianPython imports the docker module.
+func pythonDocker() error {
+	if out, err := exec.Command(debianPython, "-c", "import docker").CombinedOutput(); err != nil {
+		return fmt.Errorf("%s -c 'import docker': %w: %s", debianPython, err, bytes.TrimSpace(out))
+	}
+	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // writeCerts makes a CA, a server certificate for 127.0.0.1 and a client
@@ -73,9 +75,8 @@ func writeCerts(t *testing.T, dir string) {
 // --tlsverify: the CLI with a client certificate gets through, one without
 // does not; plain TCP off loopback is refused.
 func TestDockerTLS(t *testing.T) {
-	if bins.skip == "" && !exists(dockerCLI) {
-		t.Skip("needs the docker CLI at " + dockerCLI)
-	}
+	needDaemon(t)
+	testenv.NeedBinary(t, dockerCLI, "docker CLI 28 (this kind of machine has it at "+dockerCLI+")")
 	certs := t.TempDir()
 	writeCerts(t, certs)
 	addr := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))

@@ -23,6 +23,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/firewall"
 	"github.com/enginefs/enginefs/netdrv/netdrvtest"
@@ -37,7 +38,21 @@ var bins struct {
 	init     string // the keeper's container init, beside it
 	dctl     string
 	busybox  string // the busybox image archive
-	skip     string // why the end-to-end tests cannot run here, if they cannot
+	// missing is the host feature the end-to-end tests cannot run
+	// without, if one is missing, and why (testenv.Need's arguments).
+	missing struct {
+		feature string
+		err     error
+	}
+}
+
+// needDaemon skips t (fails it under CI) when the host lacks what a daemon
+// needs.
+func needDaemon(t *testing.T) {
+	t.Helper()
+	if bins.missing.err != nil {
+		testenv.Need(t, bins.missing.feature, bins.missing.err)
+	}
 }
 
 func TestMain(m *testing.M) {
@@ -54,17 +69,26 @@ func TestMain(m *testing.M) {
 		bins.keeper = filepath.Join(dir, "enginefs-keeper")
 		bins.init = filepath.Join(dir, "enginefs-init")
 		bins.busybox = filepath.Join(dir, "busybox.tar")
-		switch {
-		case os.Geteuid() != 0:
-			bins.skip = "needs root (namespaces, cgroups, overlayfs, FUSE)"
-		case !exists("/dev/fuse"):
-			bins.skip = "needs /dev/fuse"
-		case !exists("/bin/busybox"):
-			bins.skip = "needs Debian's busybox-static (/bin/busybox)"
+		for _, f := range []struct {
+			feature string
+			check   func() error
+		}{
+			{"root", testenv.Root}, {"/dev/fuse", testenv.FUSE}, {"overlayfs", testenv.Overlayfs},
+			{"a cgroup file system", testenv.Cgroups}, {"Debian's busybox-static", testenv.StaticBusybox},
+		} {
+			if err := f.check(); err != nil {
+				bins.missing.feature, bins.missing.err = f.feature, err
+				break
+			}
 		}
-		if bins.skip == "" {
-			for _, b := range []struct{ out, pkg string }{{bins.enginefs, "./cmd/enginefs"}, {bins.dctl, "./cmd/dctl"}, {bins.keeper, "./cmd/enginefs-keeper"}, {bins.init, "./cmd/enginefs-init"}} {
-				cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		if bins.missing.err == nil {
+			// With -race when the tests have it: the daemon, the keeper
+			// and the init are the programs under test.
+			for _, b := range []struct {
+				out, pkg string
+				static   bool
+			}{{bins.enginefs, "./cmd/enginefs", false}, {bins.dctl, "./cmd/dctl", false}, {bins.keeper, "./cmd/enginefs-keeper", false}, {bins.init, "./cmd/enginefs-init", true}} {
+				cmd := testenv.GoBuild(context.Background(), b.out, b.pkg, b.static)
 				cmd.Dir = ".."
 				if out, err := cmd.CombinedOutput(); err != nil {
 					fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", b.pkg, err, out)
@@ -112,9 +136,7 @@ type daemon struct {
 // (SIGTERM, then SIGKILL) when the test ends.
 func startDaemon(t *testing.T, extra ...string) *daemon {
 	t.Helper()
-	if bins.skip != "" {
-		t.Skip(bins.skip)
-	}
+	needDaemon(t)
 	base := t.TempDir()
 	d := &daemon{
 		t:     t,
@@ -177,19 +199,17 @@ func (d *daemon) teardown() {
 	bridges := d.bridges()
 	d.stop()
 	d.checkLinksGone(bridges)
-	pidFile := filepath.Join(d.run, "keeper.pid")
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		return // no keeper
+	if pid := d.keeperPid(); pid > 0 {
+		for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			d.t.Errorf("the keeper (pid %d) did not exit once idle; killing it", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
-	var pid int
-	fmt.Sscan(string(data), &pid)
-	for i := 0; i < 500 && pid > 0 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if pid > 0 && syscall.Kill(pid, 0) == nil {
-		d.t.Errorf("the keeper (pid %d) did not exit once idle; killing it", pid)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	if log, err := os.ReadFile(filepath.Join(d.run, "keeper.log")); err == nil {
+		testenv.CheckOutput(d.t, "enginefs-keeper", log)
 	}
 	if m := append(mountsUnder(d.state), mountsUnder(d.run)...); len(m) > 0 { // rootfs, volumes, namespaces
 		d.t.Errorf("mounts left after teardown: %v", m)
@@ -250,7 +270,9 @@ func (d *daemon) keeperPid() int {
 }
 
 // stop sends SIGTERM and waits; a daemon that does not stop is killed and
-// its mount lazily unmounted. The containers go on under the keeper.
+// its mount lazily unmounted. The containers go on under the keeper. A
+// daemon that exits with a status other than 0, or printed a panic or a
+// data race, fails the test.
 func (d *daemon) stop() {
 	if d.cmd == nil {
 		return
@@ -261,12 +283,16 @@ func (d *daemon) stop() {
 	go func() { done <- cmd.Wait() }()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			d.t.Errorf("enginefs exited on SIGTERM with %v", err)
+		}
 	case <-time.After(20 * time.Second):
 		d.t.Errorf("enginefs did not stop on SIGTERM; killing it\n%s", d.out)
 		_ = cmd.Process.Kill()
 		<-done
 	}
+	testenv.CheckOutput(d.t, "enginefs", d.out.Bytes())
 	if isMounted(d.mnt) {
 		d.t.Errorf("%s is still mounted after the daemon stopped", d.mnt)
 		_ = syscall.Unmount(d.mnt, syscall.MNT_DETACH)
@@ -284,6 +310,7 @@ func (d *daemon) kill9() {
 	_ = d.cmd.Wait()
 	d.cmd = nil
 	_ = syscall.Unmount(d.mnt, syscall.MNT_DETACH)
+	testenv.CheckOutput(d.t, "enginefs", d.out.Bytes())
 }
 
 // isMounted reports whether path is a mount point in /proc/self/mounts.

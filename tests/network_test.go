@@ -327,9 +327,7 @@ func httpGet(t *testing.T, url string) string {
 // container connected to it and disconnected loses its interface, and its
 // address is free again.
 func TestMacvlan(t *testing.T) {
-	if bins.skip != "" {
-		t.Skip(bins.skip)
-	}
+	needDaemon(t)
 	parent := netdrvtest.DummyParent(t)
 	d := startDaemon(t)
 	subnet := netdrvtest.FreeSubnet(t, 24)
@@ -414,9 +412,7 @@ func TestNetworkState(t *testing.T) {
 // daemon's resolvers: here a DNS server the test runs on loopback, so no
 // query leaves the host.
 func TestDNSForward(t *testing.T) {
-	if bins.skip != "" {
-		t.Skip(bins.skip)
-	}
+	needDaemon(t)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

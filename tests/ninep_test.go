@@ -17,6 +17,7 @@ import (
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/ninep"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // freeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -106,10 +107,7 @@ func Test9PGoClient(t *testing.T) {
 // TestDiodcat reads the tree with Debian's diodcat, a 9P2000.L client nobody
 // here wrote, over the unix socket and loopback TCP.
 func TestDiodcat(t *testing.T) {
-	diodcat, err := exec.LookPath("diodcat")
-	if err != nil {
-		t.Skip("needs Debian's diod package (diodcat)")
-	}
+	diodcat := testenv.NeedBinary(t, "diodcat", "diod")
 	port := freeLoopbackPort(t)
 	d := startDaemon(t, "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	d.sh("echo 'create name=dc image=busybox -- echo hello over 9p' > containers/ctl; echo start > containers/dc/ctl; cat containers/dc/wait")

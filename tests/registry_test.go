@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/tests/fixture"
 )
 
@@ -40,9 +41,7 @@ func (d *daemon) manifestDigest(tagDir string) string {
 // skopeo runs skopeo, skipping the test when it is not installed.
 func skopeo(t *testing.T, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		t.Skip("needs Debian's skopeo")
-	}
+	testenv.NeedBinary(t, "skopeo", "skopeo")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "skopeo", args...).CombinedOutput()
@@ -290,9 +289,8 @@ func TestRegistryBig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the large image takes a while; skipped with -short")
 	}
-	if _, err := os.Stat("/usr/local/go/bin/gofmt"); err != nil {
-		t.Skip("needs the Go toolchain tree at /usr/local/go")
-	}
+	_, err := os.Stat("/usr/local/go/bin/gofmt")
+	testenv.Need(t, "the Go toolchain tree at /usr/local/go", err)
 	reg := startRegistry(t, registryMode{})
 	layout := filepath.Join(t.TempDir(), "gotree")
 	info, err := fixture.GoTree(context.Background(), "/usr/local/go", layout)

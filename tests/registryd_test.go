@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // registryd is a Debian docker-registry (distribution 2.8) started by a
@@ -46,10 +48,7 @@ type registryMode struct {
 // test ends. It skips the test when the package is not installed.
 func startRegistry(t *testing.T, mode registryMode) *registryd {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		t.Skip("needs Debian's docker-registry (/usr/bin/docker-registry)")
-	}
+	bin := testenv.NeedBinary(t, "docker-registry", "docker-registry")
 	dir := t.TempDir()
 	r := &registryd{host: freeAddr(t), storage: filepath.Join(dir, "storage")}
 	var cfg strings.Builder

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // dockerDefaultCapEff is CapEff of a root process with docker's default
@@ -243,9 +245,7 @@ func TestAttach(t *testing.T) {
 
 // TestRuntimes runs the same container under the built-in runtime and runc.
 func TestRuntimes(t *testing.T) {
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("needs runc")
-	}
+	testenv.NeedBinary(t, "runc", "runc")
 	d := startDaemon(t)
 	for _, rt := range []string{"builtin", "runc"} {
 		t.Run(rt, func(t *testing.T) {
@@ -272,10 +272,7 @@ func TestRuntimes(t *testing.T) {
 // It is killed if it runs for more than 30 s.
 func onTerminal(t *testing.T, args string, input ...string) *exec.Cmd {
 	t.Helper()
-	script, err := exec.LookPath("script")
-	if err != nil {
-		t.Skip("needs script(1) from bsdutils to give dctl a terminal")
-	}
+	script := testenv.NeedBinary(t, "script", "bsdutils") // gives dctl a terminal
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, script, "-qec", bins.dctl+" -H "+args, "/dev/null")

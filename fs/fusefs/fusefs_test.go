@@ -18,18 +18,15 @@ import (
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fstest"
 	"github.com/enginefs/enginefs/fs/fusefs"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // requireFUSE skips the test, naming what is missing, when this host cannot
 // mount FUSE.
 func requireFUSE(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("FUSE mount needs /dev/fuse: %v", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("FUSE mount needs root")
-	}
+	testenv.NeedRoot(t)
+	testenv.Need(t, "/dev/fuse", testenv.FUSE())
 }
 
 // mount serves root in a fresh directory and unmounts it when the test ends,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/enginefs/enginefs/fs/fstest"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // diod finds one of Debian's diod client tools, or skips the test.
@@ -27,7 +29,7 @@ func diod(t *testing.T, name string) string {
 			return path
 		}
 	}
-	t.Skipf("%s (Debian package diod) is not installed", name)
+	testenv.Need(t, name, fmt.Errorf("%s (Debian's diod) is not installed", name))
 	return ""
 }
 

@@ -6,7 +6,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -18,14 +17,13 @@ import (
 
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/imagestore/registry"
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // TestServe pulls an image into a store, serves the store, and pulls the
 // image back from it with go-containerregistry and into a second store.
 func TestServe(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: unpacking sets owners")
-	}
+	testenv.NeedRoot(t) // unpacking sets owners
 	ctx := context.Background()
 	src := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
 	defer src.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/netdrvtest"
 )
@@ -20,6 +21,7 @@ import (
 // Sync replaces it, and Remove deletes it.
 func TestSyncRemove(t *testing.T) {
 	netdrvtest.Require(t)
+	testenv.Need(t, "nf_tables", testenv.NFTables())
 	ns, err := netdrv.CreateNamespace(filepath.Join(t.TempDir(), "ns"))
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +35,7 @@ func TestSyncRemove(t *testing.T) {
 	name := TableName(t.TempDir())
 	fw, err := New(name, WithNetNS(fd))
 	if err != nil {
-		t.Skipf("needs nf_tables: %v", err)
+		t.Fatal(err)
 	}
 	ctx := context.Background()
 	nets := []netdrv.Network{

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -30,6 +31,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/ipam"
 )
@@ -38,9 +40,7 @@ import (
 // network namespaces and links.
 func Require(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, netlink)")
-	}
+	testenv.NeedRoot(t) // network namespaces, netlink
 }
 
 // UniqueName returns prefix followed by random hex digits, IFNAMSIZ-safe.
@@ -152,7 +152,7 @@ func DummyParent(t testing.TB) string {
 		errs = append(errs, fmt.Errorf("%s: %w", l.Type(), err))
 	}
 	if link == nil {
-		t.Skipf("cannot make a parent link for macvlan (no dummy, ifb or veth driver): %v", errs)
+		testenv.Need(t, "a dummy, ifb or veth link driver (a parent link for macvlan)", errors.Join(errs...))
 	}
 	t.Cleanup(func() {
 		if err := netlink.LinkDel(link); err != nil {

@@ -107,10 +107,13 @@ func TestNetworkNamespace(t *testing.T) {
 
 func TestRootfs(t *testing.T) {
 	r := newRuntime(t)
-	if _, err := os.Stat("/work"); err != nil {
-		t.Skip("the host has no /work to hide")
+	// A directory of the host's own root that the rootfs does not have.
+	host, err := os.MkdirTemp("/", "enginefs-host-only-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	out, _ := run(t, r, sh("cat /marker; test -e /work && echo work visible; readlink /dev/ptmx; readlink /dev/fd"), nil)
+	defer os.Remove(host)
+	out, _ := run(t, r, sh("cat /marker; test -e "+host+" && echo host dir visible; readlink /dev/ptmx; readlink /dev/fd"), nil)
 	if want := "rootfs-marker\npts/ptmx\n/proc/self/fd\n"; out != want {
 		t.Errorf("output %q, want %q", out, want)
 	}

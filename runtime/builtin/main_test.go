@@ -4,12 +4,9 @@ package builtin
 
 import (
 	"context"
-	"debug/elf"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,10 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/cgroups/v3"
-	"github.com/enginefs/enginefs/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/enginefs/enginefs/internal/testenv"
+	"github.com/enginefs/enginefs/runtime"
 )
 
 // TestMain lets the test binary be the container's init, as the daemon is.
@@ -70,22 +68,19 @@ func TestMain(m *testing.M) {
 var tinyInitDir string
 
 // tinyInit builds cmd/enginefs-init, the child binary the keeper uses,
-// once for the whole run, and returns its path; it skips where there is no
-// go command to build it.
+// once for the whole run (with -race when the tests have it), and returns
+// its path.
 func tinyInit(tb testing.TB) string {
 	tb.Helper()
 	buildTinyInit.Do(func() {
 		p := filepath.Join(tinyInitDir, "enginefs-init")
-		out, err := exec.Command("go", "build", "-o", p, "github.com/enginefs/enginefs/cmd/enginefs-init").CombinedOutput()
+		out, err := testenv.GoBuild(context.Background(), p, "github.com/enginefs/enginefs/cmd/enginefs-init", true).CombinedOutput()
 		if err != nil {
 			tinyInitErr = fmt.Errorf("go build cmd/enginefs-init: %w\n%s", err, out)
 			return
 		}
 		tinyInitPath = p
 	})
-	if errors.Is(tinyInitErr, exec.ErrNotFound) {
-		tb.Skipf("needs the go command to build cmd/enginefs-init: %v", tinyInitErr)
-	}
 	if tinyInitErr != nil {
 		tb.Fatal(tinyInitErr)
 	}
@@ -125,22 +120,7 @@ var busyboxApplets = []string{
 // naming what is missing.
 func needContainers(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root (CAP_SYS_ADMIN for namespaces, mounts and cgroups)")
-	}
-	if cgroups.Mode() == cgroups.Unavailable {
-		tb.Skip("needs a cgroup filesystem at /sys/fs/cgroup")
-	}
-	f, err := elf.Open(busybox)
-	if err != nil {
-		tb.Skipf("needs %s (Debian's busybox-static): %v", busybox, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			tb.Skipf("needs a static %s (Debian's busybox-static)", busybox)
-		}
-	}
+	testenv.NeedContainers(tb)
 }
 
 // newRuntime returns the built-in runtime, skipping where it cannot run.

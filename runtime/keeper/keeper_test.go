@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enginefs/enginefs/errdefs"
-	"github.com/enginefs/enginefs/logs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
+	"github.com/enginefs/enginefs/logs"
 )
 
 // These tests run busybox containers with the builtin runtime through a
@@ -329,9 +331,6 @@ func TestExec(t *testing.T) {
 			_, err := c.Exec(ctx, ExecRequest{ContainerID: id, ExecID: tc.name, LogDir: logDir, Process: specs.Process{
 				Args: tc.args, Cwd: "/", Terminal: tc.terminal, Env: []string{"PATH=/bin"},
 			}})
-			if errors.Is(err, errdefs.ErrUnavailable) {
-				t.Skipf("the builtin runtime cannot exec yet: %v", err)
-			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,9 +357,6 @@ func TestPauseResume(t *testing.T) {
 	}
 	waitLog(t, logDir, "3\n")
 	err := c.Pause(ctx, id)
-	if errors.Is(err, errdefs.ErrUnavailable) {
-		t.Skipf("the builtin runtime cannot pause yet: %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,10 +376,7 @@ func TestPauseResume(t *testing.T) {
 }
 
 func TestRunc(t *testing.T) {
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Skip("needs runc")
-	}
+	runc := testenv.NeedBinary(t, "runc", "runc")
 	c, _ := startKeeper(t, map[string]string{"runc": runc})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

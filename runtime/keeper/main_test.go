@@ -2,14 +2,12 @@ package keeper
 
 import (
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/cgroups/v3"
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/logs"
 	"github.com/enginefs/enginefs/runtime"
 )
@@ -46,7 +44,7 @@ func TestMain(m *testing.M) {
 	}
 	keeperBin = filepath.Join(dir, BinaryName)
 	for _, cmd := range []string{"enginefs-keeper", InitBinaryName} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/enginefs/enginefs/cmd/"+cmd).CombinedOutput()
+		out, err := testenv.GoBuild(context.Background(), filepath.Join(dir, cmd), "github.com/enginefs/enginefs/cmd/"+cmd, cmd == InitBinaryName).CombinedOutput()
 		if err != nil && buildErr == nil {
 			buildErr = fmt.Errorf("go build cmd/%s: %v\n%s", cmd, err, out)
 		}
@@ -71,22 +69,7 @@ func TestMain(m *testing.M) {
 // missing, and fails it if the keeper did not build.
 func needContainers(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root (namespaces, mounts and cgroups)")
-	}
-	if cgroups.Mode() == cgroups.Unavailable {
-		tb.Skip("needs a cgroup filesystem at /sys/fs/cgroup")
-	}
-	f, err := elf.Open("/bin/busybox")
-	if err != nil {
-		tb.Skipf("needs /bin/busybox (Debian's busybox-static): %v", err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			tb.Skip("needs a static /bin/busybox (Debian's busybox-static)")
-		}
-	}
+	testenv.NeedContainers(tb)
 	if buildErr != nil {
 		tb.Fatal(buildErr)
 	}
@@ -196,10 +179,9 @@ func startKeeperBinary(t *testing.T, bin string, runtimes map[string]string) (*C
 				t.Errorf("the keeper left %s behind", f)
 			}
 		}
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(opts.RunDir, LogFileName)); err == nil {
-				t.Logf("keeper.log:\n%s", b)
-			}
+		b, _ := os.ReadFile(filepath.Join(opts.RunDir, LogFileName))
+		if !testenv.CheckOutput(t, "the keeper", b) && t.Failed() {
+			t.Logf("keeper.log:\n%s", b)
 		}
 	})
 	return c, opts

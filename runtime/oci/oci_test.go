@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,21 +14,21 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/runtime"
 	"github.com/enginefs/enginefs/runtime/oci"
 	"github.com/enginefs/enginefs/runtime/runtimetest"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // newRuntime returns a Runtime for binary with its state in a temporary
 // directory, skipping, with the reason, where binary cannot run.
 func newRuntime(t testing.TB, binary string) *oci.Runtime {
 	t.Helper()
-	if _, err := exec.LookPath(binary); err != nil {
-		t.Skipf("needs %s in PATH: %v", binary, err)
-	}
+	testenv.NeedBinary(t, binary, filepath.Base(binary))
 	if strings.HasPrefix(filepath.Base(binary), "crun") && cgroups.Mode() == cgroups.Hybrid {
 		t.Skip("crun refuses hybrid cgroup hosts (v1 controllers with a v2 hierarchy beside them), which this host is")
 	}

@@ -13,10 +13,12 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/enginefs/enginefs/errdefs"
-	"github.com/enginefs/enginefs/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
+	"github.com/enginefs/enginefs/runtime"
 )
 
 func TestClassify(t *testing.T) {
@@ -111,9 +113,7 @@ func TestNew(t *testing.T) {
 // TestKilledBinaryLeavesNoProcess: a binary whose create hangs past the
 // grace is killed, and what it started in its session is reaped.
 func TestKilledBinaryLeavesNoProcess(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.NeedRoot(t)
 	var was int32
 	if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&was)), 0, 0, 0); err != nil {
 		t.Fatal(err)

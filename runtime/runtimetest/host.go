@@ -3,7 +3,6 @@
 package runtimetest
 
 import (
-	"debug/elf"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +11,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/enginefs/enginefs/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/enginefs/enginefs/internal/testenv"
+	"github.com/enginefs/enginefs/runtime"
 )
 
 // Busybox is the static busybox the test rootfs is made of (Debian's
@@ -31,22 +32,7 @@ var applets = []string{
 // containers cannot run: not root, no cgroup filesystem, no static busybox.
 func NeedContainers(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root (namespaces, mounts and cgroups)")
-	}
-	if _, err := os.Stat("/sys/fs/cgroup"); err != nil {
-		tb.Skip("needs a cgroup filesystem at /sys/fs/cgroup")
-	}
-	f, err := elf.Open(Busybox)
-	if err != nil {
-		tb.Skipf("needs %s (Debian's busybox-static): %v", Busybox, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			tb.Skipf("needs a static %s (Debian's busybox-static)", Busybox)
-		}
-	}
+	testenv.NeedContainers(tb)
 }
 
 var subreaper struct {

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enginefs/enginefs/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/enginefs/enginefs/runtime"
 )
 
 // Confinement: capabilities, masked and read-only paths, devices, rlimits.
@@ -51,7 +52,7 @@ func procCaps(t *testing.T, h *harness, opts runtime.SpecOptions) map[string]uin
 	t.Helper()
 	c := h.bundle(opts, nil)
 	if c.spec.Process.Capabilities == nil {
-		t.Skip("runtime.Spec sets no process.capabilities yet, so there is no Docker default set to check (CapEff/CapBnd would be whatever the runtime does with none)")
+		t.Fatal("runtime.Spec sets no process.capabilities: a container would get whatever the runtime does with none, not Docker's default set")
 	}
 	want, _ := capMask(DockerDefaultCapabilities)
 	if got, err := capMask(c.spec.Process.Capabilities.Bounding); err != nil || got != want {
