@@ -37,8 +37,13 @@ test: vet fixtures
 test-short: fixtures
 	$(GO) test -count=1 -short ./...
 
+# Each fuzz target for FUZZTIME; `make test` runs their seeds as tests.
+# FuzzUnpack needs root (owners, device nodes).
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./ctl -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./ctl -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh
