@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/voldrv/local"
 	"github.com/enginefs/enginefs/voldrv/voldrvtest"
 )
@@ -31,9 +32,7 @@ func TestOptions(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "bad")); err == nil {
 		t.Error("a refused volume was made")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs volume needs root")
-	}
+	testenv.NeedRoot(t) // to mount a tmpfs volume
 	if err := d.Create(ctx, "tmp", map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}); err != nil {
 		t.Fatal(err)
 	}
