@@ -32,7 +32,20 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 PEER_DOCKER=${PEER_DOCKER:-unix:///tmp/peer/dockerd/docker.sock}
 have_docker() { command -v docker >/dev/null && docker -H "$PEER_DOCKER" image inspect localhost/busybox:latest >/dev/null 2>&1; }
 have_podman() { command -v podman >/dev/null && podman image exists localhost/busybox:latest 2>/dev/null; }
-PODMAN_FLAGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1000:1000"
+# podman: runc and ulimits for this VM (../shared/tools/README.md), and no
+# network, as the other engines here (enginefs --default-network none, the
+# peers' dockerd --bridge none): no bench but network.sh sets one up.
+PODMAN_FLAGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 --network none"
+# pss_kb PID...: the sum of the processes' proportional set sizes (shared
+# pages split among the processes that map them), in KiB.
+pss_kb() {
+	local s=0 p v
+	for p in "$@"; do
+		v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
 # runc_bundle DIR [ARG...]: a runc bundle of the busybox fixture running
 # ARGs (default `true`), with runc's default config.
 runc_bundle() {

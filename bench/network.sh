@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Networking cost: `dctl run --rm busybox true` on the default bridge, on a
-# user-defined network (embedded DNS too) and with --network none, in one
-# hyperfine run; and, when ../shared/tools/peers.sh is up, docker's bridge
-# start against docker's none on the same machine (the peers' dockerd runs
-# with --bridge none, so the script makes a user-defined bridge network
-# there and removes it after). Traffic: none; every address is on bridges
-# the script's daemons make. Run as root from the repository after
-# `make build fixtures` (make bench).
+# Networking cost: `run --rm busybox true` on a user-defined bridge network
+# (a veth, an address, the embedded DNS) against --network none, for
+# enginefs and, when ../shared/tools/peers.sh is up, docker, in one
+# hyperfine run; enginefs's default bridge too. Like compares with like:
+# enginefs's user network with docker's user network (both with their
+# embedded DNS), none with none; the peers' dockerd runs with --bridge none,
+# so it has no default bridge to compare with enginefs's. Traffic: none;
+# every address is on bridges the script's daemons make. Run as root from
+# the repository after `make build fixtures` (make bench).
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-30}
@@ -41,7 +42,8 @@ peers=()
 if have_docker; then
 	docker_net="efsbench$$"
 	docker -H "$PEER_DOCKER" network create --subnet "$docker_subnet" "$docker_net" >/dev/null
-	peers+=(-n "docker bridge" "docker -H $PEER_DOCKER run --rm --network $docker_net localhost/busybox:latest true")
+	test "$(docker -H "$PEER_DOCKER" run --rm --network "$docker_net" localhost/busybox:latest sh -c 'ip -o -4 addr show eth0 | wc -l')" = 1
+	peers+=(-n "docker user network" "docker -H $PEER_DOCKER run --rm --network $docker_net localhost/busybox:latest true")
 	peers+=(-n "docker none" "docker -H $PEER_DOCKER run --rm --network none localhost/busybox:latest true")
 fi
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/result.json" \
@@ -54,12 +56,13 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 med = {k: v["median"] * 1000 for k, v in r.items()}
 for k, v in med.items():
-    print(f"{k:18s} median {v:7.1f} ms")
-print(f"dctl bridge / dctl none          {med['dctl bridge'] / med['dctl none']:.2f}x")
-print(f"dctl user network / dctl none    {med['dctl user network'] / med['dctl none']:.2f}x")
-if "docker bridge" in med:
-    print(f"docker bridge / docker none      {med['docker bridge'] / med['docker none']:.2f}x")
-    print(f"docker bridge / dctl bridge      {med['docker bridge'] / med['dctl bridge']:.1f}x slower than enginefs")
+    print(f"{k:20s} median {v:7.1f} ms")
+print(f"dctl bridge / dctl none                  {med['dctl bridge'] / med['dctl none']:.2f}x")
+print(f"dctl user network / dctl none            {med['dctl user network'] / med['dctl none']:.2f}x")
+if "docker user network" in med:
+    print(f"docker user network / docker none        {med['docker user network'] / med['docker none']:.2f}x")
+    print(f"docker user network / dctl user network  {med['docker user network'] / med['dctl user network']:.1f}x slower than enginefs")
+    print(f"docker none / dctl none                  {med['docker none'] / med['dctl none']:.1f}x slower than enginefs")
 else:
     print("docker: not measured (../shared/tools/peers.sh start brings it up)")
 PY

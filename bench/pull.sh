@@ -6,9 +6,12 @@
 # downloaded) `dctl pull`, against `skopeo copy` to a local dir (which
 # does not unpack) and `podman pull` (which does): cold pulls round robin
 # (RUNS rounds, SETTLE seconds after emptying the stores), warm ones in
-# one hyperfine run. Ratios are enginefs over the peer (below 1: enginefs
-# is faster), of the medians and per round. Run as root from the
-# repository after `make build fixtures` (make bench).
+# one hyperfine run. Before each cold round the script checks that every
+# store is empty (enginefs: no image, no blob, no unpacked layer; podman:
+# the image is not there; skopeo: no target dir), and stops if one is not.
+# Ratios are enginefs over the peer (below 1: enginefs is faster), of the
+# medians and per round. Run as root from the repository after
+# `make build fixtures` (make bench).
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-5}
@@ -45,17 +48,30 @@ import json, os, shutil, subprocess, sys, time
 out, runs, ref, image_id, work, settle = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
 def sh(c):
     subprocess.run(c, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def ok(c):
+    return subprocess.run(c, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+store = f"{work}/state/images"
+def enginefs_empty():
+    imgs = subprocess.run("bin/dctl images -qa", shell=True, capture_output=True, text=True).stdout.split()
+    left = imgs + os.listdir(f"{store}/blobs/sha256") + os.listdir(f"{store}/layers")
+    return not left, f"images, blobs or layers left: {left[:3]}"
+# name: (empty the store, pull, check that the store is empty)
 tools = {
-    "dctl pull": (f"bin/dctl rmi -f {ref}; bin/dctl image prune -a -f", f"bin/dctl pull -q {ref}"),
-    "skopeo copy": (f"rm -rf {work}/skopeo", f"skopeo copy -q --src-tls-verify=false docker://{ref} dir:{work}/skopeo"),
+    "dctl pull": (f"bin/dctl rmi -f {ref}; bin/dctl image prune -a -f", f"bin/dctl pull -q {ref}", enginefs_empty),
+    "skopeo copy": (f"rm -rf {work}/skopeo", f"skopeo copy -q --src-tls-verify=false docker://{ref} dir:{work}/skopeo",
+                    lambda: (not os.path.exists(f"{work}/skopeo"), "the target dir is there")),
 }
 if shutil.which("podman"):
-    tools["podman pull"] = (f"podman rmi -f {image_id}", f"podman pull -q --tls-verify=false {ref}")
+    tools["podman pull"] = (f"podman rmi -f {image_id}", f"podman pull -q --tls-verify=false {ref}",
+                            lambda: (not ok(f"podman image exists {image_id}"), "the image is still there"))
 names = list(tools)
 times = {n: [] for n in names}
 for i in range(runs):
     for n in names:
         sh(tools[n][0])
+        empty, why = tools[n][2]()
+        if not empty:
+            sys.exit(f"bench: {n}: the store is not empty before a cold pull: {why}")
     sh("sync")
     time.sleep(settle)
     for n in names[i % len(names):] + names[:i % len(names)]:

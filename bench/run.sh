@@ -3,7 +3,10 @@
 # `runc run` on an equivalent bundle (the same busybox layers, runc's default
 # config) and, when ../shared/tools/peers.sh is up, docker and podman, all in
 # the same hyperfine run; the floor is an unshare+chroot of the same rootfs.
-# Run as root from the repository after `make build fixtures` (make bench).
+# No engine sets up a network: enginefs runs with --default-network none,
+# runc's default bundle has a new network namespace with only lo, docker and
+# podman run with --network none. Run as root from the repository after
+# `make build fixtures` (make bench).
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 RUNS=${RUNS:-30}
@@ -13,7 +16,7 @@ start_daemon
 runc_bundle "$work/bundle" echo hello
 test "$(bin/dctl run --rm busybox echo hello)" = hello
 peers=()
-have_docker && peers+=(-n "docker run --rm" "docker -H $PEER_DOCKER run --rm localhost/busybox:latest echo hello")
+have_docker && peers+=(-n "docker run --rm" "docker -H $PEER_DOCKER run --rm --network none localhost/busybox:latest echo hello")
 have_podman && peers+=(-n "podman run --rm" "podman run --rm $PODMAN_FLAGS localhost/busybox:latest echo hello")
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/result.json" \
 	-n "dctl run --rm" "bin/dctl run --rm busybox echo hello" \
