@@ -125,7 +125,10 @@ type daemon struct {
 	sock  string // unix:PATH of the 9P socket
 	tcp   string // tcp:127.0.0.1:PORT, if asked for
 	cmd   *exec.Cmd
-	out   *bytes.Buffer
+	// exited is closed when cmd has exited, with its Wait error in waitErr.
+	exited  chan struct{}
+	waitErr error
+	out     *bytes.Buffer
 	// net are the daemon's networking flags: a bridge and subnets of its
 	// own, published ports on loopback, no DNS forwarding to the host.
 	net []string
@@ -169,12 +172,21 @@ func (d *daemon) start(extra ...string) {
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
+	cmd, exited := d.cmd, make(chan struct{})
+	d.exited = exited
+	go func() { d.waitErr = cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.ReadFile(filepath.Join(d.mnt, "version")); err == nil && exists(strings.TrimPrefix(d.sock, "unix:")) {
 			return
 		}
-		if d.cmd.ProcessState != nil || time.Now().After(deadline) {
+		select {
+		case <-d.exited:
+			d.cmd = nil
+			d.t.Fatalf("enginefs exited (%v) before it came up:\n%s", d.waitErr, d.out)
+		default:
+		}
+		if time.Now().After(deadline) {
 			d.stop()
 			d.t.Fatalf("enginefs did not come up:\n%s", d.out)
 		}
@@ -279,18 +291,16 @@ func (d *daemon) stop() {
 	}
 	cmd := d.cmd
 	d.cmd = nil
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-done:
-		if err != nil {
-			d.t.Errorf("enginefs exited on SIGTERM with %v", err)
+	case <-d.exited:
+		if d.waitErr != nil {
+			d.t.Errorf("enginefs exited on SIGTERM with %v", d.waitErr)
 		}
 	case <-time.After(20 * time.Second):
 		d.t.Errorf("enginefs did not stop on SIGTERM; killing it\n%s", d.out)
 		_ = cmd.Process.Kill()
-		<-done
+		<-d.exited
 	}
 	testenv.CheckOutput(d.t, "enginefs", d.out.Bytes())
 	if isMounted(d.mnt) {
@@ -307,7 +317,7 @@ func (d *daemon) stop() {
 func (d *daemon) kill9() {
 	d.t.Helper()
 	_ = d.cmd.Process.Kill()
-	_ = d.cmd.Wait()
+	<-d.exited
 	d.cmd = nil
 	_ = syscall.Unmount(d.mnt, syscall.MNT_DETACH)
 	testenv.CheckOutput(d.t, "enginefs", d.out.Bytes())
