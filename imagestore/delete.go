@@ -32,9 +32,15 @@ type DeleteResult struct {
 // An image a container uses is never removed: untagging its last tag
 // needs force (the image stays, untagged), and so does naming a stopped
 // container's image by id; a running container's image cannot be removed
-// by id at all (errdefs.ErrBusy). Blobs and layers no other image uses are
-// removed with the image, unless a pull or load is running (Prune collects
-// them then).
+// by id at all (errdefs.ErrBusy). Nor is an image that is another's
+// parent (Image.Parent): untagging its last tag leaves it, untagged, and
+// naming it by id is errdefs.ErrBusy, forced or not.
+//
+// With an image go its parents, nearest first, while each is untagged,
+// has no other child and no container uses it (the intermediate images of
+// a build); Deleted lists them all. Blobs and layers no other image uses
+// are removed with the images, unless a pull, load or Create is running
+// (Prune collects them then).
 func (s *Store) Delete(ctx context.Context, ref string, force bool, usedBy UsedBy) (*DeleteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, classify(err, "delete %s: %w", ref)
@@ -78,6 +84,7 @@ func (s *Store) delete(ref string, force bool, usedBy UsedBy) (*DeleteResult, er
 	slices.Sort(tags)
 	short := shortID(id)
 	user, running := usedBy(id)
+	hasChildren := len(s.children(id)) > 0
 	res := &DeleteResult{}
 
 	var named string // the tag key or repo digest ref names, if it names one
@@ -115,8 +122,14 @@ func (s *Store) delete(ref string, force bool, usedBy UsedBy) (*DeleteResult, er
 		if user != "" {
 			return nil, errdefs.Busy("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, user, short)
 		}
+		if hasChildren {
+			// As docker: the image stays, untagged, for its children.
+			return res, s.untag(id, drop, res)
+		}
 	} else {
 		switch {
+		case hasChildren:
+			return nil, errdefs.Busy("conflict: unable to delete %s (cannot be forced) - image has dependent child images", short)
 		case user != "" && running:
 			return nil, errdefs.Busy("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short, user)
 		case user != "" && !force:
@@ -128,13 +141,19 @@ func (s *Store) delete(ref string, force bool, usedBy UsedBy) (*DeleteResult, er
 			return nil, errdefs.Busy("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)
 		}
 	}
+	gone := append([]string{id}, s.danglingParents(id, usedBy)...)
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		for _, k := range tags {
 			if err := tx.Bucket(bucketRefs).Delete([]byte(k)); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketImages).Delete([]byte(id))
+		for _, g := range gone {
+			if err := tx.Bucket(bucketImages).Delete([]byte(g)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, classify(err, "delete %s: %w", ref)
@@ -146,9 +165,32 @@ func (s *Store) delete(ref string, force bool, usedBy UsedBy) (*DeleteResult, er
 	for _, d := range e.rec.RepoDigests {
 		res.Untagged = append(res.Untagged, familiarKey(d))
 	}
-	delete(s.images, id)
-	res.Deleted = append(res.Deleted, id)
+	for _, g := range gone {
+		delete(s.images, g)
+	}
+	res.Deleted = append(res.Deleted, gone...)
 	return res, nil
+}
+
+// danglingParents returns the parents of image id that go with it,
+// nearest first: as docker's rmi prunes them, each while it is untagged,
+// has no child but the one going, and no container uses it. s.mu is
+// held.
+func (s *Store) danglingParents(id string, usedBy UsedBy) []string {
+	var out []string
+	child := id
+	for p := s.images[id].rec.Parent; p != ""; {
+		e, ok := s.images[p]
+		if !ok || s.referenced(p) || !slices.Equal(s.children(p), []string{child}) {
+			break
+		}
+		if u, _ := usedBy(p); u != "" {
+			break
+		}
+		out = append(out, p)
+		child, p = p, e.rec.Parent
+	}
+	return out
 }
 
 // untag removes tags (ref keys) or repo digests from image id. s.mu is
@@ -199,9 +241,13 @@ func familiarKey(k string) string {
 }
 
 // Prune removes the images no tag names (dangling), or with all every
-// image, that no container uses, as docker image prune does; then every
-// blob and unpacked layer no image references, and whatever interrupted
-// transfers left. It waits for running pulls and loads to end.
+// image, that no container uses and that are no other image's parent, as
+// docker image prune does, and again until none is left: so an abandoned
+// chain of build intermediates goes, leaf first, but the intermediates
+// under a kept image stay, and no image is left whose parent is gone.
+// Then it removes every blob and unpacked layer no image references, and
+// whatever interrupted transfers left. It waits for running pulls, loads
+// and Creates to end.
 func (s *Store) Prune(ctx context.Context, all bool, usedBy UsedBy) (*DeleteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, classify(err, "prune: %w")
@@ -213,30 +259,58 @@ func (s *Store) Prune(ctx context.Context, all bool, usedBy UsedBy) (*DeleteResu
 	defer s.gc.Unlock()
 	res := &DeleteResult{}
 	s.mu.Lock()
-	tagged := map[string]bool{}
-	for _, id := range s.refs {
-		tagged[id] = true
-	}
-	var ids []string
-	for id := range s.images {
-		if u, _ := usedBy(id); u == "" && (all || !tagged[id]) {
-			ids = append(ids, id)
+	for {
+		ids := s.pruneCandidates(all, usedBy)
+		if len(ids) == 0 {
+			break
 		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		r, err := s.delete(id, true, usedBy)
-		if err != nil {
-			s.mu.Unlock()
-			return res, err
+		deleted := 0
+		for _, id := range ids {
+			if _, ok := s.images[id]; !ok {
+				continue // gone with a child already
+			}
+			r, err := s.delete(id, true, usedBy)
+			if err != nil {
+				s.mu.Unlock()
+				return res, err
+			}
+			res.Untagged = append(res.Untagged, r.Untagged...)
+			res.Deleted = append(res.Deleted, r.Deleted...)
+			deleted += len(r.Deleted)
 		}
-		res.Untagged = append(res.Untagged, r.Untagged...)
-		res.Deleted = append(res.Deleted, r.Deleted...)
+		if deleted == 0 {
+			break
+		}
 	}
 	s.mu.Unlock()
 	n, err := s.collect()
 	res.SpaceReclaimed = n
 	return res, err
+}
+
+// pruneCandidates returns, sorted, the images Prune may remove now:
+// unused, childless, and untagged unless all. s.mu is held.
+func (s *Store) pruneCandidates(all bool, usedBy UsedBy) []string {
+	tagged, parents := map[string]bool{}, map[string]bool{}
+	for _, id := range s.refs {
+		tagged[id] = true
+	}
+	for _, e := range s.images {
+		if e.rec.Parent != "" {
+			parents[e.rec.Parent] = true
+		}
+	}
+	var ids []string
+	for id := range s.images {
+		if parents[id] || !all && tagged[id] {
+			continue
+		}
+		if u, _ := usedBy(id); u == "" {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // collect removes the blobs and layer directories no image references and

@@ -15,6 +15,11 @@
 // Repositories, Tags, Manifest and OpenBlob feed imagestore/registry,
 // which serves the store as a registry.
 //
+// Building: Store.Create writes a new image from a directory of changes
+// (an overlayfs upper directory) or a layer tar on top of a parent image,
+// for docker build, commit and import; Store.Cached finds an image by its
+// parent and build-cache key, Store.Children the images built on one.
+//
 // Also: Store.List and Store.Tag; ParseReference and Familiar, docker's
 // reference normalisation and short form; Unpack, which writes one layer
 // tar into a directory (overlayfs whiteouts, never outside it). The on-disk
@@ -52,4 +57,13 @@ type Image struct {
 	Blobs []string
 	// LayerSizes are the unpacked sizes of Layers, bytes.
 	LayerSizes []int64
+
+	// Parent is the id of the image Create built this one on ("" for
+	// pulled and loaded images, and for images made from nothing), as
+	// docker's legacy image store records it. An image that is some
+	// image's parent is not removed while that child is there.
+	Parent string
+	// CacheKey is the build-cache key Create recorded with the image
+	// ("" for none); see Store.Cached.
+	CacheKey string
 }

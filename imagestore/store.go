@@ -71,6 +71,10 @@ type record struct {
 	// RepoDigests are the references by digest the image was pulled or
 	// pushed as ("127.0.0.1:5000/x/y@sha256:<hex>"), fully qualified.
 	RepoDigests []string `json:"repoDigests,omitempty"`
+	// Parent is the id of the image Create built this one on.
+	Parent string `json:"parent,omitempty"`
+	// CacheKey is the build-cache key given to Create.
+	CacheKey string `json:"cacheKey,omitempty"`
 }
 
 // flight is a layer being unpacked; done is closed when it ends.
@@ -372,6 +376,8 @@ func (s *Store) image(id string) *Image {
 		Manifest:       slices.Clone(e.rec.Manifest),
 		Layers:         slices.Clone(e.rec.Layers),
 		ManifestDigest: e.rec.ManifestDigest,
+		Parent:         e.rec.Parent,
+		CacheKey:       e.rec.CacheKey,
 	}
 	for i, l := range e.rec.Layers {
 		img.LayerSizes[i] = s.layers[l]
@@ -385,10 +391,22 @@ func (s *Store) image(id string) *Image {
 // tags move to the new images. Layer sizes are recorded for the layers
 // given.
 func (s *Store) commit(recs []*record, tags map[string]string, layers map[string]int64) error {
+	return s.commitIf(nil, recs, tags, layers)
+}
+
+// commitIf is commit that first calls check, if set, under the lock the
+// commit takes, and commits nothing if check fails: so what check finds
+// (a parent image still there) holds when the images appear.
+func (s *Store) commitIf(check func() error, recs []*record, tags map[string]string, layers map[string]int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return s.errClosed()
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ib, rb, lb := tx.Bucket(bucketImages), tx.Bucket(bucketRefs), tx.Bucket(bucketLayers)
