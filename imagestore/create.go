@@ -28,6 +28,13 @@ type ImageSpec struct {
 	// an opaque directory has trusted.overlay.opaque=y. Nothing may
 	// write to it while Create reads it.
 	Dir string
+	// Exclude lists paths in Dir, relative to it (a leading "/" is
+	// ignored), to leave out of the layer: the mount points a runtime
+	// made in a container's root file system (an /etc/hosts, a /proc
+	// its image lacks), which docker keeps in its init layer. A
+	// directory among them is left out only when nothing below it is
+	// kept. Ignored for Tar.
+	Exclude []string
 	// Tar is a layer tar, plain or gzip-, zstd- or bzip2-compressed (the
 	// body of docker import). Create reads it to its end, or until it
 	// fails.
@@ -103,7 +110,7 @@ func (s *Store) Create(ctx context.Context, spec ImageSpec) (*Image, error) {
 	var layer *Layer
 	switch {
 	case spec.Dir != "":
-		layer, err = s.layerFromDir(ctx, spec.Dir)
+		layer, err = s.layerFromDir(ctx, spec.Dir, spec.Exclude)
 	case spec.Tar != nil:
 		layer, err = s.layerFromTar(ctx, spec.Tar)
 	}

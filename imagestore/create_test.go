@@ -694,3 +694,40 @@ func TestCreateWhilePrune(t *testing.T) {
 		t.Errorf("%d images made", len(imgs))
 	}
 }
+
+// TestCreateExclude leaves a container's mount points out of its layer:
+// an excluded directory goes unless something kept is below it, and
+// changes that are only mount points are no layer.
+func TestCreateExclude(t *testing.T) {
+	requireRoot(t)
+	s, root := newStore(t)
+	base := baseImage(t, s, "base:1")
+	upper := t.TempDir()
+	for _, d := range []string{"proc", "dev/shm", "etc", "run"} {
+		if err := os.MkdirAll(filepath.Join(upper, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"etc/hosts", "run/.containerenv"} {
+		if err := os.WriteFile(filepath.Join(upper, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stubs := []string{"proc", "/etc/hosts", "etc", "dev", "dev/shm", "run/.containerenv", "run"}
+	var layer *Layer
+	img := create(t, s, ImageSpec{Parent: base.ID, Dir: upper, Exclude: stubs, Config: configOf(base, "stubs only", epoch, &layer)})
+	if layer != nil || !slices.Equal(img.Layers, base.Layers) {
+		t.Errorf("only mount points: layer %+v", layer)
+	}
+
+	if err := os.WriteFile(filepath.Join(upper, "etc/passwd"), []byte("root"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	create(t, s, ImageSpec{Parent: base.ID, Dir: upper, Exclude: stubs, Config: configOf(base, "with passwd", epoch, &layer)})
+	if layer == nil {
+		t.Fatal("no layer")
+	}
+	if got, want := listTree(t, layerPath(t, root, layer.DiffID)), []string{"etc", "etc/passwd"}; !slices.Equal(got, want) {
+		t.Errorf("layer holds %v, want %v", got, want)
+	}
+}

@@ -44,7 +44,8 @@ const selinuxXattr = "security.selinux"
 // whiteouts go back to their tar form: a 0/0 character device NAME is an
 // empty regular file .wh.NAME, and a directory with
 // trusted.overlay.opaque=y is followed by an entry DIR/.wh..wh..opq.
-// Sockets are skipped, as docker does.
+// Sockets are skipped, as docker does. The paths in exclude (relative to
+// dir) are left out, a directory only when nothing below it is kept.
 //
 // Each directory's names are written in byte order, a directory's entry
 // before its content, so the same tree always gives the same bytes (and
@@ -52,13 +53,18 @@ const selinuxXattr = "security.selinux"
 // no symlinks, nothing outside dir). A node that changes type while it is
 // read, or a regular file that shrinks, is errdefs.ErrBusy: the caller
 // should not let anything write to dir meanwhile.
-func writeDiffTar(ctx context.Context, dir string, w io.Writer) (int, error) {
+func writeDiffTar(ctx context.Context, dir string, exclude []string, w io.Writer) (int, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, classify(&os.PathError{Op: "open", Path: dir, Err: err}, "layer from %s: %w", dir)
 	}
 	defer unix.Close(fd)
-	d := &diffTar{dir: dir, tw: tar.NewWriter(w), links: map[fileID]string{}}
+	d := &diffTar{dir: dir, tw: tar.NewWriter(w), links: map[fileID]string{}, exclude: map[string]bool{}}
+	for _, p := range exclude {
+		if rel := path.Clean("/" + p)[1:]; rel != "" {
+			d.exclude[rel] = true
+		}
+	}
 	if err := d.walk(ctx, fd, ""); err != nil {
 		return d.n, err
 	}
@@ -74,6 +80,8 @@ type diffTar struct {
 	tw    *tar.Writer
 	n     int               // entries written
 	links map[fileID]string // first name of each node with several links
+
+	exclude map[string]bool // clean relative paths left out
 }
 
 // fileID identifies a node on the host.
@@ -99,13 +107,13 @@ func (d *diffTar) walk(ctx context.Context, dfd int, rel string) error {
 }
 
 // readNames lists a directory through a descriptor of it, which stays
-// open.
+// open. It opens the directory anew, so every listing starts at its
+// beginning (a dup would share the offset of the last one).
 func readNames(dfd int) ([]string, error) {
-	fd, err := unix.Dup(dfd)
+	fd, err := unix.Openat2(dfd, ".", &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags})
 	if err != nil {
 		return nil, err
 	}
-	unix.CloseOnExec(fd)
 	f := os.NewFile(uintptr(fd), "dir")
 	defer f.Close()
 	return f.Readdirnames(-1)
@@ -117,6 +125,9 @@ func (d *diffTar) node(ctx context.Context, dfd int, p, name string) error {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return d.fail(p, "stat", err)
+	}
+	if d.exclude[p] && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
@@ -191,6 +202,15 @@ func (d *diffTar) directory(ctx context.Context, dfd int, p, name string) error 
 	if _, ok := attrs[redirectXattr]; ok {
 		return errdefs.Invalid("layer from %s: directory %q was renamed with overlayfs redirect_dir, which a layer tar cannot express", d.dir, p)
 	}
+	if d.exclude[p] {
+		keep, err := d.keeps(fd, p)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			return nil
+		}
+	}
 	hdr := d.header(p+"/", &st)
 	hdr.Typeflag = tar.TypeDir
 	setXattrs(hdr, attrs)
@@ -207,6 +227,38 @@ func (d *diffTar) directory(ctx context.Context, dfd int, p, name string) error 
 		}
 	}
 	return d.walk(ctx, fd, p)
+}
+
+// keeps reports whether anything below the directory fd, at p in the
+// layer, is not excluded.
+func (d *diffTar) keeps(fd int, p string) (bool, error) {
+	names, err := readNames(fd)
+	if err != nil {
+		return false, d.fail(p, "read directory", err)
+	}
+	for _, name := range names {
+		c := path.Join(p, name)
+		if !d.exclude[c] {
+			return true, nil
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return false, d.fail(c, "stat", err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue // an excluded file
+		}
+		cfd, err := unix.Openat2(fd, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
+		if err != nil {
+			return false, d.changed(c, "open", err)
+		}
+		keep, err := d.keeps(cfd, c)
+		unix.Close(cfd)
+		if err != nil || keep {
+			return keep, err
+		}
+	}
+	return false, nil
 }
 
 // file writes a regular file: its content, or a hard link to the first
