@@ -104,6 +104,17 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) (*imagestore.DeleteR
 	return res, err
 }
 
+// PruneBuildCache removes the build cache nothing needs
+// (imagestore.Store.PruneCache).
+func (e *Engine) PruneBuildCache(ctx context.Context) (*imagestore.DeleteResult, error) {
+	before, _ := e.images.List(ctx)
+	res, err := e.images.PruneCache(ctx, e.imageUser)
+	if res != nil {
+		e.imageDeleted(before, res)
+	}
+	return res, err
+}
+
 // imageDeleted records the untag and delete events of a removal; before
 // is the list of images it started from, which says whose tags went.
 func (e *Engine) imageDeleted(before []*imagestore.Image, res *imagestore.DeleteResult) {

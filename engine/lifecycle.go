@@ -148,6 +148,9 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		withSandbox(spec, sb)
 		err = runtime.WriteBundle(dir, spec)
 	}
+	if err == nil {
+		err = recordStubs(dir, mountDestinations(spec))
+	}
 	if err != nil {
 		return fail(err)
 	}

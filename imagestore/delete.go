@@ -249,6 +249,20 @@ func familiarKey(k string) string {
 // whatever interrupted transfers left. It waits for running pulls, loads
 // and Creates to end.
 func (s *Store) Prune(ctx context.Context, all bool, usedBy UsedBy) (*DeleteResult, error) {
+	return s.prune(ctx, func(e *entry, tagged bool) bool { return all || !tagged }, usedBy)
+}
+
+// PruneCache removes the build cache nothing needs, as docker builder
+// prune does: the images a build made (they have a cache key) that no tag
+// names, no container uses and no other image has as its parent, again
+// until none is left; then what Prune collects. The intermediates under
+// a kept image stay: they are its history.
+func (s *Store) PruneCache(ctx context.Context, usedBy UsedBy) (*DeleteResult, error) {
+	return s.prune(ctx, func(e *entry, tagged bool) bool { return !tagged && e.rec.CacheKey != "" }, usedBy)
+}
+
+// prune is Prune with the images that may go chosen by may.
+func (s *Store) prune(ctx context.Context, may func(e *entry, tagged bool) bool, usedBy UsedBy) (*DeleteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, classify(err, "prune: %w")
 	}
@@ -260,7 +274,7 @@ func (s *Store) Prune(ctx context.Context, all bool, usedBy UsedBy) (*DeleteResu
 	res := &DeleteResult{}
 	s.mu.Lock()
 	for {
-		ids := s.pruneCandidates(all, usedBy)
+		ids := s.pruneCandidates(may, usedBy)
 		if len(ids) == 0 {
 			break
 		}
@@ -288,9 +302,9 @@ func (s *Store) Prune(ctx context.Context, all bool, usedBy UsedBy) (*DeleteResu
 	return res, err
 }
 
-// pruneCandidates returns, sorted, the images Prune may remove now:
-// unused, childless, and untagged unless all. s.mu is held.
-func (s *Store) pruneCandidates(all bool, usedBy UsedBy) []string {
+// pruneCandidates returns, sorted, the images prune may remove now:
+// unused, childless, and chosen by may. s.mu is held.
+func (s *Store) pruneCandidates(may func(e *entry, tagged bool) bool, usedBy UsedBy) []string {
 	tagged, parents := map[string]bool{}, map[string]bool{}
 	for _, id := range s.refs {
 		tagged[id] = true
@@ -301,8 +315,8 @@ func (s *Store) pruneCandidates(all bool, usedBy UsedBy) []string {
 		}
 	}
 	var ids []string
-	for id := range s.images {
-		if parents[id] || !all && tagged[id] {
+	for id, e := range s.images {
+		if parents[id] || !may(e, tagged[id]) {
 			continue
 		}
 		if u, _ := usedBy(id); u == "" {
