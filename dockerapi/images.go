@@ -85,13 +85,25 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	out := []image.Summary{}
+	parents := map[string]bool{}
 	for _, img := range list {
+		parents[img.ParentID] = true
+	}
+	all := boolValue(r, "all")
+	for _, img := range list {
+		// As dockerd: an untagged image that is another's parent is an
+		// intermediate image of a build, shown with all only and never
+		// dangling.
+		intermediate := len(img.RepoTags) == 0 && parents[img.ID]
+		if intermediate && !all {
+			continue
+		}
 		if f.Contains("dangling") {
 			want, err := f.GetBoolOrDefault("dangling", false)
 			if err != nil {
 				return errdefs.Invalid("%v", err)
 			}
-			if want != (len(img.RepoTags) == 0) {
+			if want != (len(img.RepoTags) == 0 && !intermediate) {
 				continue
 			}
 		}

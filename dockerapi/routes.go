@@ -55,6 +55,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("POST /images/{rest...}", s.imagePost)
 	h("DELETE /images/{rest...}", s.removeImage)
 	h("POST /auth", s.auth)
+	h("POST /build", s.buildImage)
+	h("POST /build/prune", s.pruneBuildCache)
+	h("POST /build/cancel", s.cancelBuild)
+	h("POST /commit", s.commitContainer)
 
 	// Networks.
 	h("GET /networks", s.listNetworks)

@@ -30,7 +30,7 @@ import (
 func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if q.Get("fromSrc") != "" {
-		return fmt.Errorf("%w: importing a root file system (docker import, fromSrc) is not implemented: load an image archive instead (docker load)", errNotImplemented)
+		return s.importImage(w, r)
 	}
 	ref := q.Get("fromImage")
 	if ref == "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker/go-units"
 
+	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
@@ -36,6 +37,8 @@ var containerGrammar = ctl.Grammar{
 	{Name: "resize", MinArgs: 2, MaxArgs: 2, Usage: "resize ROWS COLS"},
 	{Name: "rm", MaxArgs: 2, Usage: "rm [force] [volumes]"},
 	{Name: "rename", MinArgs: 1, MaxArgs: 1, Usage: "rename NAME"},
+	{Name: "commit", MaxArgs: 1, Keys: []string{"author", "comment", "change", "pause"},
+		Usage: "commit [REPO[:TAG]] [author=NAME] [comment=TEXT] [change=INSTRUCTION]... [pause=false]"},
 }
 
 // containers is /containers: clone, ctl, err, list and a directory per
@@ -301,6 +304,21 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 			return "", nil
 		case "rename":
 			return "", t.e.Rename(ctx, id, cmd.Args[0])
+		case "commit":
+			pause, err := cmd.Bool("pause", true)
+			if err != nil {
+				return "", err
+			}
+			o := builder.CommitOptions{Author: get(cmd, "author"), Comment: get(cmd, "comment"),
+				Changes: cmd.All("change"), NoPause: !pause}
+			if len(cmd.Args) > 0 {
+				o.Ref = cmd.Args[0]
+			}
+			img, err := t.b.Commit(ctx, id, o)
+			if err != nil {
+				return "", err
+			}
+			return img + "\n", nil
 		}
 		return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
 	}}

@@ -112,7 +112,20 @@ func (t *tree) imageDir(id, path string) fs.Dir {
 			if err != nil {
 				return nil, err
 			}
-			return jsonDoc(imageHistory(img))
+			items := imageHistory(img)
+			// As docker's: the entries of the images a build made on
+			// the way, walking up the parents, carry their ids.
+			for p := img.Parent; p != ""; {
+				parent, err := t.e.Image(ctx, p)
+				if err != nil {
+					break
+				}
+				if i := len(items) - len(parent.Config.History); i >= 0 && i < len(items) && len(parent.Config.History) > 0 {
+					items[i].ID, items[i].Tags = parent.ID, nonNil(parent.RepoTags)
+				}
+				p = parent.Parent
+			}
+			return jsonDoc(items)
 		})},
 		{Name: "layers", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
 			img, err := get(ctx)
@@ -141,6 +154,7 @@ func imageInspect(img *imagestore.Image) (*image.InspectResponse, error) {
 	}
 	doc := &image.InspectResponse{
 		ID:            img.ID,
+		Parent:        img.Parent,
 		RepoTags:      nonNil(img.RepoTags),
 		RepoDigests:   nonNil(img.RepoDigests),
 		Comment:       historyComment(c.History),

@@ -190,7 +190,7 @@ func (t *tree) imageList(ctx context.Context) ([]byte, error) {
 	out := []image.Summary{}
 	for _, img := range imgs {
 		s := image.Summary{
-			ID: img.ID, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests, Created: img.Created.Unix(),
+			ID: img.ID, ParentID: img.Parent, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests, Created: img.Created.Unix(),
 			Size: img.Size, SharedSize: -1, Labels: img.Config.Config.Labels, Containers: int64(used[img.ID]),
 		}
 		if s.RepoTags == nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/version"
@@ -24,6 +25,7 @@ import (
 // tree holds what the nodes share.
 type tree struct {
 	e *engine.Engine
+	b *builder.Builder
 
 	mu        sync.Mutex
 	errs      map[string]*fs.ErrSlot             // last error per directory path
@@ -33,9 +35,9 @@ type tree struct {
 	pulls, pushes *jobs // image transfers (tree/pulls.go)
 }
 
-// New returns the root of the tree over e.
-func New(e *engine.Engine) fs.Dir {
-	t := &tree{e: e, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
+// New returns the root of the tree over e, with the builds of b.
+func New(e *engine.Engine, b *builder.Builder) fs.Dir {
+	t := &tree{e: e, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
 	return fs.StaticDir{
 		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
 		{Name: "info", Node: fs.ReadFile(t.info)},
@@ -44,6 +46,7 @@ func New(e *engine.Engine) fs.Dir {
 		{Name: "images", Node: t.images()},
 		{Name: "networks", Node: t.networks()},
 		{Name: "volumes", Node: t.volumes()},
+		{Name: "builds", Node: t.builds()},
 	}
 }
 
@@ -71,6 +74,11 @@ func (t *tree) prune() {
 	for dir := range t.errs {
 		if id, ok := strings.CutPrefix(dir, "containers/"); ok {
 			if _, err := t.e.Get(strings.SplitN(id, "/", 2)[0]); err != nil {
+				delete(t.errs, dir)
+			}
+		}
+		if n, ok := strings.CutPrefix(dir, "builds/"); ok {
+			if _, err := t.b.Job(n); err != nil {
 				delete(t.errs, dir)
 			}
 		}

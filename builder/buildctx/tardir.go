@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,13 @@ import (
 // Sockets, devices and fifos are left out (the daemon refuses them).
 // A Dockerfile outside dir is ErrInvalid; read errors keep their class.
 func TarDir(ctx context.Context, dir, dockerfile string, w io.Writer) error {
+	return TarDirWith(ctx, dir, dockerfile, nil, w)
+}
+
+// TarDirWith is TarDir with files added after dir's: a Dockerfile that
+// is not in dir (the docker CLI's -f outside the context, or -f - from
+// STDIN), under a name of extra's. A nil content adds nothing.
+func TarDirWith(ctx context.Context, dir, dockerfile string, extra map[string][]byte, w io.Writer) error {
 	if dockerfile == "" {
 		dockerfile = DefaultDockerfile
 	}
@@ -41,7 +50,7 @@ func TarDir(ctx context.Context, dir, dockerfile string, w io.Writer) error {
 		dockerfile = rel
 	}
 	dockerfile = filepath.Clean(dockerfile)
-	if dockerfile == ".." || strings.HasPrefix(dockerfile, "../") {
+	if _, added := extra[dockerfile]; !added && (dockerfile == ".." || strings.HasPrefix(dockerfile, "../")) {
 		return errdefs.Invalid("the Dockerfile (%s) must be within the build context", dockerfile)
 	}
 	excludes, err := readDirIgnore(dir)
@@ -55,6 +64,9 @@ func TarDir(ctx context.Context, dir, dockerfile string, w io.Writer) error {
 	}
 	t := &tarWalker{ctx: ctx, root: dir, pm: pm, tw: tar.NewWriter(w), seen: map[[2]uint64]string{}}
 	if err := filepath.WalkDir(dir, t.visit); err != nil {
+		return err
+	}
+	if err := addFiles(t.tw, extra); err != nil {
 		return err
 	}
 	if err := t.tw.Close(); err != nil {
@@ -205,6 +217,36 @@ func (t *tarWalker) add(p, rel string) error {
 	}
 	if n != hdr.Size {
 		return errdefs.Unavailable("build context: %s changed size while being sent", rel)
+	}
+	return nil
+}
+
+// WriteFiles writes a tar of the files given (name to content, mode 0600,
+// uid and gid 0, in name order): a context of a Dockerfile alone, as the
+// docker CLI sends for `docker build - < Dockerfile`.
+func WriteFiles(w io.Writer, files map[string][]byte) error {
+	tw := tar.NewWriter(w)
+	if err := addFiles(tw, files); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// addFiles adds the files with content to tw.
+func addFiles(tw *tar.Writer, files map[string][]byte) error {
+	now := time.Now().Truncate(time.Second)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		data := files[name]
+		if data == nil {
+			continue
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: now, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return classify(err, "build context: %s: %w", name)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return classify(err, "build context: %s: %w", name)
+		}
 	}
 	return nil
 }

@@ -52,7 +52,14 @@ func (c *cli) imagesCmd() *cobra.Command {
 				}
 			}
 			seen := map[string]bool{}
+			parents := map[string]bool{}
 			for _, img := range list {
+				parents[img.ParentID] = true
+			}
+			for _, img := range list {
+				if !all && len(img.RepoTags) == 0 && parents[img.ID] {
+					continue // an intermediate image of a build, as docker hides it
+				}
 				id := img.ID
 				if !noTrunc {
 					id = strings.TrimPrefix(id, "sha256:")[:12]
@@ -88,7 +95,7 @@ func (c *cli) imagesCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show digests")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (there are no intermediate images here)")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
 	return cmd
 }
 

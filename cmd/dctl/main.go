@@ -82,6 +82,7 @@ func main() {
 		c.pullCmd(), c.pushCmd(), c.tagCmd(), c.rmiCmd(), c.saveCmd(), c.historyCmd(), c.imageCmd(),
 		c.loginCmd(), c.logoutCmd(),
 		c.networkCmd(), c.volumeCmd(),
+		c.buildCmd(), c.commitCmd(), c.importCmd(),
 	)
 	err := root.ExecuteContext(ctx)
 	if c.client != nil {

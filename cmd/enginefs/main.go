@@ -27,6 +27,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/dockerapi"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/fs"
@@ -207,7 +208,15 @@ func run(ctx context.Context, cfg config) error {
 			log.Print(err)
 		}
 	}()
-	root := tree.New(eng)
+	// Builds keep their contexts and downloads in the engine's scratch
+	// directory, on the state disk, emptied at each start.
+	buildDir := filepath.Join(eng.ScratchDir(), "build")
+	if err := os.MkdirAll(buildDir, 0o700); err != nil {
+		return err
+	}
+	bl := builder.New(eng, buildDir)
+	defer bl.Close()
+	root := tree.New(eng, bl)
 	// The pid file is written once this daemon holds the state's locks, so
 	// a second daemon that fails on them never touches it.
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {

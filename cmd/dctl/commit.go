@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/fs"
+)
+
+func (c *cli) commitCmd() *cobra.Command {
+	var author, message string
+	var changes []string
+	var pause bool
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			line := ctl.Command{Verb: "commit", Args: args[1:]}
+			for k, v := range map[string]string{"author": author, "comment": message} {
+				if v != "" {
+					line.Opts = append(line.Opts, ctl.Opt{Key: k, Value: v})
+				}
+			}
+			for _, ch := range changes {
+				line.Opts = append(line.Opts, ctl.Opt{Key: "change", Value: ch})
+			}
+			if !pause {
+				line.Opts = append(line.Opts, ctl.Opt{Key: "pause", Value: "false"})
+			}
+			client, err := c.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			reply, err := fs.Command(cmd.Context(), client, "containers/"+args[0]+"/ctl", line.String())
+			if err != nil {
+				return err
+			}
+			fmt.Print(reply)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
+	fl.StringVarP(&message, "message", "m", "", "commit message")
+	fl.StringArrayVarP(&changes, "change", "c", nil, "apply Dockerfile instruction to the created image")
+	fl.BoolVarP(&pause, "pause", "p", true, "pause container during commit")
+	return cmd
+}
+
+func (c *cli) importCmd() *cobra.Command {
+	var message, platform string
+	var changes []string
+	cmd := &cobra.Command{
+		Use:   "import [OPTIONS] file|-  [REPOSITORY[:TAG]]",
+		Short: "Import the contents from a tarball to create a filesystem image",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src := args[0]
+			if strings.Contains(src, "://") {
+				return errors.New("importing from a URL is not supported: download the file and import it")
+			}
+			in := io.Reader(os.Stdin)
+			if src != "-" {
+				f, err := os.Open(src)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			line := ctl.Command{Verb: "import", Args: args[1:]}
+			if message != "" {
+				line.Opts = append(line.Opts, ctl.Opt{Key: "message", Value: message})
+			}
+			if platform != "" {
+				line.Opts = append(line.Opts, ctl.Opt{Key: "platform", Value: platform})
+			}
+			for _, ch := range changes {
+				line.Opts = append(line.Opts, ctl.Opt{Key: "change", Value: ch})
+			}
+			id, err := c.importImage(cmd.Context(), line.String(), in)
+			if err != nil {
+				return err
+			}
+			fmt.Println(id)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&message, "message", "m", "", "set commit message for imported image")
+	fl.StringArrayVarP(&changes, "change", "c", nil, "apply Dockerfile instruction to the created image")
+	fl.StringVar(&platform, "platform", "", "set platform if server is multi-platform capable")
+	return cmd
+}
+
+// importImage runs an import job of /builds with the tar in r and
+// returns the image id.
+func (c *cli) importImage(ctx context.Context, line string, r io.Reader) (string, error) {
+	client, err := c.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	n, err := newBuild(ctx, client, line)
+	if err != nil {
+		return "", err
+	}
+	dir := "builds/" + n + "/"
+	if err := sendFile(ctx, client, dir+"context", r); err != nil {
+		return "", err
+	}
+	if _, err := fs.Command(ctx, client, dir+"ctl", "start"); err != nil {
+		return "", err
+	}
+	st, err := fs.ReadAll(ctx, client, dir+"status")
+	if err != nil {
+		return "", err
+	}
+	id, ok := strings.CutPrefix(strings.TrimSpace(string(st)), "done ")
+	if !ok {
+		return "", errors.New(strings.TrimSpace(string(st)))
+	}
+	return id, nil
+}
