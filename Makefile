@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 FIXTURE := build/fixtures/busybox.tar
-PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine skopeo python3-docker docker-compose
+PKGS    := busybox-static fuse3 docker-registry diod runc crun hyperfine skopeo python3-docker docker-compose docker.io
 
 .PHONY: all build fixtures deps test test-short fuzz bench up down vet clean
 
@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./ctl -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh
@@ -52,6 +53,7 @@ bench: build fixtures
 	bench/pull.sh
 	bench/network.sh
 	bench/docker.sh
+	bench/build.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures
