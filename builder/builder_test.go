@@ -70,7 +70,7 @@ func TestParseDockerfile(t *testing.T) {
 func TestApplyComments(t *testing.T) {
 	for _, tc := range []struct {
 		line, comment string
-		check       func(c *container.Config) bool
+		check         func(c *container.Config) bool
 	}{
 		{`ENV A=1 B="two words"`, "ENV A=1 B=two words", func(c *container.Config) bool { return strings.Join(c.Env, ",") == "A=1,B=two words" }},
 		{`LABEL a=b "c d"=e`, "LABEL a=b c d=e", func(c *container.Config) bool { return c.Labels["c d"] == "e" }},
