@@ -539,3 +539,65 @@ func hasKey[V any](m map[string]V, k string) bool {
 	_, ok := m[k]
 	return ok
 }
+
+// TestBuildOptions: FROM scratch; RUN under the build's memory limit and
+// network; docker's predefined proxy args reach RUN without an ARG but
+// stay out of the history; --cache-from takes the steps of an image that
+// has no build cache of its own here (loaded from an archive).
+func TestBuildOptions(t *testing.T) {
+	d := startDaemon(t)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"echo\", \"from scratch\"]\n",
+		"busybox":    string(bb),
+	})
+	if err := os.Chmod(filepath.Join(dir, "busybox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.mustDctl("build", "-t", "scratchy", dir)
+	if got := d.mustDctl("run", "--rm", "scratchy"); got != "from scratch\n" {
+		t.Errorf("FROM scratch image prints %q", got)
+	}
+	if n := len(d.inspectImage("scratchy").RootFS.Layers); n != 1 {
+		t.Errorf("FROM scratch image has %d layers, want 1", n)
+	}
+
+	dir = writeContext(t, map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; ip -o link | wc -l; echo proxy=$HTTP_PROXY\n"})
+	out := d.mustDctl("build", "--no-cache", "-t", "limited", "-m", "48m", "--network", "none", "--build-arg", "HTTP_PROXY=http://127.0.0.1:9", dir)
+	if !strings.Contains(out, "50331648\n1\nproxy=http://127.0.0.1:9\n") {
+		t.Errorf("RUN's limit, links and proxy arg:\n%s", out)
+	}
+	if h := d.history("limited")[0]; strings.Contains(h, "HTTP_PROXY=") || !strings.HasPrefix(h, "|0 /bin/sh -c ") {
+		t.Errorf("the proxy arg shows in the history: %q (docker's |0 prefix expected)", h)
+	}
+	if strings.Contains(out, "[Warning] One or more build-args") {
+		t.Errorf("a proxy arg was reported as unused:\n%s", out)
+	}
+	if out := d.mustDctl("build", "--build-arg", "UNUSED=1", dir); !strings.Contains(out, "[Warning] One or more build-args [UNUSED] were not consumed\n") {
+		t.Errorf("no warning for an unused build arg:\n%s", out)
+	}
+
+	// --cache-from: an image saved and loaded back has no parents nor
+	// cache keys here; a build with it as cache source runs no step.
+	dir = writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nENV A=1\nRUN echo built > /b\nCOPY f /f\n", "f": "f\n"})
+	d.mustDctl("build", "-t", "cachesrc", dir)
+	archive := filepath.Join(t.TempDir(), "src.tar")
+	d.mustDctl("save", "-o", archive, "cachesrc")
+	d.mustDctl("rmi", "cachesrc")
+	d.sh("exec 3<>builds/ctl; echo prune >&3; cat <&3 >/dev/null")
+	d.mustDctl("load", "-i", archive)
+	out = d.mustDctl("build", "-t", "fromcache", "--cache-from", "cachesrc", dir)
+	if strings.Count(out, " ---> Using cache\n") != 3 || strings.Contains(out, "Running in") {
+		t.Errorf("--cache-from:\n%s", out)
+	}
+	if got := d.mustDctl("run", "--rm", "fromcache", "cat", "/b", "/f"); got != "built\nf\n" {
+		t.Errorf("the image built from the cache holds %q", got)
+	}
+	if a, b := d.inspectImage("fromcache").RootFS.Layers, d.inspectImage("cachesrc").RootFS.Layers; strings.Join(a, " ") != strings.Join(b, " ") {
+		t.Errorf("layers %v, want the cache source's %v", a, b)
+	}
+}
