@@ -25,11 +25,13 @@ p2=$(pss_kb "$daemon_pid" "$keeper"); r2=$(rss_sum "$daemon_pid" "$keeper")
 echo "idle daemon RSS                 $((idle / 1024)) MiB (target <= 30 MiB)"
 echo "enginefs per container (daemon + keeper, $N containers): PSS $(((p2 - p1) / N)) KiB, RSS $(((r2 - r1) / N)) KiB (target <= 1024 KiB)"
 if have_docker; then
+	ids=()
+	bench_cleanup() { [ ${#ids[@]} -eq 0 ] || docker -H "$PEER_DOCKER" rm -f "${ids[@]}" >/dev/null 2>&1; true; }
 	docker_pids() {
 		echo "$(cat /tmp/peer/dockerd/pid) $(cat /tmp/peer/ctrd/pid)" # pid files without a newline
 		pgrep -f containerd-shim # read only: the shims of the peers' containerd
 	}
-	ids=("$(docker -H "$PEER_DOCKER" run -d --network none localhost/busybox:latest sleep 600)")
+	ids+=("$(docker -H "$PEER_DOCKER" run -d --network none localhost/busybox:latest sleep 600)")
 	sleep 1
 	dp1=$(pss_kb $(docker_pids)); dr1=$(rss_sum $(docker_pids))
 	for i in $(seq "$N"); do ids+=("$(docker -H "$PEER_DOCKER" run -d --network none localhost/busybox:latest sleep 600)"); done
@@ -38,6 +40,7 @@ if have_docker; then
 	echo "docker per container (dockerd + containerd + shims, $N containers): PSS $(((dp2 - dp1) / N)) KiB, RSS $(((dr2 - dr1) / N)) KiB"
 	echo "docker / enginefs per container: PSS $(python3 -c "print(f'{($dp2-$dp1)/max(1,$p2-$p1):.1f}')")x, RSS $(python3 -c "print(f'{($dr2-$dr1)/max(1,$r2-$r1):.1f}')")x"
 	docker -H "$PEER_DOCKER" rm -f "${ids[@]}" >/dev/null
+	ids=()
 else
 	echo "docker: not measured (../shared/tools/peers.sh start brings it up)"
 fi
