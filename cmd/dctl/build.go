@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -139,19 +140,24 @@ func (c *cli) build(ctx context.Context, path string, f buildFlags) error {
 		return err
 	}
 	dir := "builds/" + n + "/"
-	if err := sendFile(ctx, client, dir+"context", tarStream); err != nil {
+	ctlH, err := client.Open(ctx, dir+"ctl", os.O_RDWR)
+	if err != nil {
 		return err
+	}
+	defer ctlH.Close()
+	sent, err := sendFile(ctx, client, dir+"context", tarStream)
+	if err != nil {
+		_, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, "cancel")
+		return err
+	}
+	if !f.quiet {
+		fmt.Printf("Sending build context to Docker daemon  %s\n", units.HumanSizeWithPrecision(float64(sent), 4))
 	}
 	prog, err := client.Open(ctx, dir+"progress", os.O_RDONLY)
 	if err != nil {
 		return err
 	}
 	defer prog.Close()
-	ctlH, err := client.Open(ctx, dir+"ctl", os.O_RDWR)
-	if err != nil {
-		return err
-	}
-	defer ctlH.Close()
 	if _, err := fs.WriteCommand(ctx, ctlH, "start"); err != nil {
 		return err
 	}
@@ -206,11 +212,12 @@ func newBuild(ctx context.Context, client fs.Client, line string) (string, error
 	return strings.TrimSpace(string(nb)), nil
 }
 
-// sendFile writes r into the tree file name, at increasing offsets.
-func sendFile(ctx context.Context, client fs.Client, name string, r io.Reader) error {
+// sendFile writes r into the tree file name, at increasing offsets, and
+// returns how much it wrote. On failure it drops what it wrote.
+func sendFile(ctx context.Context, client fs.Client, name string, r io.Reader) (int64, error) {
 	h, err := client.Open(ctx, name, os.O_WRONLY)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer h.Close()
 	buf := make([]byte, 256<<10)
@@ -219,15 +226,17 @@ func sendFile(ctx context.Context, client fs.Client, name string, r io.Reader) e
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
 			if _, err := h.WriteAt(ctx, buf[:n], off); err != nil {
-				return err
+				_ = fs.TruncateHandle(context.WithoutCancel(ctx), h, 0)
+				return off, err
 			}
 			off += int64(n)
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			return nil
+			return off, nil
 		}
 		if rerr != nil {
-			return rerr
+			_ = fs.TruncateHandle(context.WithoutCancel(ctx), h, 0)
+			return off, rerr
 		}
 	}
 }

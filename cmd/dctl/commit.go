@@ -113,7 +113,8 @@ func (c *cli) importImage(ctx context.Context, line string, r io.Reader) (string
 		return "", err
 	}
 	dir := "builds/" + n + "/"
-	if err := sendFile(ctx, client, dir+"context", r); err != nil {
+	if _, err := sendFile(ctx, client, dir+"context", r); err != nil {
+		_, _ = fs.Command(context.WithoutCancel(ctx), client, dir+"ctl", "cancel")
 		return "", err
 	}
 	if _, err := fs.Command(ctx, client, dir+"ctl", "start"); err != nil {
