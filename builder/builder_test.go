@@ -89,6 +89,7 @@ func TestApplyComments(t *testing.T) {
 		{`HEALTHCHECK NONE`, `HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" '\x00'}`, func(c *container.Config) bool { return c.Healthcheck.Test[0] == "NONE" }},
 		{`ONBUILD RUN make`, "ONBUILD RUN make", func(c *container.Config) bool { return c.OnBuild[0] == "RUN make" }},
 		{`ARG X=1`, "ARG X=1", func(c *container.Config) bool { return true }},
+		{`ARG Y`, "ARG Y", func(c *container.Config) bool { return true }},
 	} {
 		st := testStage(&container.Config{WorkingDir: "/base", Cmd: []string{"old"}})
 		cmd := parseOne(t, tc.line)

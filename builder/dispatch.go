@@ -64,7 +64,11 @@ func (st *stage) apply(c instructions.Command) (string, error) {
 		for _, kv := range c.Args {
 			st.args[kv.Key] = kv.Value
 			st.bd.usedArgs[kv.Key] = true
-			words = append(words, kv.String())
+			w := kv.Key // as docker's: "K=V" only for an ARG with a default
+			if kv.Value != nil {
+				w += "=" + *kv.Value
+			}
+			words = append(words, w)
 		}
 		return "ARG " + strings.Join(words, " "), nil
 	case *instructions.WorkdirCommand:
