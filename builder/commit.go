@@ -253,6 +253,11 @@ func (j *Job) importImage(ctx context.Context, o ImportOptions, r io.Reader, out
 // runImport is an import job's run; its start returns when it ends.
 func (j *Job) runImport(ctx context.Context, o ImportOptions, file *os.File) (string, error) {
 	out := &output{w: j}
+	if file == nil {
+		err := errdefs.Invalid("import: no tarball was sent")
+		out.fail(err.Error(), 0)
+		return "", err
+	}
 	r, done, err := openContext(file)
 	if err != nil {
 		return "", err
