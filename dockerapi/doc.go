@@ -6,9 +6,10 @@
 // the engine that the tree does not have.
 //
 // Entry points: [New] makes a [Server] over a tree; [Server.Handler] is its
-// http.Handler; [Server.Serve] serves a listener until its context ends;
-// [Listen] opens the listener of a --docker address (a unix socket, plain
-// TCP on loopback, or TCP with mutual TLS).
+// http.Handler; [Server.Serve] serves a listener until its context ends.
+// [MinVersion] and [MaxVersion] bound the API versions served. The listener
+// of a --docker address (a unix socket, plain TCP on loopback, or TCP with
+// mutual TLS) is opened by the daemon (listenDocker in cmd/enginefs).
 //
 // The responses use the types of github.com/docker/docker/api/types, which
 // are API 1.50. Errors keep the errdefs class of the tree's error and become

@@ -1,5 +1,5 @@
 // Package fs defines the enginefs file tree once, over a small node interface,
-// so that every transport (FUSE in fs/fuse, 9P2000.L in fs/ninep, the REST
+// so that every transport (FUSE in fs/fusefs, 9P2000.L in fs/ninep, the REST
 // bridge in process) serves the same tree without knowing what is in it.
 //
 // A tree is made of [Node] values: a [Dir] looks up and lists children, a
@@ -14,6 +14,9 @@
 //   - [DocFile]: a whole document (JSON) read as a snapshot and written back.
 //   - [HostFile]: a regular file on the host that grows, e.g. log; it reports its
 //     true size so that tail -f follows it.
+//   - [StreamFile]: a pipe-like file, each open with its own [Stream] read
+//     once until EOF, e.g. stdout; [SinkFile]: writes go elsewhere as they
+//     come, e.g. stdin.
 //   - [StaticDir] and [DirFunc]: fixed and computed directories.
 //   - [HostDir]: a real directory of the host served read-write (a volume's
 //     data), confined to it (os.Root: no symbolic link or ".." leads out).
