@@ -206,13 +206,7 @@ func (j *Job) ConfigureImport(o ImportOptions) error {
 	if err := applyChanges(&container.Config{}, o.Changes); err != nil {
 		return err
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.state != jobNew {
-		return errdefs.Busy("build %s has started", j.N)
-	}
-	j.imp = &o
-	return nil
+	return j.set(func() { j.imp, j.opts = &o, nil })
 }
 
 // importImage is an import job's run: the image of one layer, as docker

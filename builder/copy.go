@@ -12,7 +12,6 @@ import (
 	"github.com/enginefs/enginefs/builder/buildctx"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
-	"github.com/enginefs/enginefs/imagestore"
 )
 
 // copyStep is COPY: files of the context, of a previous stage or of an
@@ -69,31 +68,24 @@ func (st *stage) copyFiles(ctx context.Context, j copyJob) error {
 	if j.chmod != "" {
 		flags += "--chmod=" + j.chmod + " "
 	}
-	s := step{probe: copyConfig(st.run)}
-	s.probe.Cmd = st.nopCmd(fmt.Sprintf("%s %s%s in %s ", j.name, flags, buildctx.SourcesHash(srcs.list), j.sd.DestPath), true)
-	s.createdBy = strings.Join(s.probe.Cmd, " ")
-	if hit, err := st.cached(ctx, s); hit || err != nil {
-		return err
-	}
-	m, err := st.bd.b.MountImage(ctx, st.imageID)
-	if err != nil {
-		return err
-	}
-	defer m.Release()
-	opt := buildctx.CopyOptions{Chmod: chmod, Extract: j.add, Multiple: multiple, PreserveOwner: srcs.image && j.chown == "", Cmd: j.name}
-	if j.chown != "" {
-		if opt.UID, opt.GID, err = buildctx.ResolveChown(m.Root, j.chown); err != nil {
-			return err
+	s := st.nopStep(fmt.Sprintf("%s %s%s in %s ", j.name, flags, buildctx.SourcesHash(srcs.list), j.sd.DestPath), true)
+	return st.mountStep(ctx, s, func(root string) error {
+		opt := buildctx.CopyOptions{Chmod: chmod, Extract: j.add, Multiple: multiple, PreserveOwner: srcs.image && j.chown == "", Cmd: j.name}
+		if j.chown != "" {
+			var err error
+			if opt.UID, opt.GID, err = buildctx.ResolveChown(root, j.chown); err != nil {
+				return err
+			}
 		}
-	}
-	for _, g := range srcs.groups {
-		o := opt
-		o.Extract = opt.Extract && g.local // downloads are never extracted
-		if err := buildctx.Copy(ctx, m.Root, g.root, g.srcs, dest, o); err != nil {
-			return err
+		for _, g := range srcs.groups {
+			o := opt
+			o.Extract = opt.Extract && g.local // downloads are never extracted
+			if err := buildctx.Copy(ctx, root, g.root, g.srcs, dest, o); err != nil {
+				return err
+			}
 		}
-	}
-	return st.commit(ctx, s, func(spec imagestore.ImageSpec) (*imagestore.Image, error) { return m.Commit(ctx, spec) })
+		return nil
+	})
 }
 
 // sourceSet are the sources of a COPY or ADD, in the order written, in

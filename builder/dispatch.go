@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/enginefs/enginefs/errdefs"
-	"github.com/enginefs/enginefs/imagestore"
 )
 
 // dispatch runs one instruction of the stage.
@@ -185,21 +184,12 @@ func (st *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) er
 		return err
 	}
 	dir := st.run.WorkingDir
-	s := step{probe: copyConfig(st.run)}
-	s.probe.Cmd = st.nopCmd("WORKDIR "+dir, true)
-	s.createdBy = strings.Join(s.probe.Cmd, " ")
-	if hit, err := st.cached(ctx, s); hit || err != nil {
-		return err
-	}
-	m, err := st.bd.b.MountImage(ctx, st.imageID)
-	if err != nil {
-		return err
-	}
-	defer m.Release()
-	if err := mkdirInRoot(m.Root, dir); err != nil {
-		return errdefs.Invalid("WORKDIR %s: %v", dir, err)
-	}
-	return st.commit(ctx, s, func(spec imagestore.ImageSpec) (*imagestore.Image, error) { return m.Commit(ctx, spec) })
+	return st.mountStep(ctx, st.nopStep("WORKDIR "+dir, true), func(root string) error {
+		if err := mkdirInRoot(root, dir); err != nil {
+			return errdefs.Invalid("WORKDIR %s: %v", dir, err)
+		}
+		return nil
+	})
 }
 
 // cmdLine is a shell-form command with the stage's shell, or an exec form

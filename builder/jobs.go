@@ -203,12 +203,17 @@ func (j *Job) Configure(opts Options) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	return j.set(func() { j.opts, j.imp = &opts, nil })
+}
+
+// set runs set under the job's lock if it has not started.
+func (j *Job) set(set func()) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.state != jobNew {
 		return errdefs.Busy("build %s has started", j.N)
 	}
-	j.opts = &opts
+	set()
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -346,14 +346,39 @@ func (st *stage) commit(ctx context.Context, s step, make func(imagestore.ImageS
 	return nil
 }
 
-// metadata runs a step that changes only the config (ENV, LABEL, CMD...):
-// change has changed st.run; comment is the step's history comment.
-func (st *stage) metadata(ctx context.Context, comment string) error {
-	s := step{probe: copyConfig(st.run), createdBy: ""}
-	s.probe.Cmd = st.nopCmd(comment, false)
+// nopStep is the step of an instruction that runs nothing: its probe is
+// the config with the comment as its command (nopCmd).
+func (st *stage) nopStep(comment string, oneWord bool) step {
+	s := step{probe: copyConfig(st.run)}
+	s.probe.Cmd = st.nopCmd(comment, oneWord)
 	s.createdBy = strings.Join(s.probe.Cmd, " ")
+	return s
+}
+
+// metadata runs a step that changes only the config (ENV, LABEL, CMD...):
+// apply has changed st.run; comment is the step's history comment.
+func (st *stage) metadata(ctx context.Context, comment string) error {
+	s := st.nopStep(comment, false)
 	if hit, err := st.cached(ctx, s); hit || err != nil {
 		return err
 	}
 	return st.commit(ctx, s, nil)
+}
+
+// mountStep runs a step that changes files without a container (WORKDIR,
+// COPY, ADD): unless cached, change gets a mount of the stage's image to
+// change, and the changes are the next image.
+func (st *stage) mountStep(ctx context.Context, s step, change func(root string) error) error {
+	if hit, err := st.cached(ctx, s); hit || err != nil {
+		return err
+	}
+	m, err := st.bd.b.MountImage(ctx, st.imageID)
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	if err := change(m.Root); err != nil {
+		return err
+	}
+	return st.commit(ctx, s, func(spec imagestore.ImageSpec) (*imagestore.Image, error) { return m.Commit(ctx, spec) })
 }

@@ -1,9 +1,12 @@
 package errdefs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -22,5 +25,27 @@ func TestNewKeepsClassAndCause(t *testing.T) {
 	}
 	if Class(errors.New("plain")) != nil {
 		t.Error("a plain error has no class")
+	}
+}
+
+func TestHostClass(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want error
+	}{
+		{&os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, ErrNotFound},
+		{syscall.EEXIST, ErrAlreadyExists},
+		{syscall.ENOTEMPTY, ErrAlreadyExists},
+		{syscall.EBUSY, ErrBusy},
+		{syscall.EACCES, ErrPermission},
+		{syscall.ELOOP, ErrInvalid},
+		{syscall.ENOSPC, ErrUnavailable},
+		{context.Canceled, ErrUnavailable},
+		{Invalid("already classed"), ErrInvalid},
+		{errors.New("anything else"), ErrUnavailable},
+	} {
+		if got := HostClass(c.err); got != c.want {
+			t.Errorf("HostClass(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

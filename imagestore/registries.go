@@ -265,5 +265,5 @@ func registryError(err error, format string, a ...any) error {
 		}
 		return errdefs.Unavailable("%s: %w", msg, err)
 	}
-	return errdefs.New(classOf(err), "%s: %w", msg, err)
+	return errdefs.New(errdefs.HostClass(err), "%s: %w", msg, err)
 }

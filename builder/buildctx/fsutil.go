@@ -1,7 +1,6 @@
 package buildctx
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -26,39 +25,10 @@ const inRoot = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 // maxLinks bounds symlink expansion, as moby/sys/symlink does.
 const maxLinks = 255
 
-// classOf returns the errdefs class for a host error that has none yet:
-// what the input caused (a path through a file, a loop) is invalid, a
-// missing file is not found, a cancelled request or a failing disk is
-// unavailable.
-func classOf(err error) error {
-	if c := errdefs.Class(err); c != nil {
-		return c
-	}
-	var errno unix.Errno
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return errdefs.ErrUnavailable
-	case errors.As(err, &errno):
-		switch errno {
-		case unix.ENOENT:
-			return errdefs.ErrNotFound
-		case unix.EEXIST, unix.ENOTEMPTY:
-			return errdefs.ErrAlreadyExists
-		case unix.EBUSY:
-			return errdefs.ErrBusy
-		case unix.EPERM, unix.EACCES, unix.EROFS:
-			return errdefs.ErrPermission
-		case unix.EINVAL, unix.ENAMETOOLONG, unix.ELOOP, unix.ENOTDIR, unix.EISDIR, unix.EXDEV:
-			return errdefs.ErrInvalid
-		}
-	}
-	return errdefs.ErrUnavailable
-}
-
 // classify wraps err with format (whose last verb is %w, for err) and
-// the class classOf finds for it.
+// its class (errdefs.HostClass).
 func classify(err error, format string, a ...any) error {
-	return errdefs.New(classOf(err), format, append(a, err)...)
+	return errdefs.New(errdefs.HostClass(err), format, append(a, err)...)
 }
 
 // openDirPath opens an O_PATH descriptor of the directory at p.
