@@ -89,7 +89,8 @@ type Networking struct {
 	PublishAllPorts bool        `json:"PublishAllPorts,omitempty"`
 }
 
-// Storage is what a container mounts (volume.go): docker's -v strings
+// Storage is what a container mounts (volume_mounts.go resolves it into
+// its mount points, which the volumes mount): docker's -v strings
 // (Binds), --mount (Mounts), --tmpfs (Tmpfs: path → options) and
 // --volumes-from (VolumesFrom: CONTAINER[:ro|:rw]).
 type Storage struct {

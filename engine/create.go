@@ -81,8 +81,8 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		}
 	}
 	// What a failure undoes runs once every lock below is released:
-	// removing a volume takes volState.use for writing and reads the
-	// containers' records, this one's included.
+	// removing a volume takes the volumes' use lock for writing and
+	// reads the containers' records, this one's included.
 	var (
 		claimed string
 		made    []string
@@ -94,7 +94,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 			if claimed != "" {
 				e.dropName(claimed, c)
 			}
-			e.removeMade(ctx, made)
+			e.vols.RemoveMade(ctx, made)
 		}
 	}()
 	// The name first (it takes only the engine's lock): a create refused
@@ -108,13 +108,13 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	if err != nil {
 		return err
 	}
-	e.vols.use.RLock()
-	defer e.vols.use.RUnlock()
-	unlock := e.lockNetworks()
-	defer unlock()
-	if err := e.checkVolumes(mounts); err != nil {
+	unuse, err := e.vols.Use(mounts)
+	if err != nil {
 		return err
 	}
+	defer unuse()
+	unlock := e.lockNetworks()
+	defer unlock()
 	eps, release, err := e.attach(c.id, &cfg, nil)
 	if err != nil {
 		return err
@@ -261,7 +261,7 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	defer func() {
 		if err != nil {
 			release()
-			e.removeMade(ctx, made)
+			e.vols.RemoveMade(ctx, made)
 		}
 	}()
 	cur := c.Record()
@@ -269,13 +269,13 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	if err != nil {
 		return err
 	}
-	e.vols.use.RLock()
-	defer e.vols.use.RUnlock()
-	unlock := e.lockNetworks()
-	defer unlock()
-	if err := e.checkVolumes(mounts); err != nil {
+	unuse, err := e.vols.Use(mounts)
+	if err != nil {
 		return err
 	}
+	defer unuse()
+	unlock := e.lockNetworks()
+	defer unlock()
 	cur = c.Record()
 	eps, release, err := e.attach(c.id, &cfg, cur.Networks)
 	if err != nil {

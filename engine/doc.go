@@ -16,7 +16,9 @@
 // is derived from the container records, never kept twice.
 //
 // Networking (WithNetworking; network.go, network_attach.go, network_run.go,
-// ports.go) and volumes (volume.go, volume_mounts.go, volume_copy.go) are
-// entered through CreateNetwork, Connect, CreateVolume and the Networking
-// and Storage parts of a Config.
+// ports.go) is entered through CreateNetwork, Connect and the Networking
+// part of a Config. Volumes are a package of their own (engine/volume),
+// built by cmd/enginefs and reached through the Volumes role interface
+// (WithVolumes, volumes.go); the Storage part of a Config says what a
+// container mounts (volume_mounts.go).
 package engine

@@ -120,7 +120,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	var volumes bool
 	fail := func(err error) (keeper.Proc, string, []string, nat.PortMap, error) {
 		if volumes {
-			e.unmountVolumes(context.WithoutCancel(ctx), rec)
+			e.vols.Unmount(context.WithoutCancel(ctx), rec.ID, rec.Mounts)
 		}
 		e.netDown(context.WithoutCancel(ctx), rec, sb)
 		if uerr := imagestore.Unmount(rootfs); uerr != nil {
@@ -136,7 +136,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
-	vm, err := e.mountVolumes(ctx, rec, rootfs)
+	vm, err := e.vols.Mount(ctx, rec.ID, rec.Mounts, rootfs)
 	if err != nil {
 		return fail(err)
 	}
@@ -204,7 +204,7 @@ func (e *Engine) monitor(c *Container, save bool) {
 	}
 	reaped := err == nil // the runtime has cleaned up after the process
 	e.netDown(context.Background(), c.Record(), e.sandboxes.take(c.id))
-	e.unmountVolumes(context.Background(), c.Record())
+	e.vols.Unmount(context.Background(), c.id, c.Record().Mounts)
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: %v", c.id, err)
 	}
@@ -630,7 +630,7 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	c.markRemoved()
 	c.mu.Unlock()
 	if rec.Config.AutoRemove {
-		e.removeAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
+		e.vols.RemoveAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
 	}
 	e.emit(rec, "destroy")
 	return nil

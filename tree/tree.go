@@ -18,6 +18,7 @@ import (
 
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/version"
 )
@@ -25,6 +26,7 @@ import (
 // tree holds what the nodes share.
 type tree struct {
 	e *engine.Engine
+	v *volume.Manager
 	b *builder.Builder
 
 	mu        sync.Mutex
@@ -35,9 +37,10 @@ type tree struct {
 	pulls, pushes *jobs // image transfers (tree/pulls.go)
 }
 
-// New returns the root of the tree over e, with the builds of b.
-func New(e *engine.Engine, b *builder.Builder) fs.Dir {
-	t := &tree{e: e, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
+// New returns the root of the tree over the containers and images of e,
+// the volumes of v and the builds of b.
+func New(e *engine.Engine, v *volume.Manager, b *builder.Builder) fs.Dir {
+	t := &tree{e: e, v: v, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
 	return fs.StaticDir{
 		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
 		{Name: "info", Node: fs.ReadFile(t.info)},

@@ -30,12 +30,15 @@ import (
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/dockerapi"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fusefs"
 	"github.com/enginefs/enginefs/fs/ninep"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tree"
+	"github.com/enginefs/enginefs/voldrv/local"
+	"github.com/enginefs/enginefs/voldrv/plugin"
 )
 
 func main() {
@@ -198,8 +201,15 @@ func run(ctx context.Context, cfg config) error {
 	for n := range cfg.runtimes {
 		names = append(names, n)
 	}
+	// Volumes: the local driver keeps them under the state directory;
+	// Docker volume plugins answer from the plugin directory.
+	localVolumes, err := local.New(filepath.Join(stateDir, "volumes"))
+	if err != nil {
+		return err
+	}
+	vols := volume.New(localVolumes, volume.WithPlugins(plugin.NewRegistry(cfg.pluginDir, 0)))
 	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
-		engine.WithNetworking(cfg.net), engine.WithVolumePlugins(cfg.pluginDir))
+		engine.WithNetworking(cfg.net), engine.WithVolumes(vols))
 	if err != nil {
 		return err
 	}
@@ -216,7 +226,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	bl := builder.New(eng, buildDir)
 	defer bl.Close()
-	root := tree.New(eng, bl)
+	root := tree.New(eng, vols, bl)
 	// The pid file is written once this daemon holds the state's locks, so
 	// a second daemon that fails on them never touches it.
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
