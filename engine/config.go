@@ -71,7 +71,8 @@ type Config struct {
 	Storage
 }
 
-// Networking is how a container is networked (network.go, ports.go).
+// Networking is how a container is networked: what the networks read of
+// its config (network.Settings), checked here (ports.go).
 type Networking struct {
 	// NetworkMode is the network the container joins first: "bridge"
 	// (the default), "host", "none" or a network's name or id.

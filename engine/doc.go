@@ -15,10 +15,9 @@
 // its own record, so which addresses are taken and which volumes are in use
 // is derived from the container records, never kept twice.
 //
-// Networking (WithNetworking; network.go, network_attach.go, network_run.go,
-// ports.go) is entered through CreateNetwork, Connect and the Networking
-// part of a Config. Volumes are a package of their own (engine/volume),
-// built by cmd/enginefs and reached through the Volumes role interface
-// (WithVolumes, volumes.go); the Storage part of a Config says what a
-// container mounts (volume_mounts.go).
+// Networks and volumes are packages of their own (engine/network,
+// engine/volume), built by cmd/enginefs and reached through the Networks
+// and Volumes role interfaces (WithNetworks, networks.go; WithVolumes,
+// volumes.go); the Networking and Storage parts of a Config say how a
+// container is networked and what it mounts (ports.go, volume_mounts.go).
 package engine

@@ -18,10 +18,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
-	"github.com/enginefs/enginefs/netdrv/dns"
 	"github.com/enginefs/enginefs/runtime/keeper"
 )
 
@@ -50,11 +50,9 @@ type Engine struct {
 	containers map[string]*Container // by id
 	names      map[string]*Container // by name
 
-	netcfg    *NetConfig // nil: no networking (every container is "none")
-	net       netState
-	sandboxes sandboxes
-	vols      Volumes
-	xfers     map[string]*transfers // pulls and pushes, by kind (transfers.go)
+	net   Networks
+	vols  Volumes
+	xfers map[string]*transfers // pulls and pushes, by kind (transfers.go)
 }
 
 // Option configures New.
@@ -94,6 +92,7 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		runtime:    "builtin",
 		containers: map[string]*Container{},
 		names:      map[string]*Container{},
+		net:        network.Disabled(),
 		vols:       volume.New(nil),
 	}
 	for _, o := range opts {
@@ -117,15 +116,13 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		return nil, errdefs.Unavailable("engine state %s: %w (is another daemon using it?)", dir, err)
 	}
 	e.db = db
-	e.sandboxes.m = map[string]*sandbox{}
 	recs, err := e.loadRecords()
 	if err == nil {
 		e.load(recs)
 		err = e.vols.Open(bucket{db, bucketVolumes}, e.volumeUsers, e.volumeEvent)
 	}
-	if err == nil && e.netcfg != nil {
-		e.net.dns = dns.New(resolver{e}, dns.WithForwarders(e.netcfg.DNSForwarders...), dns.WithLogger(e.logf))
-		err = e.loadNetworks(recs)
+	if err == nil {
+		err = e.net.Open(ctx, bucket{db, bucketNetworks}, containerNetworks{e}, e.networkEvent)
 	}
 	if err == nil {
 		err = e.restore(ctx, recs)
@@ -215,7 +212,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	// The network side of the running containers (DNS, port proxies) and
 	// their holds on volumes are taken back before their monitors may see
 	// them exit.
-	e.restoreNetwork(ctx)
+	e.net.Restore(ctx)
 	for _, c := range e.List() {
 		if rec := c.Record(); rec.State.Status.live() {
 			e.vols.Restore(ctx, rec.ID, rec.Mounts)
@@ -304,7 +301,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.cancel()
 	e.monitors.Wait()
 	e.running.Wait()
-	e.closeNetwork(ctx)
+	e.net.Close(ctx)
 	return e.db.Close()
 }
 

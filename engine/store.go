@@ -55,7 +55,7 @@ func (e *Engine) loadRecords() ([]Record, error) {
 }
 
 // bucket is a bucket of the engine's state holding the records of a noun
-// of its own (volume.Store): each Put and Delete is a
+// of its own (volume.Store, network.Store): each Put and Delete is a
 // transaction of its own, on disk when it returns.
 type bucket struct {
 	db   *bolt.DB

@@ -18,6 +18,7 @@ import (
 
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/version"
@@ -26,6 +27,7 @@ import (
 // tree holds what the nodes share.
 type tree struct {
 	e *engine.Engine
+	n *network.Manager
 	v *volume.Manager
 	b *builder.Builder
 
@@ -38,9 +40,9 @@ type tree struct {
 }
 
 // New returns the root of the tree over the containers and images of e,
-// the volumes of v and the builds of b.
-func New(e *engine.Engine, v *volume.Manager, b *builder.Builder) fs.Dir {
-	t := &tree{e: e, v: v, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
+// the networks of n, the volumes of v and the builds of b.
+func New(e *engine.Engine, n *network.Manager, v *volume.Manager, b *builder.Builder) fs.Dir {
+	t := &tree{e: e, n: n, v: v, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
 	return fs.StaticDir{
 		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
 		{Name: "info", Node: fs.ReadFile(t.info)},

@@ -30,6 +30,7 @@ import (
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/dockerapi"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fusefs"
@@ -126,7 +127,7 @@ type config struct {
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
 	registry          registryConfig
-	net               engine.NetConfig
+	net               network.Config
 	pluginDir         string
 	docker            []string    // Docker API addresses ("" entries: none)
 	tls               *tls.Config // for TCP Docker API listeners, or nil
@@ -208,8 +209,11 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	vols := volume.New(localVolumes, volume.WithPlugins(plugin.NewRegistry(cfg.pluginDir, 0)))
+	// Networks: the drivers and the firewall of the flags, and the
+	// embedded DNS the manager makes.
+	nets := network.New(cfg.net)
 	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
-		engine.WithNetworking(cfg.net), engine.WithVolumes(vols))
+		engine.WithNetworks(nets), engine.WithVolumes(vols))
 	if err != nil {
 		return err
 	}
@@ -226,7 +230,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	bl := builder.New(eng, buildDir)
 	defer bl.Close()
-	root := tree.New(eng, vols, bl)
+	root := tree.New(eng, nets, vols, bl)
 	// The pid file is written once this daemon holds the state's locks, so
 	// a second daemon that fails on them never touches it.
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
