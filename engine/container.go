@@ -80,7 +80,8 @@ type Record struct {
 type Container struct {
 	id string
 
-	// Lock order: Engine.mu may be held when taking mu, never the reverse.
+	// mu comes after the networks' and volumes' locks and Engine.mu
+	// (the order is in the package doc).
 	mu       sync.Mutex // guards the fields below
 	rec      Record
 	next     *run          // the run a waiter that comes now will see end
