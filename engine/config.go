@@ -71,7 +71,8 @@ type Config struct {
 	Storage
 }
 
-// Networking is how a container is networked (network.go, ports.go).
+// Networking is how a container is networked: what the networks read of
+// its config (network.Settings), checked here (ports.go).
 type Networking struct {
 	// NetworkMode is the network the container joins first: "bridge"
 	// (the default), "host", "none" or a network's name or id.
@@ -89,7 +90,8 @@ type Networking struct {
 	PublishAllPorts bool        `json:"PublishAllPorts,omitempty"`
 }
 
-// Storage is what a container mounts (volume.go): docker's -v strings
+// Storage is what a container mounts (volume_mounts.go resolves it into
+// its mount points, which the volumes mount): docker's -v strings
 // (Binds), --mount (Mounts), --tmpfs (Tmpfs: path → options) and
 // --volumes-from (VolumesFrom: CONTAINER[:ro|:rw]).
 type Storage struct {

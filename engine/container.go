@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/go-connections/nat"
 
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
 )
@@ -66,7 +67,7 @@ type Record struct {
 	Runtime string `json:"Runtime,omitempty"`
 	// Networks are the container's endpoints, by network name, from
 	// create or connect to removal or disconnect.
-	Networks map[string]*Endpoint `json:"Networks,omitempty"`
+	Networks map[string]*network.Endpoint `json:"Networks,omitempty"`
 	// Ports are the ports published by the current run, with the host
 	// ports bound (docker's NetworkSettings.Ports).
 	Ports nat.PortMap `json:"Ports,omitempty"`
@@ -79,7 +80,8 @@ type Record struct {
 type Container struct {
 	id string
 
-	// Lock order: Engine.mu may be held when taking mu, never the reverse.
+	// mu comes after the networks' and volumes' locks and Engine.mu
+	// (the order is in the package doc).
 	mu       sync.Mutex // guards the fields below
 	rec      Record
 	next     *run          // the run a waiter that comes now will see end

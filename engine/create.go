@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/pkg/namesgenerator"
 
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 )
@@ -81,20 +82,18 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		}
 	}
 	// What a failure undoes runs once every lock below is released:
-	// removing a volume takes volState.use for writing and reads the
-	// containers' records, this one's included.
+	// removing a volume takes the volumes' use lock for writing and
+	// reads the containers' records, this one's included.
 	var (
 		claimed string
 		made    []string
-		release = func() {}
 	)
 	defer func() {
 		if err != nil {
-			release()
 			if claimed != "" {
 				e.dropName(claimed, c)
 			}
-			e.removeMade(ctx, made)
+			e.vols.RemoveMade(ctx, made)
 		}
 	}()
 	// The name first (it takes only the engine's lock): a create refused
@@ -108,20 +107,24 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	if err != nil {
 		return err
 	}
-	e.vols.use.RLock()
-	defer e.vols.use.RUnlock()
-	unlock := e.lockNetworks()
-	defer unlock()
-	if err := e.checkVolumes(mounts); err != nil {
-		return err
-	}
-	eps, release, err := e.attach(c.id, &cfg, nil)
+	unuse, err := e.vols.Use(mounts)
 	if err != nil {
 		return err
 	}
-	if err := e.checkPublish(&cfg, img, eps); err != nil {
+	defer unuse()
+	att, err := e.net.Attach(network.Container{ID: c.id, Settings: cfg.Networking.settings()}, imagePorts(img))
+	if err != nil {
 		return err
 	}
+	// The attachment ends before the volumes are let go, and before a
+	// failure removes the volumes made (the order of the locks).
+	defer func() {
+		if err != nil {
+			att.Abort()
+		} else {
+			att.Commit(nil)
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := Record{
@@ -131,7 +134,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 		Config:   cfg,
 		ImageID:  img.ID,
 		State:    State{Status: StatusCreated},
-		Networks: eps,
+		Networks: att.Endpoints(),
 		Mounts:   mounts,
 	}
 	err = c.gate()
@@ -254,14 +257,10 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 		return err
 	}
 	// As in Configure, a failure is undone once the locks are released.
-	var (
-		made    []string
-		release = func() {}
-	)
+	var made []string
 	defer func() {
 		if err != nil {
-			release()
-			e.removeMade(ctx, made)
+			e.vols.RemoveMade(ctx, made)
 		}
 	}()
 	cur := c.Record()
@@ -269,21 +268,25 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	if err != nil {
 		return err
 	}
-	e.vols.use.RLock()
-	defer e.vols.use.RUnlock()
-	unlock := e.lockNetworks()
-	defer unlock()
-	if err := e.checkVolumes(mounts); err != nil {
-		return err
-	}
-	cur = c.Record()
-	eps, release, err := e.attach(c.id, &cfg, cur.Networks)
+	unuse, err := e.vols.Use(mounts)
 	if err != nil {
 		return err
 	}
-	if err := e.checkPublish(&cfg, img, eps); err != nil {
+	defer unuse()
+	cur = c.Record()
+	att, err := e.net.Attach(network.Container{ID: c.id, Settings: cfg.Networking.settings(), Endpoints: cur.Networks}, imagePorts(img))
+	if err != nil {
 		return err
 	}
+	var replaced map[string]*network.Endpoint // the endpoints the config's replace
+	defer func() {
+		if err != nil {
+			att.Abort()
+		} else {
+			att.Commit(replaced)
+		}
+	}()
+	eps := att.Endpoints()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	err = c.gate()
@@ -298,8 +301,7 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	if err != nil {
 		return err
 	}
-	old := c.rec.Networks
+	replaced = c.rec.Networks
 	c.rec = rec
-	e.detachReplaced(c.id, old, eps)
 	return nil
 }

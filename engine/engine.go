@@ -18,9 +18,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/enginefs/enginefs/engine/network"
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
-	"github.com/enginefs/enginefs/netdrv/dns"
 	"github.com/enginefs/enginefs/runtime/keeper"
 )
 
@@ -49,11 +50,9 @@ type Engine struct {
 	containers map[string]*Container // by id
 	names      map[string]*Container // by name
 
-	netcfg    *NetConfig // nil: no networking (every container is "none")
-	net       netState
-	sandboxes sandboxes
-	vols      volState
-	xfers     map[string]*transfers // pulls and pushes, by kind (transfers.go)
+	net   Networks
+	vols  Volumes
+	xfers map[string]*transfers // pulls and pushes, by kind (transfers.go)
 }
 
 // Option configures New.
@@ -93,6 +92,8 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		runtime:    "builtin",
 		containers: map[string]*Container{},
 		names:      map[string]*Container{},
+		net:        network.Disabled(),
+		vols:       volume.New(nil),
 	}
 	for _, o := range opts {
 		o(e)
@@ -115,14 +116,13 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 		return nil, errdefs.Unavailable("engine state %s: %w (is another daemon using it?)", dir, err)
 	}
 	e.db = db
-	e.sandboxes.m = map[string]*sandbox{}
 	recs, err := e.loadRecords()
 	if err == nil {
-		err = e.loadVolumes()
+		e.load(recs)
+		err = e.vols.Open(bucket{db, bucketVolumes}, e.volumeUsers, e.volumeEvent)
 	}
-	if err == nil && e.netcfg != nil {
-		e.net.dns = dns.New(resolver{e}, dns.WithForwarders(e.netcfg.DNSForwarders...), dns.WithLogger(e.logf))
-		err = e.loadNetworks(recs)
+	if err == nil {
+		err = e.net.Open(ctx, bucket{db, bucketNetworks}, containerNetworks{e}, e.networkEvent)
 	}
 	if err == nil {
 		err = e.restore(ctx, recs)
@@ -147,7 +147,19 @@ type adopted struct {
 	exited bool
 }
 
-// restore matches the records with what the keeper runs or remembers.
+// load makes the containers of the records, as they were saved.
+func (e *Engine) load(recs []Record) {
+	for _, r := range recs {
+		c := newContainer(r.ID, r)
+		e.containers[r.ID] = c
+		if r.Name != "" {
+			e.names[r.Name] = c
+		}
+	}
+}
+
+// restore matches the containers of the records (load) with what the
+// keeper runs or remembers.
 func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	states, err := e.keeper.List(ctx)
 	if err != nil {
@@ -166,11 +178,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	var policy []*Container
 	var adopt []adopted
 	for _, r := range recs {
-		c := newContainer(r.ID, r)
-		e.containers[r.ID] = c
-		if r.Name != "" {
-			e.names[r.Name] = c
-		}
+		c := e.containers[r.ID]
 		st, known := inits[r.ID]
 		delete(inits, r.ID)
 		switch {
@@ -204,8 +212,12 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 	// The network side of the running containers (DNS, port proxies) and
 	// their holds on volumes are taken back before their monitors may see
 	// them exit.
-	e.restoreNetwork(ctx)
-	e.restoreVolumes(ctx)
+	e.net.Restore(ctx)
+	for _, c := range e.List() {
+		if rec := c.Record(); rec.State.Status.live() {
+			e.vols.Restore(ctx, rec.ID, rec.Mounts)
+		}
+	}
 	// The exit of a container that ended while no daemon ran is recorded
 	// before the engine serves anyone, so that its status is never seen
 	// as running; the others are watched from now on.
@@ -289,7 +301,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.cancel()
 	e.monitors.Wait()
 	e.running.Wait()
-	e.closeNetwork(ctx)
+	e.net.Close(ctx)
 	return e.db.Close()
 }
 

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/internal/testenv"
 	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tests/fixture"
+	"github.com/enginefs/enginefs/voldrv/local"
 )
 
 // keeperBin is the enginefs-keeper built for the tests.
@@ -65,8 +67,12 @@ func newEngine(t *testing.T) (*Engine, string) {
 	return e, dir
 }
 
-// clients are the keeper clients of the engines the tests open.
-var clients = map[*Engine]*keeper.Client{}
+// clients are the keeper clients of the engines the tests open, volumes
+// their volumes.
+var (
+	clients = map[*Engine]*keeper.Client{}
+	volumes = map[*Engine]*volume.Manager{}
+)
 
 // closeEngine closes an engine as the daemon does at shutdown, with its image
 // store and its keeper client; its containers go on under the keeper.
@@ -92,11 +98,17 @@ func openEngine(t *testing.T, dir string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(context.Background(), filepath.Join(dir, "state"), images, k, WithLogger(t.Logf))
+	drv, err := local.New(filepath.Join(dir, "state", "volumes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols := volume.New(drv, volume.WithLogger(t.Logf))
+	e, err := New(context.Background(), filepath.Join(dir, "state"), images, k, WithLogger(t.Logf), WithVolumes(vols))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clients[e] = k
+	volumes[e] = vols
 	t.Cleanup(func() {
 		ctx := context.Background()
 		if e.closing.Load() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/go-connections/nat"
 
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime"
@@ -116,27 +117,27 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err := e.images.Mount(ctx, img, rootfs, dir); err != nil {
 		return keeper.Proc{}, "", nil, nil, err
 	}
-	var sb *sandbox
+	var sb *network.Sandbox
 	var volumes bool
 	fail := func(err error) (keeper.Proc, string, []string, nat.PortMap, error) {
 		if volumes {
-			e.unmountVolumes(context.WithoutCancel(ctx), rec)
+			e.vols.Unmount(context.WithoutCancel(ctx), rec.ID, rec.Mounts)
 		}
-		e.netDown(context.WithoutCancel(ctx), rec, sb)
+		sb.Close(context.WithoutCancel(ctx))
 		if uerr := imagestore.Unmount(rootfs); uerr != nil {
 			e.logf("container %s: %v", rec.ID, uerr)
 		}
 		return keeper.Proc{}, "", nil, nil, err
 	}
-	sb, en, err := e.netUp(ctx, rec)
+	sb, err = e.net.Up(ctx, e.netView(rec))
 	if err != nil {
 		return fail(err)
 	}
-	opts, err := e.specOptions(rec, p, rootfs, en)
+	opts, err := e.specOptions(rec, p, rootfs, sb)
 	if err != nil {
 		return fail(err)
 	}
-	vm, err := e.mountVolumes(ctx, rec, rootfs)
+	vm, err := e.vols.Mount(ctx, rec.ID, rec.Mounts, rootfs)
 	if err != nil {
 		return fail(err)
 	}
@@ -145,7 +146,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	volumes = true
 	spec, err := runtime.Spec(opts)
 	if err == nil {
-		withSandbox(spec, sb)
+		sb.Apply(spec)
 		err = runtime.WriteBundle(dir, spec)
 	}
 	if err == nil {
@@ -154,8 +155,8 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
-	ports := e.bindings(rec, img)
-	if sb.proxies, err = e.proxy(rec, ports); err != nil {
+	ports, err := sb.Publish(imagePorts(img))
+	if err != nil {
 		return fail(err)
 	}
 	proc, err := e.keeper.Start(ctx, keeper.StartRequest{
@@ -168,10 +169,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
-	e.sandboxes.set(rec.ID, sb)
-	if len(ports) == 0 {
-		ports = nil
-	}
+	sb.Keep()
 	return proc, p.Args[0], p.Args[1:], ports, nil
 }
 
@@ -203,8 +201,8 @@ func (e *Engine) monitor(c *Container, save bool) {
 		}
 	}
 	reaped := err == nil // the runtime has cleaned up after the process
-	e.netDown(context.Background(), c.Record(), e.sandboxes.take(c.id))
-	e.unmountVolumes(context.Background(), c.Record())
+	e.net.Down(context.Background(), c.id)
+	e.vols.Unmount(context.Background(), c.id, c.Record().Mounts)
 	if err := imagestore.Unmount(e.rootfs(c.id)); err != nil {
 		e.logf("container %s: %v", c.id, err)
 	}
@@ -612,11 +610,11 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	}
 	e.forgetExecs(ctx, c)
 	rec := c.Record()
-	e.netDown(ctx, rec, e.sandboxes.take(c.id))
+	e.net.Down(ctx, c.id)
 	if err := e.del(c.id); err != nil {
 		return fail(err)
 	}
-	e.detach(c.id, rec.Networks)
+	e.net.Detach(c.id, rec.Networks)
 	e.mu.Lock()
 	delete(e.containers, c.id)
 	if e.names[name] == c {
@@ -630,7 +628,7 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	c.markRemoved()
 	c.mu.Unlock()
 	if rec.Config.AutoRemove {
-		e.removeAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
+		e.vols.RemoveAnonymous(ctx, rec.Mounts) // run --rm takes its anonymous volumes along
 	}
 	e.emit(rec, "destroy")
 	return nil

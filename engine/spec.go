@@ -3,27 +3,35 @@ package engine
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/runtime"
 )
 
-// specOptions turns a container's record, its merged process and its mounted
-// root filesystem into the options of its OCI spec: the user resolved
-// against the image's passwd and group files, docker's security options,
-// limits and the /etc files.
-func (e *Engine) specOptions(rec Record, p process, rootfs string, en etcNet) (runtime.SpecOptions, error) {
+// specOptions turns a container's record, its merged process, its mounted
+// root filesystem and its network (sb) into the options of its OCI spec:
+// the user resolved against the image's passwd and group files, docker's
+// security options, limits and the /etc files (/etc/hostname, and the
+// network's /etc/hosts and /etc/resolv.conf).
+func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.Sandbox) (runtime.SpecOptions, error) {
 	user, err := e.processUser(rec, rootfs, p.User)
 	if err != nil {
 		return runtime.SpecOptions{}, err
 	}
 	hostname := firstOf(rec.Config.Hostname, rec.ID[:12])
-	if en.host && rec.Config.Hostname == "" {
+	if sb.Host() && rec.Config.Hostname == "" {
 		hostname, _ = os.Hostname() // docker's --network host
 	}
-	mounts, err := etcFiles(e.containerDir(rec.ID), hostname, en)
+	mounts, err := e.hostnameFile(rec.ID, hostname)
+	if err == nil {
+		var etc []specs.Mount
+		etc, err = sb.EtcFiles(hostname)
+		mounts = append(mounts, etc...)
+	}
 	if err != nil {
 		return runtime.SpecOptions{}, err
 	}
@@ -65,4 +73,14 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, en etcNet) (r
 		})
 	}
 	return opts, nil
+}
+
+// hostnameFile writes the container's /etc/hostname into its directory and
+// returns the bind mount that puts it in place, as docker does.
+func (e *Engine) hostnameFile(id, hostname string) ([]specs.Mount, error) {
+	path := filepath.Join(e.containerDir(id), "hostname")
+	if err := os.WriteFile(path, []byte(hostname+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("writing hostname: %w", err)
+	}
+	return []specs.Mount{{Destination: "/etc/hostname", Type: "bind", Source: path, Options: []string{"rbind", "rprivate"}}}, nil
 }

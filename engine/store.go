@@ -53,3 +53,31 @@ func (e *Engine) loadRecords() ([]Record, error) {
 	}
 	return out, nil
 }
+
+// bucket is a bucket of the engine's state holding the records of a noun
+// of its own (volume.Store, network.Store): each Put and Delete is a
+// transaction of its own, on disk when it returns.
+type bucket struct {
+	db   *bolt.DB
+	name []byte
+}
+
+func (b bucket) Put(key string, value []byte) error {
+	return b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(b.name).Put([]byte(key), value) })
+}
+
+func (b bucket) Delete(key string) error {
+	return b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(b.name).Delete([]byte(key)) })
+}
+
+// ForEach makes the bucket if it is missing, then calls fn for each
+// record, in the order of their keys.
+func (b bucket) ForEach(fn func(key string, value []byte) error) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(b.name)
+		if err != nil {
+			return err
+		}
+		return bk.ForEach(func(k, v []byte) error { return fn(string(k), v) })
+	})
+}

@@ -13,33 +13,16 @@ import (
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-units"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/voldrv"
 )
 
-// MountPoint is one mount of a container, resolved at create from its
-// volumes-from, its image's VOLUMEs, -v, --mount and --tmpfs (docker's
-// MountPoint, with what a start needs).
-type MountPoint struct {
-	Type        mount.Type        `json:"Type"`
-	Name        string            `json:"Name,omitempty"`   // a volume's
-	Source      string            `json:"Source,omitempty"` // a bind's host path
-	Destination string            `json:"Destination"`
-	Driver      string            `json:"Driver,omitempty"`
-	Mode        string            `json:"Mode"` // the options as given (ro, z, nocopy...)
-	RW          bool              `json:"RW"`
-	Propagation mount.Propagation `json:"Propagation,omitempty"`
-	// NoCopy keeps a new volume empty instead of filling it with what the
-	// image has at the destination.
-	NoCopy bool `json:"NoCopy,omitempty"`
-	// Anonymous volumes go with the container (run --rm).
-	Anonymous bool `json:"Anonymous,omitempty"`
-	// TmpfsOptions are a tmpfs mount's options (size=64m,mode=1777).
-	TmpfsOptions string `json:"TmpfsOptions,omitempty"`
-}
+// MountPoint is one mount of a container (volume.MountPoint), in its
+// record from create on.
+type MountPoint = volume.MountPoint
 
 // ParseMount reads docker's --mount value:
 // type=volume|bind|tmpfs,src=,dst=,readonly,volume-opt=K=V,volume-driver=,
@@ -285,10 +268,9 @@ func (s Storage) validate() error {
 // making the volumes they name that do not exist yet; an anonymous volume
 // of prev (the mounts a config rewrite replaces) is kept for the same
 // destination. It also returns the names of the volumes it made, even with
-// an error, for the caller to remove (removeMade) if the create fails. It
-// runs before the caller takes e.vols.use (a driver's Create may be slow),
-// and the caller checks that the volumes are still there once it holds it
-// (checkVolumes).
+// an error, for the caller to remove (Volumes.RemoveMade) if the create
+// fails. It runs before the caller holds the volumes (Volumes.Use: a
+// driver's Create may be slow), which checks that they are still there.
 func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore.Image, prev []MountPoint) ([]MountPoint, []string, error) {
 	byDest := map[string]MountPoint{}
 	explicit := map[string]string{} // destination → what set it
@@ -396,7 +378,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 					}
 				}
 			}
-			o := VolumeOptions{Name: mp.Name, Driver: firstOf(mp.Driver, cfg.VolumeDriver)}
+			o := volume.Options{Name: mp.Name, Driver: firstOf(mp.Driver, cfg.VolumeDriver)}
 			for _, m := range cfg.Mounts {
 				if path.Clean(m.Target) == mp.Destination && m.VolumeOptions != nil {
 					o.Labels = m.VolumeOptions.Labels
@@ -405,7 +387,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 					}
 				}
 			}
-			rec, created, err := e.ensureVolume(ctx, o, mp.Anonymous)
+			rec, created, err := e.vols.Ensure(ctx, o, mp.Anonymous)
 			if err != nil {
 				return nil, made, err
 			}
@@ -441,93 +423,4 @@ func tmpfsOptions(o *mount.TmpfsOptions) string {
 		opts = append(opts, "mode="+strconv.FormatUint(uint64(o.Mode.Perm()), 8))
 	}
 	return strings.Join(opts, ",")
-}
-
-// mountVolumes mounts the volumes of a starting container (the driver's
-// Mount; a new one is filled from the image first) and returns the spec
-// mounts of every mount point.
-func (e *Engine) mountVolumes(ctx context.Context, rec Record, rootfs string) ([]specs.Mount, error) {
-	var out []specs.Mount
-	for _, mp := range rec.Mounts {
-		opts := []string{"rbind"}
-		if !mp.RW {
-			opts = append(opts, "ro")
-		}
-		opts = append(opts, string(firstOf(string(mp.Propagation), string(mount.PropagationRPrivate))))
-		switch mp.Type {
-		case mount.TypeVolume:
-			drv, err := e.volumeDriver(ctx, mp.Driver)
-			if err != nil {
-				e.unmountVolumes(ctx, rec)
-				return nil, err
-			}
-			src, err := drv.Mount(ctx, mp.Name, rec.ID)
-			if err != nil {
-				e.unmountVolumes(ctx, rec)
-				return nil, fmt.Errorf("volume %s: %w", mp.Name, err)
-			}
-			if !mp.NoCopy {
-				fill := e.fillLock(mp.Name)
-				fill.Lock()
-				err := populate(rootfs, mp.Destination, src)
-				fill.Unlock()
-				if err != nil {
-					e.unmountVolumes(ctx, rec)
-					return nil, fmt.Errorf("volume %s: filling it from the image's %s: %w", mp.Name, mp.Destination, err)
-				}
-			}
-			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: src, Options: opts})
-			e.emitObject("volume", "mount", mp.Name, "container", rec.ID, "destination", mp.Destination, "driver", mp.Driver, "propagation", string(mp.Propagation), "read/write", strconv.FormatBool(mp.RW))
-		case mount.TypeBind:
-			out = append(out, specs.Mount{Destination: mp.Destination, Type: "bind", Source: mp.Source, Options: opts})
-		case mount.TypeTmpfs:
-			topts := []string{"noexec", "nosuid", "nodev"}
-			if mp.TmpfsOptions != "" {
-				topts = append(topts, strings.Split(mp.TmpfsOptions, ",")...)
-			}
-			out = append(out, specs.Mount{Destination: mp.Destination, Type: "tmpfs", Source: "tmpfs", Options: topts})
-		}
-	}
-	return out, nil
-}
-
-// unmountVolumes releases the container's holds on its volumes.
-func (e *Engine) unmountVolumes(ctx context.Context, rec Record) {
-	for _, mp := range rec.Mounts {
-		if mp.Type != mount.TypeVolume {
-			continue
-		}
-		drv, err := e.volumeDriver(ctx, mp.Driver)
-		if err == nil {
-			err = drv.Unmount(ctx, mp.Name, rec.ID)
-		}
-		if err != nil {
-			e.logf("container %s: unmounting volume %s: %v", short(rec.ID), short(mp.Name), err)
-		}
-		e.emitObject("volume", "unmount", mp.Name, "container", rec.ID, "driver", mp.Driver)
-	}
-}
-
-// restoreVolumes takes back the running containers' holds on their volumes
-// after a daemon restart, so that a volume stays mounted while any of them
-// runs.
-func (e *Engine) restoreVolumes(ctx context.Context) {
-	for _, c := range e.List() {
-		rec := c.Record()
-		if !rec.State.Status.live() {
-			continue
-		}
-		for _, mp := range rec.Mounts {
-			if mp.Type != mount.TypeVolume {
-				continue
-			}
-			drv, err := e.volumeDriver(ctx, mp.Driver)
-			if err == nil {
-				_, err = drv.Mount(ctx, mp.Name, rec.ID)
-			}
-			if err != nil {
-				e.logf("container %s: volume %s: %v", short(rec.ID), short(mp.Name), err)
-			}
-		}
-	}
 }

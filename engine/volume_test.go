@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 )
 
@@ -18,6 +19,7 @@ import (
 // usual.
 func TestFailedCreateRemovesItsVolumes(t *testing.T) {
 	e, _ := newEngine(t)
+	vols := volumes[e]
 	ctx := context.Background()
 	c, err := e.Create(ctx, "runs", Config{Image: "busybox", Cmd: []string{"sleep", "300"}})
 	if err != nil {
@@ -32,7 +34,7 @@ func TestFailedCreateRemovesItsVolumes(t *testing.T) {
 			t.Errorf("config write to a running container: %v, want busy", err)
 		}
 	})
-	if _, err := e.Volume("newvol"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := vols.Get("newvol"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("the volume the refused config made is left: %v", err)
 	}
 
@@ -42,21 +44,21 @@ func TestFailedCreateRemovesItsVolumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := len(e.Volumes())
+	before := len(vols.List())
 	within(t, 20*time.Second, func() {
 		err := e.Configure(ctx, created, "", Config{Image: "busybox", Cmd: []string{"true"}, Storage: Storage{Binds: []string{"/anon"}}})
 		if !errors.Is(err, errdefs.ErrBusy) {
 			t.Errorf("configure of a created container: %v, want busy", err)
 		}
 	})
-	if n := len(e.Volumes()); n != before {
+	if n := len(vols.List()); n != before {
 		t.Errorf("%d volumes after the failed configure, %d before", n, before)
 	}
 	within(t, 20*time.Second, func() {
-		if _, err := e.CreateVolume(ctx, VolumeOptions{Name: "after"}); err != nil {
+		if _, err := vols.Create(ctx, volume.Options{Name: "after"}); err != nil {
 			t.Error(err)
 		}
-		if err := e.RemoveVolume(ctx, "after"); err != nil {
+		if err := vols.Remove(ctx, "after"); err != nil {
 			t.Error(err)
 		}
 	})

@@ -198,7 +198,7 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 				Networks: networkSettings{}.settings(r).Networks,
 			},
 		}
-		le.HostConfig.NetworkMode = t.e.NetworkMode(r)
+		le.HostConfig.NetworkMode = t.n.Mode(r.Config.NetworkMode)
 		out = append(out, le)
 	}
 	return jsonDoc(out)

@@ -9,11 +9,12 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
+	networktypes "github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -44,7 +45,7 @@ func (t *tree) networks() fs.Dir {
 	return &fs.DirFunc{
 		List: func(ctx context.Context) ([]fs.DirEntry, error) {
 			ents, _ := static.ReadDir(ctx)
-			for _, n := range t.e.Networks() {
+			for _, n := range t.n.List() {
 				ents = append(ents, fs.DirEntry{Name: n.Name, Mode: os.ModeDir})
 			}
 			return ents, nil
@@ -53,7 +54,7 @@ func (t *tree) networks() fs.Dir {
 			if n, err := static.Lookup(ctx, name); err == nil {
 				return n, nil
 			}
-			rec, err := t.e.Network(name)
+			rec, err := t.n.Get(name)
 			if err != nil {
 				return nil, err
 			}
@@ -73,20 +74,20 @@ func (t *tree) networksCtl(ctx context.Context, line string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		rec, err := t.e.CreateNetwork(ctx, o)
+		rec, err := t.n.Create(ctx, o)
 		if err != nil {
 			return "", err
 		}
 		return rec.ID, nil
 	case "rm":
 		for _, ref := range cmd.Args {
-			if err := t.e.RemoveNetwork(ctx, ref); err != nil {
+			if err := t.n.Remove(ctx, ref); err != nil {
 				return "", err
 			}
 		}
 		return "", nil
 	case "prune":
-		names, err := t.e.PruneNetworks(ctx)
+		names, err := t.n.Prune(ctx)
 		return strings.Join(names, "\n"), err
 	}
 	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
@@ -96,8 +97,8 @@ func (t *tree) networksCtl(ctx context.Context, line string) (string, error) {
 var reservedNetworkNames = map[string]bool{"ctl": true, "err": true, "list": true}
 
 // networkOptions reads a create line.
-func networkOptions(cmd ctl.Command) (engine.NetworkOptions, error) {
-	o := engine.NetworkOptions{Name: cmd.Args[0], Options: map[string]string{}, Labels: map[string]string{}}
+func networkOptions(cmd ctl.Command) (network.Options, error) {
+	o := network.Options{Name: cmd.Args[0], Options: map[string]string{}, Labels: map[string]string{}}
 	if reservedNetworkNames[o.Name] {
 		return o, errdefs.Invalid("network name %q is reserved: it names a file of /networks", o.Name)
 	}
@@ -151,11 +152,11 @@ func (t *tree) network(id string) fs.Dir {
 			switch cmd.Verb {
 			case "connect":
 				ip, _ := cmd.Get("ip")
-				return "", t.e.Connect(ctx, id, cmd.Args[0], engine.EndpointOptions{IPv4Address: ip, Aliases: cmd.All("alias")})
+				return "", t.n.Connect(ctx, id, cmd.Args[0], network.EndpointOptions{IPv4Address: ip, Aliases: cmd.All("alias")})
 			case "disconnect":
-				return "", t.e.Disconnect(ctx, id, cmd.Args[0])
+				return "", t.n.Disconnect(ctx, id, cmd.Args[0])
 			case "rm":
-				if err := t.e.RemoveNetwork(ctx, id); err != nil {
+				if err := t.n.Remove(ctx, id); err != nil {
 					return "", err
 				}
 				t.forget(dir)
@@ -172,7 +173,7 @@ func (t *tree) network(id string) fs.Dir {
 			return jsonDoc(doc)
 		})},
 		{Name: "containers", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
-			att, err := t.e.NetworkContainers(id)
+			att, err := t.n.Attached(id)
 			if err != nil {
 				return nil, err
 			}
@@ -191,16 +192,16 @@ func (t *tree) network(id string) fs.Dir {
 }
 
 // networkInspect is docker's network inspect document.
-func (t *tree) networkInspect(ref string) (network.Inspect, error) {
-	rec, err := t.e.Network(ref)
+func (t *tree) networkInspect(ref string) (networktypes.Inspect, error) {
+	rec, err := t.n.Get(ref)
 	if err != nil {
-		return network.Inspect{}, err
+		return networktypes.Inspect{}, err
 	}
-	doc := network.Inspect{
+	doc := networktypes.Inspect{
 		Name: rec.Name, ID: rec.ID, Created: rec.Created, Scope: "local", Driver: rec.Driver,
 		EnableIPv4: true, Internal: rec.Internal, Attachable: false,
-		IPAM:       network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{}},
-		Containers: map[string]network.EndpointResource{},
+		IPAM:       networktypes.IPAM{Driver: "default", Options: map[string]string{}, Config: []networktypes.IPAMConfig{}},
+		Containers: map[string]networktypes.EndpointResource{},
 		Options:    rec.Options, Labels: rec.Labels,
 	}
 	if doc.Options == nil {
@@ -210,21 +211,21 @@ func (t *tree) networkInspect(ref string) (network.Inspect, error) {
 		doc.Labels = map[string]string{}
 	}
 	if rec.Subnet.IsValid() {
-		cfg := network.IPAMConfig{Subnet: rec.Subnet.String()}
+		cfg := networktypes.IPAMConfig{Subnet: rec.Subnet.String()}
 		if rec.Gateway.IsValid() {
 			cfg.Gateway = rec.Gateway.String()
 		}
 		doc.IPAM.Config = append(doc.IPAM.Config, cfg)
 	}
-	att, err := t.e.NetworkContainers(rec.ID)
+	att, err := t.n.Attached(rec.ID)
 	if err != nil {
-		return network.Inspect{}, err
+		return networktypes.Inspect{}, err
 	}
 	for _, a := range att {
 		if !a.Running {
 			continue // docker lists the endpoints of running containers
 		}
-		doc.Containers[a.ID] = network.EndpointResource{
+		doc.Containers[a.ID] = networktypes.EndpointResource{
 			Name: a.Name, EndpointID: a.Endpoint.EndpointID, MacAddress: a.Endpoint.MacAddress,
 			IPv4Address: fmt.Sprintf("%s/%d", a.Endpoint.IPAddress, a.Endpoint.IPPrefixLen),
 		}
@@ -234,8 +235,8 @@ func (t *tree) networkInspect(ref string) (network.Inspect, error) {
 
 // networkList is networks/list: docker's network ls document.
 func (t *tree) networkList(ctx context.Context) ([]byte, error) {
-	out := []network.Inspect{}
-	for _, rec := range t.e.Networks() {
+	out := []networktypes.Inspect{}
+	for _, rec := range t.n.List() {
 		doc, err := t.networkInspect(rec.ID)
 		if err != nil {
 			continue // removed meanwhile
@@ -251,7 +252,7 @@ type networkSettings struct {
 }
 
 func (ns networkSettings) settings(r engine.Record) *container.NetworkSettings {
-	out := &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}
+	out := &container.NetworkSettings{Networks: map[string]*networktypes.EndpointSettings{}}
 	out.SandboxKey = ns.key
 	out.Ports = nat.PortMap{}
 	for p, bs := range r.Ports {
@@ -263,7 +264,7 @@ func (ns networkSettings) settings(r engine.Record) *container.NetworkSettings {
 		}
 	}
 	for name, ep := range r.Networks {
-		es := &network.EndpointSettings{
+		es := &networktypes.EndpointSettings{
 			NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, MacAddress: ep.MacAddress,
 			IPAddress: ep.IPAddress.String(), IPPrefixLen: ep.IPPrefixLen,
 			Aliases: ep.Aliases, DNSNames: ep.DNSNames(r.Name, r.ID),
@@ -272,10 +273,10 @@ func (ns networkSettings) settings(r engine.Record) *container.NetworkSettings {
 			es.Gateway = ep.Gateway.String()
 		}
 		if ep.StaticIP {
-			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: es.IPAddress}
+			es.IPAMConfig = &networktypes.EndpointIPAMConfig{IPv4Address: es.IPAddress}
 		}
 		out.Networks[name] = es
-		if name == engine.NetworkBridge {
+		if name == network.Bridge {
 			out.DefaultNetworkSettings = container.DefaultNetworkSettings{
 				EndpointID: es.EndpointID, Gateway: es.Gateway, IPAddress: es.IPAddress,
 				IPPrefixLen: es.IPPrefixLen, MacAddress: es.MacAddress,

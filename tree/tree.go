@@ -18,6 +18,8 @@ import (
 
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/network"
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/version"
 )
@@ -25,6 +27,8 @@ import (
 // tree holds what the nodes share.
 type tree struct {
 	e *engine.Engine
+	n *network.Manager
+	v *volume.Manager
 	b *builder.Builder
 
 	mu        sync.Mutex
@@ -35,9 +39,10 @@ type tree struct {
 	pulls, pushes *jobs // image transfers (tree/pulls.go)
 }
 
-// New returns the root of the tree over e, with the builds of b.
-func New(e *engine.Engine, b *builder.Builder) fs.Dir {
-	t := &tree{e: e, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
+// New returns the root of the tree over the containers and images of e,
+// the networks of n, the volumes of v and the builds of b.
+func New(e *engine.Engine, n *network.Manager, v *volume.Manager, b *builder.Builder) fs.Dir {
+	t := &tree{e: e, n: n, v: v, b: b, errs: map[string]*fs.ErrSlot{}, lastStats: map[string]container.StatsResponse{}}
 	return fs.StaticDir{
 		{Name: "version", Node: fs.Text(fmt.Sprintf("enginefs %s %s %s/%s\n", version.Version, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH))},
 		{Name: "info", Node: fs.ReadFile(t.info)},

@@ -9,10 +9,11 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/volume"
+	volumetypes "github.com/docker/docker/api/types/volume"
 
 	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -41,7 +42,7 @@ func (t *tree) volumes() fs.Dir {
 	return &fs.DirFunc{
 		List: func(ctx context.Context) ([]fs.DirEntry, error) {
 			ents, _ := static.ReadDir(ctx)
-			for _, v := range t.e.Volumes() {
+			for _, v := range t.v.List() {
 				ents = append(ents, fs.DirEntry{Name: v.Name, Mode: os.ModeDir})
 			}
 			return ents, nil
@@ -62,7 +63,7 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 	}
 	switch cmd.Verb {
 	case "create":
-		o := engine.VolumeOptions{Options: map[string]string{}, Labels: map[string]string{}}
+		o := volume.Options{Options: map[string]string{}, Labels: map[string]string{}}
 		if len(cmd.Args) > 0 {
 			o.Name = cmd.Args[0]
 		}
@@ -73,14 +74,14 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 		if err := keyValues(cmd, volumeCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels}); err != nil {
 			return "", err
 		}
-		rec, err := t.e.CreateVolume(ctx, o)
+		rec, err := t.v.Create(ctx, o)
 		if err != nil {
 			return "", err
 		}
 		return rec.Name, nil
 	case "rm":
 		for _, name := range cmd.Args {
-			if err := t.e.RemoveVolume(ctx, name); err != nil {
+			if err := t.v.Remove(ctx, name); err != nil {
 				return "", err
 			}
 			t.forget("volumes/" + name)
@@ -91,7 +92,7 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 		if all && cmd.Args[0] != "all" {
 			return "", &ctl.Error{Verb: "prune", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "prune [all]"}
 		}
-		names, err := t.e.PruneVolumes(ctx, all)
+		names, err := t.v.Prune(ctx, all)
 		return strings.Join(names, "\n"), err
 	}
 	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
@@ -106,7 +107,7 @@ func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
 	dir := "volumes/" + name
 	slot := t.slot(dir)
 	var data fs.Node
-	switch p, err := t.e.VolumePath(ctx, name); {
+	switch p, err := t.v.Path(ctx, name); {
 	case err != nil:
 		return nil, err
 	case p == "":
@@ -126,7 +127,7 @@ func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
 			if _, err := volumeGrammar.Parse(line); err != nil {
 				return "", err
 			}
-			if err := t.e.RemoveVolume(ctx, name); err != nil { // rm, the one verb
+			if err := t.v.Remove(ctx, name); err != nil { // rm, the one verb
 				return "", err
 			}
 			t.forget(dir)
@@ -134,7 +135,7 @@ func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
 		}}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "config", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
-			rec, err := t.e.Volume(name)
+			rec, err := t.v.Get(name)
 			if err != nil {
 				return nil, err
 			}
@@ -145,12 +146,12 @@ func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
 }
 
 // volumeDoc is docker's volume inspect document.
-func (t *tree) volumeDoc(ctx context.Context, rec engine.VolumeRecord) volume.Volume {
-	mp, _ := t.e.VolumePath(ctx, rec.Name)
-	doc := volume.Volume{
+func (t *tree) volumeDoc(ctx context.Context, rec volume.Record) volumetypes.Volume {
+	mp, _ := t.v.Path(ctx, rec.Name)
+	doc := volumetypes.Volume{
 		Name: rec.Name, Driver: rec.Driver, Mountpoint: mp, Scope: "local",
 		CreatedAt: rec.Created.Format(time.RFC3339), Labels: rec.Labels, Options: rec.Options,
-		UsageData: &volume.UsageData{RefCount: int64(len(t.e.VolumeUsers(rec.Name))), Size: -1},
+		UsageData: &volumetypes.UsageData{RefCount: int64(len(t.v.Users(rec.Name))), Size: -1},
 	}
 	if doc.Labels == nil {
 		doc.Labels = map[string]string{}
@@ -166,8 +167,8 @@ func (t *tree) volumeDoc(ctx context.Context, rec engine.VolumeRecord) volume.Vo
 
 // volumeList is volumes/list: docker's volume ls documents.
 func (t *tree) volumeList(ctx context.Context) ([]byte, error) {
-	out := []volume.Volume{}
-	for _, rec := range t.e.Volumes() {
+	out := []volumetypes.Volume{}
+	for _, rec := range t.v.List() {
 		out = append(out, t.volumeDoc(ctx, rec))
 	}
 	return jsonDoc(out)
@@ -177,10 +178,10 @@ func (t *tree) volumeList(ctx context.Context) ([]byte, error) {
 // (UsageData.Size, -1 when its driver does not show its files), what
 // docker system df shows; it walks every volume's files.
 func (t *tree) volumeUsage(ctx context.Context) ([]byte, error) {
-	out := []volume.Volume{}
-	for _, rec := range t.e.Volumes() {
+	out := []volumetypes.Volume{}
+	for _, rec := range t.v.List() {
 		doc := t.volumeDoc(ctx, rec)
-		size, err := t.e.VolumeSize(ctx, rec.Name)
+		size, err := t.v.Size(ctx, rec.Name)
 		if errors.Is(err, errdefs.ErrNotFound) {
 			continue // removed meanwhile
 		}

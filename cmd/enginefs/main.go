@@ -30,12 +30,16 @@ import (
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/dockerapi"
 	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/network"
+	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fusefs"
 	"github.com/enginefs/enginefs/fs/ninep"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tree"
+	"github.com/enginefs/enginefs/voldrv/local"
+	"github.com/enginefs/enginefs/voldrv/plugin"
 )
 
 func main() {
@@ -123,7 +127,7 @@ type config struct {
 	runtimes          map[string]string // name → OCI binary ("builtin" → "")
 	defaultRuntime    string
 	registry          registryConfig
-	net               engine.NetConfig
+	net               network.Config
 	pluginDir         string
 	docker            []string    // Docker API addresses ("" entries: none)
 	tls               *tls.Config // for TCP Docker API listeners, or nil
@@ -198,8 +202,18 @@ func run(ctx context.Context, cfg config) error {
 	for n := range cfg.runtimes {
 		names = append(names, n)
 	}
+	// Volumes: the local driver keeps them under the state directory;
+	// Docker volume plugins answer from the plugin directory.
+	localVolumes, err := local.New(filepath.Join(stateDir, "volumes"))
+	if err != nil {
+		return err
+	}
+	vols := volume.New(localVolumes, volume.WithPlugins(plugin.NewRegistry(cfg.pluginDir, 0)))
+	// Networks: the drivers and the firewall of the flags, and the
+	// embedded DNS the manager makes.
+	nets := network.New(cfg.net)
 	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
-		engine.WithNetworking(cfg.net), engine.WithVolumePlugins(cfg.pluginDir))
+		engine.WithNetworks(nets), engine.WithVolumes(vols))
 	if err != nil {
 		return err
 	}
@@ -216,7 +230,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	bl := builder.New(eng, buildDir)
 	defer bl.Close()
-	root := tree.New(eng, bl)
+	root := tree.New(eng, nets, vols, bl)
 	// The pid file is written once this daemon holds the state's locks, so
 	// a second daemon that fails on them never touches it.
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {

@@ -8,7 +8,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
-	"github.com/enginefs/enginefs/engine"
+	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/bridge"
 	"github.com/enginefs/enginefs/netdrv/firewall"
@@ -37,9 +37,9 @@ func networkFlags() netFlags {
 	}
 }
 
-// config checks the flags and builds the engine's networking.
-func (f netFlags) config(runDir string) (engine.NetConfig, error) {
-	cfg := engine.NetConfig{
+// config checks the flags and builds the daemon's networking.
+func (f netFlags) config(runDir string) (network.Config, error) {
+	cfg := network.Config{
 		Drivers:        map[string]netdrv.Driver{bridge.Name: bridge.New(), macvlan.Name: macvlan.New()},
 		NamespaceDir:   filepath.Join(runDir, "netns"),
 		BridgeName:     *f.bridgeName,
@@ -59,7 +59,7 @@ func (f netFlags) config(runDir string) (engine.NetConfig, error) {
 		return cfg, fmt.Errorf("--ip %q: want an IPv4 address", *f.publishIP)
 	}
 	if len(*f.dns) == 0 {
-		cfg.DNSForwarders = engine.HostResolvers()
+		cfg.DNSForwarders = network.HostResolvers()
 	}
 	for _, a := range *f.dns {
 		if a != "none" { // "none" alone forwards nothing; with others it adds nothing

@@ -1,4 +1,4 @@
-package engine
+package network
 
 import (
 	"bufio"
@@ -12,18 +12,18 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// etcFiles writes the container's /etc/hostname, /etc/hosts and
-// /etc/resolv.conf into its directory and returns the bind mounts that put
-// them in place, as docker does. In the host's namespace they are the
-// host's. Otherwise /etc/hosts names the container's own addresses, and
+// EtcFiles writes the starting container's /etc/hosts and /etc/resolv.conf
+// into its directory and returns the bind mounts that put them in place,
+// as docker does. In the host's namespace they are the host's. Otherwise
+// /etc/hosts names the container's own addresses under hostname, and
 // resolv.conf is the embedded DNS's on a user-defined network, else the
 // host's without loopback nameservers, which do not answer inside the
 // container's network namespace.
-func etcFiles(dir, hostname string, en etcNet) ([]specs.Mount, error) {
+func (sb *Sandbox) EtcFiles(hostname string) ([]specs.Mount, error) {
 	self := "127.0.1.1\t" + hostname + "\n"
-	if len(en.addrs) > 0 {
+	if len(sb.addrs) > 0 {
 		self = ""
-		for _, a := range en.addrs {
+		for _, a := range sb.addrs {
 			self += a.String() + "\t" + hostname + "\n"
 		}
 	}
@@ -36,23 +36,22 @@ ff02::2	ip6-allrouters
 ` + self)
 	resolv := hostResolvConf()
 	switch {
-	case en.host:
+	case sb.Host():
 		hosts, _ = os.ReadFile("/etc/hosts")
 		resolv, _ = os.ReadFile("/etc/resolv.conf")
-	case en.dns:
+	case sb.dns:
 		resolv = embeddedResolvConf()
 	}
 	files := []struct {
 		name, dest string
 		data       []byte
 	}{
-		{"hostname", "/etc/hostname", []byte(hostname + "\n")},
 		{"hosts", "/etc/hosts", hosts},
 		{"resolv.conf", "/etc/resolv.conf", resolv},
 	}
 	var mounts []specs.Mount
 	for _, f := range files {
-		path := filepath.Join(dir, f.name)
+		path := filepath.Join(sb.c.Dir, f.name)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", f.name, err)
 		}

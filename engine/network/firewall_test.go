@@ -1,15 +1,14 @@
 //go:build linux
 
-package engine
+package network
 
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/netdrv"
@@ -26,37 +25,58 @@ func (brokenFirewall) Sync(context.Context, []netdrv.Network) error {
 }
 func (brokenFirewall) Remove(context.Context) error { return nil }
 
+// memStore is a Store in memory.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Put(k string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = append([]byte(nil), v...)
+	return nil
+}
+
+func (s *memStore) Delete(k string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
+	return nil
+}
+
+func (s *memStore) ForEach(fn func(string, []byte) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.m {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TestCreateNetworkWithoutRules: a network whose firewall rules cannot be
 // made is not made (it would not be isolated): the create fails with an
 // unavailable error, and no record, entry or bridge is left.
 func TestCreateNetworkWithoutRules(t *testing.T) {
 	netdrvtest.Require(t)
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucketNetworks); return err }); err != nil {
-		t.Fatal(err)
-	}
-	e := &Engine{logf: t.Logf, db: db, netcfg: &NetConfig{NamespaceDir: t.TempDir(),
-		Drivers: map[string]netdrv.Driver{bridge.Name: bridge.New()}, Firewall: brokenFirewall{}}}
-	e.net.nets = map[string]*netEntry{}
+	st := &memStore{m: map[string][]byte{}}
+	m := New(Config{NamespaceDir: t.TempDir(), Drivers: map[string]netdrv.Driver{bridge.Name: bridge.New()},
+		Firewall: brokenFirewall{}}, WithLogger(t.Logf))
+	m.store, m.emit = st, func(string, string, ...string) {}
 	br := netdrvtest.UniqueName("efst")
-	_, err = e.CreateNetwork(context.Background(), NetworkOptions{Name: "walled", Driver: bridge.Name,
+	_, err := m.Create(context.Background(), Options{Name: "walled", Driver: bridge.Name,
 		Subnet: netdrvtest.FreeSubnet(t, 24).String(), Options: map[string]string{netdrv.OptionBridgeName: br}})
 	if !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Fatalf("create with no firewall: %v; want unavailable", err)
 	}
-	if len(e.net.nets) != 0 {
-		t.Errorf("the failed create left networks: %v", e.net.nets)
+	if len(m.nets) != 0 {
+		t.Errorf("the failed create left networks: %v", m.nets)
 	}
-	_ = db.View(func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bucketNetworks).Cursor().First(); k != nil {
-			t.Errorf("the failed create left a record %s", k)
-		}
-		return nil
-	})
+	for k := range st.m {
+		t.Errorf("the failed create left a record %s", k)
+	}
 	if link, err := netlink.LinkByName(br); err == nil {
 		netlink.LinkDel(link)
 		t.Errorf("the failed create left its bridge %s", br)
