@@ -68,7 +68,7 @@ func (e *Engine) RunBuild(ctx context.Context, r BuildRun) (string, int, error) 
 	if r.Started != nil {
 		r.Started(id)
 	}
-	out, err := logs.Open(e.LogDir(id))
+	out, err := logs.Open(e.containerDir(id))
 	if err != nil {
 		return id, 0, err
 	}
@@ -133,7 +133,7 @@ func copyOutput(ctx context.Context, r *logs.Reader, stdout, stderr io.Writer) e
 // its image lacks) are left out, as docker keeps them in its init layer.
 // With pause, a running container is frozen while its changes are read
 // (docker commit's default).
-func (e *Engine) CommitContainer(ctx context.Context, ref string, pause bool, spec imagestore.ImageSpec) (*imagestore.Image, error) {
+func (e *Engine) CommitContainer(ctx context.Context, ref string, pause bool, spec ImageSpec) (*Image, error) {
 	c, err := e.Get(ref)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, pause bool, sp
 
 // CreateImage stores an image (imagestore.Store.Create) and says so in the
 // events of its tags.
-func (e *Engine) CreateImage(ctx context.Context, spec imagestore.ImageSpec) (*imagestore.Image, error) {
+func (e *Engine) CreateImage(ctx context.Context, spec ImageSpec) (*Image, error) {
 	img, err := e.images.Create(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -186,7 +186,7 @@ func (e *Engine) OpenBlob(ctx context.Context, digest string) (io.ReadCloser, er
 
 // CachedImage finds the newest image built from parent with the build
 // cache key key (imagestore.Store.Cached); errdefs.ErrNotFound if none.
-func (e *Engine) CachedImage(ctx context.Context, parent, key string) (*imagestore.Image, error) {
+func (e *Engine) CachedImage(ctx context.Context, parent, key string) (*Image, error) {
 	return e.images.Cached(ctx, parent, key)
 }
 
@@ -237,7 +237,7 @@ func (e *Engine) MountImage(ctx context.Context, id string) (*ImageMount, error)
 // Commit unmounts the root and makes an image of its changes: spec.Parent
 // is the mounted image and spec.Dir its changes. The mount is released
 // whatever happens.
-func (m *ImageMount) Commit(ctx context.Context, spec imagestore.ImageSpec) (*imagestore.Image, error) {
+func (m *ImageMount) Commit(ctx context.Context, spec ImageSpec) (*Image, error) {
 	defer m.Release()
 	if err := m.unmount(); err != nil {
 		return nil, err

@@ -153,7 +153,7 @@ func (c *Container) Record() Record {
 // exit status; for a container that has exited it returns the last exit
 // status at once. The split lets a client open `wait` before `start` without
 // missing the run.
-func (c *Container) Wait() func(ctx context.Context) (runtime.ExitStatus, error) {
+func (c *Container) Wait() func(ctx context.Context) (ExitStatus, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rec.State.Status == StatusExited {
@@ -174,7 +174,7 @@ func (c *Container) Wait() func(ctx context.Context) (runtime.ExitStatus, error)
 // WaitNext is Wait for the next end of a run: the current run's of a
 // container that runs, else the run its next start begins (docker's
 // next-exit), even for a container that has exited.
-func (c *Container) WaitNext() func(ctx context.Context) (runtime.ExitStatus, error) {
+func (c *Container) WaitNext() func(ctx context.Context) (ExitStatus, error) {
 	c.mu.Lock()
 	r := c.next
 	c.mu.Unlock()

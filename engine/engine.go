@@ -316,10 +316,8 @@ func (e *Engine) closed() error {
 func (e *Engine) containerDir(id string) string { return filepath.Join(e.dir, "containers", id) }
 func (e *Engine) rootfs(id string) string       { return filepath.Join(e.containerDir(id), "rootfs") }
 
-// LogDir returns the directory holding a container's output (log, log.idx).
-func (e *Engine) LogDir(id string) string { return e.containerDir(id) }
-
-// LogPath returns the file holding a container's output.
+// LogPath returns the file holding a container's output (the log file
+// the tree serves as it grows, and docker's inspect LogPath).
 func (e *Engine) LogPath(id string) string { return filepath.Join(e.containerDir(id), "log") }
 
 // Get finds a container by full id, name or unique id prefix, as docker does.

@@ -66,7 +66,7 @@ func (x *Exec) State() ExecState {
 // Wait returns a function that blocks until the exec's process has exited
 // and returns how; for an exec that has not started it waits for its start
 // and end.
-func (x *Exec) Wait() func(ctx context.Context) (runtime.ExitStatus, error) {
+func (x *Exec) Wait() func(ctx context.Context) (ExitStatus, error) {
 	return func(ctx context.Context) (runtime.ExitStatus, error) {
 		select {
 		case <-x.done:
@@ -83,9 +83,6 @@ func (x *Exec) Wait() func(ctx context.Context) (runtime.ExitStatus, error) {
 func (e *Engine) execDir(id, execID string) string {
 	return filepath.Join(e.containerDir(id), "exec", execID)
 }
-
-// ExecLogDir returns the directory of an exec's output.
-func (e *Engine) ExecLogDir(id, execID string) string { return e.execDir(id, execID) }
 
 // NewExec hands out a new exec of a container (exec/clone). It is
 // configured with ConfigureExec and run with StartExec.

@@ -8,16 +8,24 @@ import (
 	"github.com/enginefs/enginefs/imagestore"
 )
 
-// ImageStore returns the engine's image store, for what records no event
-// (logins, lookups). Pulls, pushes, tags, saves, loads, deletes and prunes
-// go through the engine (PullImage, PushImage, TagImage, SaveImages,
-// LoadImage, RemoveImage, PruneImages), which records docker's image events
-// and knows which images containers use.
-func (e *Engine) ImageStore() *imagestore.Store { return e.images }
+// Login checks credentials with a registry and keeps them in the
+// credentials file (imagestore.Store.Login); with keep false it only
+// checks them (POST /auth: the client keeps them).
+func (e *Engine) Login(ctx context.Context, server, user, password string, keep bool) error {
+	if keep {
+		return e.images.Login(ctx, server, user, password)
+	}
+	return e.images.CheckLogin(ctx, server, user, password)
+}
+
+// Logout forgets the credentials of a registry.
+func (e *Engine) Logout(ctx context.Context, server string) error {
+	return e.images.Logout(ctx, server)
+}
 
 // PullImage pulls ref (imagestore.Store.Pull); the event's id is the
 // reference pulled, as docker's.
-func (e *Engine) PullImage(ctx context.Context, ref string, opts imagestore.PullOptions) (*imagestore.PullResult, error) {
+func (e *Engine) PullImage(ctx context.Context, ref string, opts PullOptions) (*PullResult, error) {
 	res, err := e.images.Pull(ctx, ref, opts)
 	if err != nil {
 		return nil, err
@@ -28,7 +36,7 @@ func (e *Engine) PullImage(ctx context.Context, ref string, opts imagestore.Pull
 
 // PushImage pushes the image tagged ref (imagestore.Store.PushWith) and
 // returns its manifest digest.
-func (e *Engine) PushImage(ctx context.Context, ref string, opts imagestore.PushOptions) (string, error) {
+func (e *Engine) PushImage(ctx context.Context, ref string, opts PushOptions) (string, error) {
 	digest, err := e.images.PushWith(ctx, ref, opts)
 	if err != nil {
 		return "", err
@@ -64,7 +72,7 @@ func (e *Engine) SaveImages(ctx context.Context, refs []string, path string) err
 
 // LoadImage imports the images of a docker-save or OCI archive; each comes
 // with the tags the archive gave it.
-func (e *Engine) LoadImage(ctx context.Context, path string) ([]imagestore.LoadedImage, error) {
+func (e *Engine) LoadImage(ctx context.Context, path string) ([]LoadedImage, error) {
 	imgs, err := e.images.LoadTagged(ctx, path)
 	for _, img := range imgs {
 		e.emitObject("image", "load", img.ID, "name", firstOf(strings.Join(img.Tags, ","), img.ID))
@@ -73,18 +81,18 @@ func (e *Engine) LoadImage(ctx context.Context, path string) ([]imagestore.Loade
 }
 
 // Images lists the images of the store.
-func (e *Engine) Images(ctx context.Context) ([]*imagestore.Image, error) {
+func (e *Engine) Images(ctx context.Context) ([]*Image, error) {
 	return e.images.List(ctx)
 }
 
 // Image finds an image by reference or id.
-func (e *Engine) Image(ctx context.Context, ref string) (*imagestore.Image, error) {
+func (e *Engine) Image(ctx context.Context, ref string) (*Image, error) {
 	return e.images.Get(ctx, ref)
 }
 
 // RemoveImage removes an image reference or an image, as docker rmi does,
 // refusing to remove an image a container uses (imagestore.Store.Delete).
-func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) (*imagestore.DeleteResult, error) {
+func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) (*DeleteResult, error) {
 	before, _ := e.images.List(ctx)
 	res, err := e.images.Delete(ctx, ref, force, e.imageUser)
 	if err == nil {
@@ -95,7 +103,7 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) (*imag
 
 // PruneImages removes the dangling images (with all, every image) that no
 // container uses, and the blobs and layers no image references.
-func (e *Engine) PruneImages(ctx context.Context, all bool) (*imagestore.DeleteResult, error) {
+func (e *Engine) PruneImages(ctx context.Context, all bool) (*DeleteResult, error) {
 	before, _ := e.images.List(ctx)
 	res, err := e.images.Prune(ctx, all, e.imageUser)
 	if res != nil {
@@ -106,7 +114,7 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) (*imagestore.DeleteR
 
 // PruneBuildCache removes the build cache nothing needs
 // (imagestore.Store.PruneCache).
-func (e *Engine) PruneBuildCache(ctx context.Context) (*imagestore.DeleteResult, error) {
+func (e *Engine) PruneBuildCache(ctx context.Context) (*DeleteResult, error) {
 	before, _ := e.images.List(ctx)
 	res, err := e.images.PruneCache(ctx, e.imageUser)
 	if res != nil {

@@ -164,7 +164,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		Bundle:    dir,
 		Runtime:   firstOf(rec.Config.Runtime, e.runtime),
 		OpenStdin: rec.Config.OpenStdin,
-		LogDir:    e.LogDir(rec.ID),
+		LogDir:    e.containerDir(rec.ID),
 	})
 	if err != nil {
 		return fail(err)

@@ -9,7 +9,7 @@ import (
 
 // Stats samples a running container's resource usage from its cgroup and
 // network namespace, whichever runtime runs it.
-func (e *Engine) Stats(ctx context.Context, ref string) (*runtime.Stats, error) {
+func (e *Engine) Stats(ctx context.Context, ref string) (*Stats, error) {
 	c, err := e.Get(ref)
 	if err != nil {
 		return nil, err
@@ -22,7 +22,7 @@ func (e *Engine) Stats(ctx context.Context, ref string) (*runtime.Stats, error) 
 }
 
 // Top lists the processes of a running container (docker top).
-func (e *Engine) Top(ctx context.Context, ref string) ([]runtime.ProcessInfo, error) {
+func (e *Engine) Top(ctx context.Context, ref string) ([]ProcessInfo, error) {
 	c, err := e.Get(ref)
 	if err != nil {
 		return nil, err

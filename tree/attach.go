@@ -22,18 +22,7 @@ const (
 // read. With a terminal everything is on stdout.
 func (t *tree) outputFile(id, execID string, which output) fs.StreamFile {
 	return func(ctx context.Context) (fs.Stream, error) {
-		c, err := t.e.Get(id)
-		if err != nil {
-			return nil, err
-		}
-		dir := t.e.LogDir(c.ID())
-		if execID != "" {
-			if _, _, err := t.e.GetExec(id, execID); err != nil {
-				return nil, err
-			}
-			dir = t.e.ExecLogDir(c.ID(), execID)
-		}
-		r, err := logs.Open(dir)
+		r, err := t.e.OpenOutput(id, execID)
 		if err != nil {
 			return nil, err
 		}

@@ -19,7 +19,6 @@ import (
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
-	"github.com/enginefs/enginefs/runtime"
 )
 
 var containersGrammar = ctl.Grammar{
@@ -214,7 +213,7 @@ func (t *tree) container(id string) fs.Dir {
 }
 
 // exitCode turns a wait into the content of a wait file: the code and a newline.
-func exitCode(wait func(context.Context) (runtime.ExitStatus, error)) func(context.Context) ([]byte, error) {
+func exitCode(wait func(context.Context) (engine.ExitStatus, error)) func(context.Context) ([]byte, error) {
 	return func(ctx context.Context) ([]byte, error) {
 		st, err := wait(ctx)
 		if err != nil {

@@ -13,9 +13,9 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
-	"github.com/enginefs/enginefs/imagestore"
 )
 
 var imageGrammar = ctl.Grammar{
@@ -42,7 +42,7 @@ func (t *tree) imageDir(id, path string) fs.Dir {
 		dir = "images/" + path
 	}
 	slot := t.slot(dir)
-	get := func(ctx context.Context) (*imagestore.Image, error) { return t.e.Image(ctx, id) }
+	get := func(ctx context.Context) (*engine.Image, error) { return t.e.Image(ctx, id) }
 	ref := id
 	if path != "" {
 		ref = familiarTag(path)
@@ -142,7 +142,7 @@ func (t *tree) imageDir(id, path string) fs.Dir {
 }
 
 // imageInspect is docker's image inspect document of img.
-func imageInspect(img *imagestore.Image) (*image.InspectResponse, error) {
+func imageInspect(img *engine.Image) (*image.InspectResponse, error) {
 	c := img.Config
 	var cfg dockerspec.DockerOCIImageConfig
 	b, err := json.Marshal(c.Config)
@@ -198,7 +198,7 @@ func nonNil(s []string) []string {
 // history entry of the config, each non-empty entry with the size of its
 // layer; the newest carries the image id and tags, the others "<missing>"
 // (docker's answer for images that came from a registry).
-func imageHistory(img *imagestore.Image) []image.HistoryResponseItem {
+func imageHistory(img *engine.Image) []image.HistoryResponseItem {
 	var items []image.HistoryResponseItem
 	layer := 0
 	for _, h := range img.Config.History {

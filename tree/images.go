@@ -12,9 +12,9 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
-	"github.com/enginefs/enginefs/imagestore"
 )
 
 var imagesGrammar = ctl.Grammar{
@@ -105,17 +105,14 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		login := t.e.ImageStore().Login
-		if !save {
-			login = t.e.ImageStore().CheckLogin // POST /auth: the client keeps them
-		}
-		if err := login(ctx, argOr(cmd, ""), user, password); err != nil {
+		// save=false is POST /auth: checked, and the client keeps them.
+		if err := t.e.Login(ctx, argOr(cmd, ""), user, password, save); err != nil {
 			return "", err
 		}
 		return "Login Succeeded", nil
 	case "logout":
 		server := argOr(cmd, "")
-		if err := t.e.ImageStore().Logout(ctx, server); err != nil {
+		if err := t.e.Logout(ctx, server); err != nil {
 			return "", err
 		}
 		if server == "" {
@@ -146,7 +143,7 @@ func forceArg(cmd ctl.Command) (bool, error) {
 }
 
 // deleteReply is docker's report of an rmi or a prune.
-func deleteReply(res *imagestore.DeleteResult, prune bool) string {
+func deleteReply(res *engine.DeleteResult, prune bool) string {
 	var out []string
 	for _, u := range res.Untagged {
 		out = append(out, "Untagged: "+u)
@@ -221,12 +218,12 @@ func splitTag(ref string) (repo, tag string) {
 // next path elements of repositories under it and, if the prefix is itself a
 // repository, its tags.
 func (t *tree) repoDir(static fs.StaticDir, prefix string) fs.Dir {
-	children := func(ctx context.Context) (map[string]*imagestore.Image, map[string]bool, error) {
+	children := func(ctx context.Context) (map[string]*engine.Image, map[string]bool, error) {
 		imgs, err := t.e.Images(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		tags, dirs := map[string]*imagestore.Image{}, map[string]bool{}
+		tags, dirs := map[string]*engine.Image{}, map[string]bool{}
 		for _, img := range imgs {
 			for _, ref := range img.RepoTags {
 				repo, tag := splitTag(ref)

@@ -15,7 +15,6 @@ import (
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/logs"
-	"github.com/enginefs/enginefs/runtime"
 )
 
 var logsGrammar = ctl.Grammar{
@@ -130,12 +129,13 @@ func (f logsFile) Open(ctx context.Context, _ int) (fs.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logsHandle{c: c, dir: f.t.e.LogDir(c.ID()), opts: logOpts{stdout: true, stderr: true, tail: -1}}, nil
+	open := func() (*logs.Reader, error) { return f.t.e.OpenOutput(c.ID(), "") }
+	return &logsHandle{c: c, open: open, opts: logOpts{stdout: true, stderr: true, tail: -1}}, nil
 }
 
 type logsHandle struct {
-	c   *engine.Container
-	dir string
+	c    *engine.Container            // nil: no run to follow
+	open func() (*logs.Reader, error) // the container's output
 
 	mu      sync.Mutex // serialises the reads and writes of one open
 	opts    logOpts
@@ -185,7 +185,7 @@ func (h *logsHandle) ReadAt(ctx context.Context, p []byte, _ int64) (int, error)
 	if !h.started {
 		h.started = true
 		h.atStart = [3]bool{true, true, true}
-		r, err := logs.Open(h.dir)
+		r, err := h.open()
 		if err != nil {
 			return 0, err
 		}
@@ -208,7 +208,7 @@ func (h *logsHandle) ReadAt(ctx context.Context, p []byte, _ int64) (int, error)
 }
 
 // watchRun closes h.ended when the run the container is in ends.
-func (h *logsHandle) watchRun(wait func(context.Context) (runtime.ExitStatus, error)) {
+func (h *logsHandle) watchRun(wait func(context.Context) (engine.ExitStatus, error)) {
 	var wctx context.Context
 	wctx, h.endCancel = context.WithCancel(context.Background())
 	h.ended = make(chan struct{})

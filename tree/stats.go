@@ -6,8 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/docker/docker/api/types/container"
-
-	"github.com/enginefs/enginefs/runtime"
+	"github.com/enginefs/enginefs/engine"
 )
 
 // stats is containers/<id>/stats: one sample in docker's stats JSON (the
@@ -54,7 +53,7 @@ func (t *tree) stats(ctx context.Context, id string) ([]byte, error) {
 	return jsonDoc(doc)
 }
 
-func cpuStats(c runtime.CPUStats) container.CPUStats {
+func cpuStats(c engine.CPUStats) container.CPUStats {
 	return container.CPUStats{
 		CPUUsage: container.CPUUsage{
 			TotalUsage: c.TotalUsage, PercpuUsage: c.PercpuUsage,
@@ -77,7 +76,7 @@ func (t *tree) top(ctx context.Context, id string) ([]byte, error) {
 	}
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	w.Write([]byte(strings.Join(runtime.PsTitles, "\t") + "\n"))
+	w.Write([]byte(strings.Join(engine.PsTitles, "\t") + "\n"))
 	for _, p := range procs {
 		w.Write([]byte(strings.Join(p.Row(), "\t") + "\n"))
 	}
