@@ -12,8 +12,9 @@
 // Entry points: New opens the state directory and recovers what a previous
 // daemon left, with the networks and volumes cmd/enginefs built
 // (WithNetworks, WithVolumes); Create, Start, Stop, Kill and Remove drive
-// containers; Wait waits for a run to end; LoadImage and Images reach the
-// image store.
+// containers; Container.Wait waits for a run to end; OpenOutput reads
+// their output; RunBuild, CommitContainer and MountImage serve the builder;
+// PullImage, LoadImage and Images reach the image store.
 //
 // State is one bbolt database (state/engine.db) holding a JSON record per
 // container, written in a transaction (fsync'd) at every change of state, so a
