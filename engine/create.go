@@ -159,7 +159,7 @@ func (e *Engine) persistNew(id string, rec Record) error {
 	dir := e.containerDir(id)
 	err := os.MkdirAll(dir, 0o700)
 	if err == nil {
-		err = os.WriteFile(e.LogPath(id), nil, 0o640)
+		err = createLog(dir)
 	}
 	if err == nil {
 		err = e.put(rec)

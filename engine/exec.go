@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -103,7 +102,7 @@ func (e *Engine) NewExec(ref string) (*Exec, error) {
 	x := &Exec{ID: strconv.Itoa(c.nextExec), state: ExecState{Status: "new"}, done: make(chan struct{})}
 	// The output directory exists from the start, so a client can open
 	// stdout before start and read the exec's output from its first byte.
-	if err := os.MkdirAll(e.execDir(c.id, x.ID), 0o700); err != nil {
+	if err := createLog(e.execDir(c.id, x.ID)); err != nil {
 		return nil, err
 	}
 	c.execs[x.ID] = x

@@ -22,3 +22,16 @@ func (e *Engine) OpenOutput(ref, execID string) (*logs.Reader, error) {
 	}
 	return logs.Open(dir)
 }
+
+// createLog makes the empty log (log and its index) of a container or an
+// exec in dir before its run, so that a reader opened before the start
+// holds the files the keeper then writes (the keeper's logs.Create opens
+// them as they are): a run --rm that ends, and is removed with its
+// directory, before the reader's first read is still read whole.
+func createLog(dir string) error {
+	w, err := logs.Create(dir)
+	if err != nil {
+		return err
+	}
+	return w.Close()
+}
