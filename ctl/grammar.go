@@ -29,36 +29,41 @@ func (g Grammar) Parse(line string) (Command, error) {
 	if err != nil {
 		return c, err
 	}
+	return c, g.Check(c)
+}
+
+// Check checks a parsed command against the grammar, as Parse does.
+func (g Grammar) Check(c Command) error {
 	v, ok := g.verb(c.Verb)
 	if !ok {
-		return c, &Error{Msg: "unknown command", Word: c.Verb, Usage: "one of " + g.names()}
+		return &Error{Msg: "unknown command", Word: c.Verb, Usage: "one of " + g.names()}
 	}
 	usage := func(msg, word string) error {
 		return &Error{Verb: c.Verb, Msg: msg, Word: word, Usage: v.Usage}
 	}
 	if len(c.Args) < v.MinArgs {
-		return c, usage("missing argument", "")
+		return usage("missing argument", "")
 	}
 	if v.MaxArgs >= 0 && len(c.Args) > v.MaxArgs {
-		return c, usage("unexpected argument", c.Args[v.MaxArgs])
+		return usage("unexpected argument", c.Args[v.MaxArgs])
 	}
 	for _, o := range c.Opts {
 		if !contains(v.Keys, o.Key) {
-			return c, usage("unknown option", o.Key+"=")
+			return usage("unknown option", o.Key+"=")
 		}
 	}
 	for _, k := range v.Required {
 		if _, ok := c.Get(k); !ok {
-			return c, usage("missing option", k+"=")
+			return usage("missing option", k+"=")
 		}
 	}
 	switch {
 	case c.Argv != nil && !v.Argv:
-		return c, usage("takes no command line after", "--")
+		return usage("takes no command line after", "--")
 	case v.Argv && c.Argv != nil && len(c.Argv) == 0:
-		return c, usage("empty command line after", "--")
+		return usage("empty command line after", "--")
 	}
-	return c, nil
+	return nil
 }
 
 func (g Grammar) verb(name string) (Verb, bool) {

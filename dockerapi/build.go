@@ -13,7 +13,7 @@ import (
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -29,109 +29,106 @@ const maxQueryJSON = 1 << 20
 
 // buildImage is POST /build.
 func (s *Server) buildImage(w http.ResponseWriter, r *http.Request) error {
-	line, err := buildLine(r)
+	b, err := buildVerb(r)
 	if err != nil {
 		return err
 	}
-	return s.runBuildJob(w, r, line)
+	return s.runBuildJob(w, r, b)
 }
 
-// buildLine turns POST /build's query into the ctl line of a build job.
-func buildLine(r *http.Request) (ctl.Command, error) {
+// buildVerb turns POST /build's query into the build line of a job.
+func buildVerb(r *http.Request) (verbs.Build, error) {
 	q := r.URL.Query()
-	line := ctl.Command{Verb: "build"}
-	add := func(k, v string) {
-		if v != "" {
-			line.Opts = append(line.Opts, ctl.Opt{Key: k, Value: v})
-		}
-	}
+	var b verbs.Build
 	switch v := q.Get("version"); v {
 	case "", "1":
 	case "2":
-		return line, errdefs.Invalid("BuildKit (version=2) is not supported by this daemon: build with the legacy builder (DOCKER_BUILDKIT=0)")
+		return b, errdefs.Invalid("BuildKit (version=2) is not supported by this daemon: build with the legacy builder (DOCKER_BUILDKIT=0)")
 	default:
-		return line, errdefs.Invalid("invalid version %q", v)
+		return b, errdefs.Invalid("invalid version %q", v)
 	}
 	for _, k := range []string{"remote", "session", "outputs"} {
 		if q.Get(k) != "" {
-			return line, fmt.Errorf("%w: %s= builds are not supported: send the context in the request body", errNotImplemented, k)
+			return b, fmt.Errorf("%w: %s= builds are not supported: send the context in the request body", errNotImplemented, k)
 		}
 	}
 	if boolValue(r, "squash") {
-		return line, errdefs.Invalid("squash is only supported with experimental mode")
+		return b, errdefs.Invalid("squash is only supported with experimental mode")
 	}
 	if q.Has("rm") && !boolValue(r, "rm") && !boolValue(r, "forcerm") {
-		return line, errdefs.Invalid("rm=0 is not supported: a build removes its containers")
+		return b, errdefs.Invalid("rm=0 is not supported: a build removes its containers")
 	}
 	if v := q.Get("securityopt"); v != "" {
-		return line, errdefs.Invalid("security options are not supported on linux")
+		return b, errdefs.Invalid("security options are not supported on linux")
 	}
 	if q.Get("isolation") != "" && q.Get("isolation") != "default" {
-		return line, errdefs.Invalid("isolation %q is not supported on linux", q.Get("isolation"))
+		return b, errdefs.Invalid("isolation %q is not supported on linux", q.Get("isolation"))
 	}
 	for _, t := range q["t"] {
-		add("t", t)
+		if t != "" {
+			b.Tags = append(b.Tags, t)
+		}
 	}
-	add("file", q.Get("dockerfile"))
-	add("target", q.Get("target"))
-	if n := q.Get("networkmode"); n != "" && n != "default" {
-		add("network", n)
+	b.File, b.Target = q.Get("dockerfile"), q.Get("target")
+	if n := q.Get("networkmode"); n != "default" {
+		b.Network = n
 	}
-	add("platform", strings.ToLower(q.Get("platform")))
-	add("cpuset-cpus", q.Get("cpusetcpus"))
-	for k, key := range map[string]string{"memory": "memory", "memswap": "memory-swap", "cpushares": "cpu-shares",
-		"cpuperiod": "cpu-period", "cpuquota": "cpu-quota", "shmsize": "shm-size"} {
-		if v := q.Get(k); v != "" && v != "0" {
+	b.Platform = strings.ToLower(q.Get("platform"))
+	b.CpusetCPUs = q.Get("cpusetcpus")
+	for _, n := range []struct {
+		param string
+		dst   *string
+	}{{"memory", &b.Memory}, {"memswap", &b.MemorySwap}, {"cpushares", &b.CPUShares},
+		{"cpuperiod", &b.CPUPeriod}, {"cpuquota", &b.CPUQuota}, {"shmsize", &b.ShmSize}} {
+		if v := q.Get(n.param); v != "" && v != "0" {
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				return line, errdefs.Invalid("invalid %s: %q", k, v)
+				return b, errdefs.Invalid("invalid %s: %q", n.param, v)
 			}
-			add(key, v)
+			*n.dst = v
 		}
 	}
-	for k, v := range map[string]string{"nocache": "no-cache", "pull": "pull", "q": "q"} {
-		if boolValue(r, k) {
-			add(v, "true")
-		}
-	}
+	b.NoCache, b.Pull, b.Quiet = boolValue(r, "nocache"), boolValue(r, "pull"), boolValue(r, "q")
 	var args map[string]*string
 	if err := queryJSON(q.Get("buildargs"), &args); err != nil {
-		return line, errdefs.Invalid("buildargs: %v", err)
+		return b, errdefs.Invalid("buildargs: %v", err)
 	}
 	for _, k := range sortedKeys(args) {
 		if v := args[k]; v != nil {
-			add("build-arg", k+"="+*v)
+			b.BuildArg = append(b.BuildArg, k+"="+*v)
 		} else {
-			add("build-arg", k)
+			b.BuildArg = append(b.BuildArg, k)
 		}
 	}
 	var labels map[string]string
 	if err := queryJSON(q.Get("labels"), &labels); err != nil {
-		return line, errdefs.Invalid("labels: %v", err)
+		return b, errdefs.Invalid("labels: %v", err)
 	}
 	for _, k := range sortedKeys(labels) {
-		add("label", k+"="+labels[k])
+		b.Label = append(b.Label, k+"="+labels[k])
 	}
 	var cacheFrom []string
 	if err := queryJSON(q.Get("cachefrom"), &cacheFrom); err != nil {
-		return line, errdefs.Invalid("cachefrom: %v", err)
+		return b, errdefs.Invalid("cachefrom: %v", err)
 	}
 	for _, c := range cacheFrom {
-		add("cache-from", c)
+		if c != "" {
+			b.CacheFrom = append(b.CacheFrom, c)
+		}
 	}
 	var ulimits []*container.Ulimit
 	if err := queryJSON(q.Get("ulimits"), &ulimits); err != nil {
-		return line, errdefs.Invalid("ulimits: %v", err)
+		return b, errdefs.Invalid("ulimits: %v", err)
 	}
 	for _, u := range ulimits {
 		if u != nil {
-			add("ulimit", fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+			b.Ulimit = append(b.Ulimit, verbs.FormatUlimit(*u))
 		}
 	}
 	if len(q["extrahosts"]) > 0 || q.Get("cgroupparent") != "" || q.Get("cpusetmems") != "" {
-		return line, errdefs.Invalid("extrahosts, cgroupparent and cpusetmems are not supported for builds")
+		return b, errdefs.Invalid("extrahosts, cgroupparent and cpusetmems are not supported for builds")
 	}
-	add("auth", r.Header.Get("X-Registry-Config"))
-	return line, nil
+	b.Auth = r.Header.Get("X-Registry-Config")
+	return b, nil
 }
 
 // runBuildJob runs a job of /builds with the request body as its
@@ -139,7 +136,7 @@ func buildLine(r *http.Request) (ctl.Command, error) {
 // bad Dockerfile, a context that is not a tar) is docker's error
 // response; once it runs, the stream carries its errors. A client that
 // goes away cancels the build, as dockerd does.
-func (s *Server) runBuildJob(w http.ResponseWriter, r *http.Request, line ctl.Command) error {
+func (s *Server) runBuildJob(w http.ResponseWriter, r *http.Request, line verbs.Verb) error {
 	ctx := r.Context()
 	clone, err := s.tree.Open(ctx, "builds/clone", os.O_RDWR)
 	if err != nil {
@@ -147,7 +144,7 @@ func (s *Server) runBuildJob(w http.ResponseWriter, r *http.Request, line ctl.Co
 	}
 	num, err := fs.ReadHandle(ctx, clone)
 	if err == nil {
-		_, err = fs.WriteCommand(ctx, clone, line.String())
+		_, err = fs.WriteCommand(ctx, clone, verbs.Line(line))
 	}
 	clone.Close()
 	if err != nil {
@@ -159,12 +156,12 @@ func (s *Server) runBuildJob(w http.ResponseWriter, r *http.Request, line ctl.Co
 		return err
 	}
 	defer ctlH.Close()
-	cancel := func() { _, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, "cancel") }
+	cancel := func() { _, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, verbs.Line(verbs.BuildCancel{})) }
 	if err := s.sendContext(ctx, dir+"context", r.Body); err != nil {
 		cancel()
 		return err
 	}
-	if _, err := fs.WriteCommand(ctx, ctlH, "start"); err != nil {
+	if _, err := fs.WriteCommand(ctx, ctlH, verbs.Line(verbs.BuildStart{})); err != nil {
 		if ctx.Err() != nil {
 			cancel()
 		}
@@ -235,7 +232,7 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	if src := q.Get("fromSrc"); src != "-" {
 		return fmt.Errorf("%w: importing from a URL (fromSrc=%s) is not supported: send the tarball in the body (fromSrc=-)", errNotImplemented, src)
 	}
-	line := ctl.Command{Verb: "import"}
+	line := verbs.Import{Message: q.Get("message"), Platform: strings.ToLower(q.Get("platform")), Change: q["changes"]}
 	if repo := q.Get("repo"); repo != "" {
 		ref := repo
 		if tag := q.Get("tag"); tag != "" {
@@ -244,16 +241,7 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 			}
 			ref = withTag(repo, tag)
 		}
-		line.Args = []string{ref}
-	}
-	if m := q.Get("message"); m != "" {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "message", Value: m})
-	}
-	if p := q.Get("platform"); p != "" {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "platform", Value: strings.ToLower(p)})
-	}
-	for _, c := range q["changes"] {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "change", Value: c})
+		line.Ref = ref
 	}
 	return s.runBuildJob(w, r, line)
 }
@@ -274,26 +262,16 @@ func (s *Server) commitContainer(w http.ResponseWriter, r *http.Request) error {
 	if b := strings.TrimSpace(string(body)); b != "" && b != "null" && b != "{}" {
 		return fmt.Errorf("%w: a config in the body of POST /commit is not supported: give the changes in the changes parameter", errNotImplemented)
 	}
-	line := ctl.Command{Verb: "commit"}
+	line := verbs.ContainerCommit{Comment: q.Get("comment"), Author: q.Get("author"), Change: q["changes"],
+		NoPause: q.Has("pause") && !boolValue(r, "pause")}
 	if repo := q.Get("repo"); repo != "" {
 		tag := q.Get("tag")
 		if strings.HasPrefix(tag, "sha256:") {
 			return errdefs.Invalid("cannot commit to a digest reference")
 		}
-		line.Args = []string{withTag(repo, firstNonEmpty(tag, "latest"))}
+		line.Ref = withTag(repo, firstNonEmpty(tag, "latest"))
 	}
-	for k, key := range map[string]string{"comment": "comment", "author": "author"} {
-		if v := q.Get(k); v != "" {
-			line.Opts = append(line.Opts, ctl.Opt{Key: key, Value: v})
-		}
-	}
-	for _, c := range q["changes"] {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "change", Value: c})
-	}
-	if q.Has("pause") && !boolValue(r, "pause") {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "pause", Value: "false"})
-	}
-	reply, err := fs.Command(ctx, s.tree, "containers/"+name+"/ctl", line.String())
+	reply, err := fs.Command(ctx, s.tree, "containers/"+name+"/ctl", verbs.Line(line))
 	if err != nil {
 		return err
 	}
@@ -304,14 +282,10 @@ func (s *Server) commitContainer(w http.ResponseWriter, r *http.Request) error {
 // nothing else needs.
 func (s *Server) pruneBuildCache(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	line := ctl.Command{Verb: "prune"}
-	if boolValue(r, "all") {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "all", Value: "true"})
-	}
 	if f := q.Get("filters"); f != "" && f != "{}" {
 		return errdefs.Invalid("filters are not supported by the build cache prune")
 	}
-	reply, err := fs.Command(r.Context(), s.tree, "builds/ctl", line.String())
+	reply, err := fs.Command(r.Context(), s.tree, "builds/ctl", verbs.Line(verbs.BuildPrune{All: boolValue(r, "all")}))
 	if err != nil {
 		return err
 	}

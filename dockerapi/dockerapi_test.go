@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +17,27 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 )
 
-func TestCreateLine(t *testing.T) {
+// createOf is the create verb of req, checked to go through its line
+// to the tree's grammar unchanged.
+func createOf(t *testing.T, name string, req container.CreateRequest) verbs.Create {
+	t.Helper()
+	c, err := createVerb(name, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := verbs.Line(c)
+	back, err := verbs.Containers.Parse(line)
+	if err != nil || !reflect.DeepEqual(back, c) {
+		t.Fatalf("the line %q parses as %+v, %v; want %+v", line, back, err, c)
+	}
+	return c
+}
+
+func TestCreateVerb(t *testing.T) {
 	pids, stop := int64(50), 3
 	req := container.CreateRequest{
 		Config: &container.Config{
@@ -31,44 +47,36 @@ func TestCreateLine(t *testing.T) {
 		},
 		HostConfig: &container.HostConfig{
 			AutoRemove: true, ConsoleSize: [2]uint{30, 100}, CapAdd: []string{"NET_ADMIN"},
+			RestartPolicy: container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 3},
 			Resources: container.Resources{Memory: 64 << 20, NanoCPUs: 1500000000, PidsLimit: &pids,
 				Ulimits: []*container.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}}},
 		},
 	}
-	line, err := createLine("/web", req)
-	if err != nil {
-		t.Fatal(err)
+	got := createOf(t, "/web", req)
+	want := verbs.Create{
+		Image: "busybox", Name: "web", Env: []string{"A=1 2"}, Entrypoint: []string{"/bin/env", "-i"},
+		Workdir: "/tmp", User: "app", Tty: true, Stdin: true, StdinOnce: true, StopTimeout: "3", Rm: true,
+		ConsoleSize: "30x100", CapAdd: []string{"NET_ADMIN"}, Restart: "on-failure:3", Memory: "67108864", CPUs: "1.5",
+		PidsLimit: "50", Ulimit: []string{"nofile=10:20"}, Label: []string{"com.x=a=b", "z=last"},
+		Cmd: []string{"sh", "-c", "echo 'a b'"},
 	}
-	cmd, err := ctl.Parse(line)
-	if err != nil {
-		t.Fatalf("the line %q does not parse: %v", line, err)
-	}
-	for key, want := range map[string][]string{
-		"image": {"busybox"}, "name": {"web"}, "env": {"A=1 2"}, "entrypoint": {"/bin/env", "-i"},
-		"workdir": {"/tmp"}, "user": {"app"}, "tty": {"true"}, "stdin": {"true"}, "stdin-once": {"true"},
-		"stop-timeout": {"3"}, "rm": {"true"}, "console-size": {"30x100"}, "cap-add": {"NET_ADMIN"},
-		"memory": {"67108864"}, "cpus": {"1.5"}, "pids-limit": {"50"}, "ulimit": {"nofile=10:20"},
-		"label": {"com.x=a=b", "z=last"},
-	} {
-		if got := cmd.All(key); !slices.Equal(got, want) {
-			t.Errorf("%s= %q, want %q (line %s)", key, got, want, line)
-		}
-	}
-	if !slices.Equal(cmd.Argv, []string{"sh", "-c", "echo 'a b'"}) {
-		t.Errorf("command line %q", cmd.Argv)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("createVerb\n got %+v\nwant %+v", got, want)
 	}
 	// Clearing the entrypoint, and the defaults that say nothing.
-	line, _ = createLine("", container.CreateRequest{Config: &container.Config{Image: "busybox", Entrypoint: []string{""}},
-		HostConfig: &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "no"}}})
-	if line != "create image=busybox entrypoint=''" {
-		t.Errorf("line %q", line)
+	for _, ep := range [][]string{{}, {""}} {
+		c := createOf(t, "", container.CreateRequest{Config: &container.Config{Image: "busybox", Entrypoint: ep},
+			HostConfig: &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "no"}}})
+		if line := verbs.Line(c); line != "create image=busybox entrypoint=''" {
+			t.Errorf("entrypoint %q: line %q", ep, line)
+		}
 	}
-	if _, err := createLine("", container.CreateRequest{Config: &container.Config{}}); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, err := createVerb("", container.CreateRequest{Config: &container.Config{}}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("no image: %v", err)
 	}
 }
 
-func TestCreateLineNetworkingAndStorage(t *testing.T) {
+func TestCreateVerbNetworkingAndStorage(t *testing.T) {
 	req := container.CreateRequest{
 		Config: &container.Config{Image: "busybox", ExposedPorts: nat.PortSet{"80/tcp": {}, "53/udp": {}},
 			Volumes: map[string]struct{}{"/anon": {}, "/data": {}}},
@@ -88,35 +96,27 @@ func TestCreateLineNetworkingAndStorage(t *testing.T) {
 			"other": {Aliases: []string{"o"}},
 		}},
 	}
-	line, err := createLine("", req)
-	if err != nil {
-		t.Fatal(err)
+	got := createOf(t, "", req)
+	want := verbs.Create{
+		Image: "busybox", Network: "app", IP: "10.9.0.5", Alias: []string{"www", "web"}, Expose: []string{"53/udp"},
+		Publish:     []string{"127.0.0.1:8080:80/tcp", "8081:80/tcp", "127.0.0.1::90/tcp"},
+		PublishAll:  true,
+		Volume:      []string{"data:/data", "/srv:/srv:ro", "/anon"},
+		Mount:       []string{`type=volume,dst=/m,"src=v,1",readonly,volume-nocopy`},
+		Tmpfs:       []string{"/t:size=64m", "/u"},
+		VolumesFrom: []string{"other:ro"}, VolumeDriver: "local",
 	}
-	cmd, err := ctl.Parse(line)
-	if err != nil {
-		t.Fatalf("the line %q does not parse: %v", line, err)
-	}
-	for key, want := range map[string][]string{
-		"network": {"app"}, "ip": {"10.9.0.5"}, "alias": {"www", "web"}, "expose": {"53/udp"},
-		"publish":      {"127.0.0.1:8080:80/tcp", "8081:80/tcp", "127.0.0.1::90/tcp"},
-		"publish-all":  {"true"},
-		"volume":       {"data:/data", "/srv:/srv:ro", "/anon"},
-		"mount":        {`type=volume,dst=/m,"src=v,1",readonly,volume-nocopy`},
-		"tmpfs":        {"/t:size=64m", "/u"},
-		"volumes-from": {"other:ro"}, "volume-driver": {"local"},
-	} {
-		if got := cmd.All(key); !slices.Equal(got, want) {
-			t.Errorf("%s= %q, want %q (line %s)", key, got, want, line)
-		}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("createVerb\n got %+v\nwant %+v", got, want)
 	}
 	if eps := extraEndpoints(req); len(eps) != 1 || eps[0].network != "other" {
 		t.Errorf("extra endpoints %+v", eps)
 	}
 	// A default network mode with one endpoint joins that network.
-	line, _ = createLine("", container.CreateRequest{Config: &container.Config{Image: "busybox"},
+	c := createOf(t, "", container.CreateRequest{Config: &container.Config{Image: "busybox"},
 		HostConfig:       &container.HostConfig{NetworkMode: "default"},
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"net1": {Aliases: []string{"a"}}}}})
-	if line != "create image=busybox network=net1 alias=a" {
+	if line := verbs.Line(c); line != "create image=busybox network=net1 alias=a" {
 		t.Errorf("line %q", line)
 	}
 	for name, bad := range map[string]container.CreateRequest{
@@ -125,7 +125,7 @@ func TestCreateLineNetworkingAndStorage(t *testing.T) {
 		"ipv6": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{NetworkMode: "n"},
 			NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"n": {IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "::5"}}}}},
 	} {
-		if _, err := createLine("", bad); !errors.Is(err, errdefs.ErrInvalid) {
+		if _, err := createVerb("", bad); !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("%s: %v, want invalid", name, err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/docker/docker/api/types/backend"
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
@@ -89,24 +89,8 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cmd := ctl.Command{Verb: "create", Argv: opts.Cmd}
-	opt := func(k, v string) { cmd.Opts = append(cmd.Opts, ctl.Opt{Key: k, Value: v}) }
-	if opts.User != "" {
-		opt("user", opts.User)
-	}
-	if opts.WorkingDir != "" {
-		opt("workdir", opts.WorkingDir)
-	}
-	for _, e := range opts.Env {
-		opt("env", e)
-	}
-	if opts.Tty {
-		opt("tty", "true")
-	}
-	if opts.AttachStdin {
-		opt("stdin", "true")
-	}
-	if _, err := fs.WriteCommand(ctx, h, cmd.String()); err != nil {
+	x := verbs.ExecCreate{User: opts.User, Workdir: opts.WorkingDir, Env: opts.Env, Tty: opts.Tty, Stdin: opts.AttachStdin, Cmd: opts.Cmd}
+	if _, err := fs.WriteCommand(ctx, h, verbs.Line(x)); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: execID(ir.ID, strings.TrimSpace(string(n)))})
@@ -131,7 +115,7 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if opts.Detach {
-		if _, err := s.command(ctx, dir+"ctl", "start"); err != nil {
+		if _, err := s.command(ctx, dir+"ctl", verbs.Line(verbs.ExecStart{})); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
@@ -155,13 +139,13 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.command(ctx, dir+"ctl", "start"); err != nil {
+	if _, err := s.command(ctx, dir+"ctl", verbs.Line(verbs.ExecStart{})); err != nil {
 		_, _ = c.c.Write([]byte(err.Error() + "\r\n"))
 		c.finish(nil)
 		return nil
 	}
 	if cs := opts.ConsoleSize; cfg.Tty && cs != nil && cs[0] > 0 && cs[1] > 0 {
-		_, _ = s.command(ctx, dir+"ctl", fmt.Sprintf("resize %d %d", cs[0], cs[1]))
+		_, _ = s.command(ctx, dir+"ctl", verbs.Line(verbs.ExecResize{Rows: strconv.FormatUint(uint64(cs[0]), 10), Cols: strconv.FormatUint(uint64(cs[1]), 10)}))
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -194,11 +178,11 @@ func (s *Server) resizeExec(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	args, err := sizeArgs(r)
+	rows, cols, err := sizeArgs(r)
 	if err != nil {
 		return err
 	}
-	if _, err := s.command(r.Context(), dir+"ctl", ctl.Command{Verb: "resize", Args: args}.String()); err != nil {
+	if _, err := s.command(r.Context(), dir+"ctl", verbs.Line(verbs.ExecResize{Rows: rows, Cols: cols})); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

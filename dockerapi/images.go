@@ -13,7 +13,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/go-units"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -40,7 +40,7 @@ func sameImage(a, b string) bool { return a != "" && b != "" && familiar(a) == f
 // an id prefix) with images/ctl's resolve and returns the image's
 // directory, images/by-id/<hex>.
 func (s *Server) imageDir(ctx context.Context, name string) (string, error) {
-	id, err := s.command(ctx, "images/ctl", ctl.Command{Verb: "resolve", Args: []string{name}}.String())
+	id, err := s.command(ctx, "images/ctl", verbs.Line(verbs.ImageResolve{Ref: name}))
 	if err != nil {
 		return "", err
 	}
@@ -212,7 +212,7 @@ func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, name string) e
 	if tag != "" {
 		dst += ":" + tag
 	}
-	if _, err := s.command(r.Context(), "images/ctl", ctl.Command{Verb: "tag", Args: []string{name, dst}}.String()); err != nil {
+	if _, err := s.command(r.Context(), "images/ctl", verbs.Line(verbs.ImageTag{Src: name, Dst: dst})); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -244,11 +244,8 @@ func deleteReport(reply string) ([]image.DeleteResponse, uint64) {
 // removeImage is DELETE /images/{name}?force=: images/ctl's rm, whose reply
 // says what was untagged and deleted.
 func (s *Server) removeImage(w http.ResponseWriter, r *http.Request) error {
-	cmd := ctl.Command{Verb: "rm", Args: []string{r.PathValue("rest")}}
-	if boolValue(r, "force") {
-		cmd.Args = append(cmd.Args, "force")
-	}
-	reply, err := s.command(r.Context(), "images/ctl", cmd.String())
+	rm := verbs.ImageRm{Ref: r.PathValue("rest"), Force: boolValue(r, "force")}
+	reply, err := s.command(r.Context(), "images/ctl", verbs.Line(rm))
 	if err != nil {
 		return err
 	}
@@ -270,11 +267,7 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errdefs.Invalid("%v", err)
 	}
-	cmd := ctl.Command{Verb: "prune"}
-	if !dangling {
-		cmd.Args = []string{"all"}
-	}
-	reply, err := s.command(r.Context(), "images/ctl", cmd.String())
+	reply, err := s.command(r.Context(), "images/ctl", verbs.Line(verbs.ImagePrune{All: !dangling}))
 	if err != nil {
 		return err
 	}
@@ -294,7 +287,7 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, names []stri
 		return err
 	}
 	defer h.Close()
-	if _, err := h.WriteAt(ctx, []byte(ctl.Command{Verb: "save", Args: names}.String()+"\n"), 0); err != nil {
+	if _, err := h.WriteAt(ctx, []byte(verbs.Line(verbs.ArchiveSave{Refs: names})+"\n"), 0); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/x-tar")

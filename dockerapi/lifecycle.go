@@ -11,20 +11,20 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
 
 // ctl writes one command to a container's ctl; a container that is not
 // there is docker's "No such container".
-func (s *Server) ctl(ctx context.Context, ref string, cmd ctl.Command) error {
+func (s *Server) ctl(ctx context.Context, ref string, v verbs.Verb) error {
 	h, err := s.tree.Open(ctx, "containers/"+ref+"/ctl", os.O_RDWR)
 	if err != nil {
 		return noSuchContainer(err, ref)
 	}
 	defer h.Close()
-	_, err = fs.WriteCommand(ctx, h, cmd.String())
+	_, err = fs.WriteCommand(ctx, h, verbs.Line(v))
 	return err
 }
 
@@ -42,9 +42,9 @@ func (s *Server) status(ctx context.Context, ref string) (string, error) {
 func live(status string) bool { return status == "running" || status == "paused" }
 
 // ctlVerb is an endpoint that writes one argument-less verb (pause, resume).
-func (s *Server) ctlVerb(verb string) func(http.ResponseWriter, *http.Request) error {
+func (s *Server) ctlVerb(v verbs.Verb) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.ctl(r.Context(), r.PathValue("name"), ctl.Command{Verb: verb}); err != nil {
+		if err := s.ctl(r.Context(), r.PathValue("name"), v); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -63,31 +63,31 @@ func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) error {
 	if live(st) {
 		return errNotModified
 	}
-	if err := s.ctl(r.Context(), ref, ctl.Command{Verb: "start"}); err != nil {
+	if err := s.ctl(r.Context(), ref, verbs.ContainerStart{}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// timeoutArg reads ?t= (seconds; -1 waits for ever) as the argument of
+// timeoutArg reads ?t= (seconds; -1 waits for ever) as the SECONDS of
 // stop and restart.
-func timeoutArg(r *http.Request) ([]string, error) {
+func timeoutArg(r *http.Request) (string, error) {
 	v := r.URL.Query().Get("t")
 	if v == "" {
-		return nil, nil
+		return "", nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < -1 {
-		return nil, errdefs.Invalid("invalid timeout %q", v)
+		return "", errdefs.Invalid("invalid timeout %q", v)
 	}
-	return []string{strconv.Itoa(n)}, nil
+	return strconv.Itoa(n), nil
 }
 
 // stopContainer is POST /containers/{name}/stop; a stopped container is 304.
 func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) error {
 	ref := r.PathValue("name")
-	args, err := timeoutArg(r)
+	secs, err := timeoutArg(r)
 	if err != nil {
 		return err
 	}
@@ -98,11 +98,8 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) error {
 	if !live(st) && st != "restarting" {
 		return errNotModified
 	}
-	cmd := ctl.Command{Verb: "stop", Args: args}
-	if sig := r.URL.Query().Get("signal"); sig != "" {
-		cmd.Opts = []ctl.Opt{{Key: "signal", Value: sig}} // API 1.42: docker stop --signal
-	}
-	if err := s.ctl(r.Context(), ref, cmd); err != nil {
+	stop := verbs.ContainerStop{Seconds: secs, Signal: r.URL.Query().Get("signal")} // signal: API 1.42, docker stop --signal
+	if err := s.ctl(r.Context(), ref, stop); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -111,11 +108,11 @@ func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) error {
 
 // restartContainer is POST /containers/{name}/restart.
 func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) error {
-	args, err := timeoutArg(r)
+	secs, err := timeoutArg(r)
 	if err != nil {
 		return err
 	}
-	if err := s.ctl(r.Context(), r.PathValue("name"), ctl.Command{Verb: "restart", Args: args}); err != nil {
+	if err := s.ctl(r.Context(), r.PathValue("name"), verbs.ContainerRestart{Seconds: secs}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -124,11 +121,7 @@ func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) error 
 
 // killContainer is POST /containers/{name}/kill?signal=.
 func (s *Server) killContainer(w http.ResponseWriter, r *http.Request) error {
-	cmd := ctl.Command{Verb: "kill"}
-	if sig := r.URL.Query().Get("signal"); sig != "" {
-		cmd.Args = []string{sig}
-	}
-	if err := s.ctl(r.Context(), r.PathValue("name"), cmd); err != nil {
+	if err := s.ctl(r.Context(), r.PathValue("name"), verbs.ContainerKill{Signal: r.URL.Query().Get("signal")}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -141,7 +134,7 @@ func (s *Server) renameContainer(w http.ResponseWriter, r *http.Request) error {
 	if name == "" {
 		return errdefs.Invalid("rename: no new name given (name=)")
 	}
-	if err := s.ctl(r.Context(), r.PathValue("name"), ctl.Command{Verb: "rename", Args: []string{name}}); err != nil {
+	if err := s.ctl(r.Context(), r.PathValue("name"), verbs.ContainerRename{Name: name}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -149,25 +142,25 @@ func (s *Server) renameContainer(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sizeArgs reads ?h=&w= as the ROWS COLS of resize.
-func sizeArgs(r *http.Request) ([]string, error) {
-	var out []string
-	for _, k := range []string{"h", "w"} {
+func sizeArgs(r *http.Request) (rows, cols string, err error) {
+	var out [2]string
+	for i, k := range []string{"h", "w"} {
 		v := r.URL.Query().Get(k)
 		if n, err := strconv.ParseUint(v, 10, 16); err != nil || n == 0 {
-			return nil, errdefs.Invalid("invalid resize %s %q", map[string]string{"h": "height", "w": "width"}[k], v)
+			return "", "", errdefs.Invalid("invalid resize %s %q", map[string]string{"h": "height", "w": "width"}[k], v)
 		}
-		out = append(out, v)
+		out[i] = v
 	}
-	return out, nil
+	return out[0], out[1], nil
 }
 
 // resizeContainer is POST /containers/{name}/resize?h=&w=.
 func (s *Server) resizeContainer(w http.ResponseWriter, r *http.Request) error {
-	args, err := sizeArgs(r)
+	rows, cols, err := sizeArgs(r)
 	if err != nil {
 		return err
 	}
-	if err := s.ctl(r.Context(), r.PathValue("name"), ctl.Command{Verb: "resize", Args: args}); err != nil {
+	if err := s.ctl(r.Context(), r.PathValue("name"), verbs.ContainerResize{Rows: rows, Cols: cols}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -177,17 +170,11 @@ func (s *Server) resizeContainer(w http.ResponseWriter, r *http.Request) error {
 // removeContainer is DELETE /containers/{name}?force=&v=: v removes the
 // container's anonymous volumes too.
 func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) error {
-	cmd := ctl.Command{Verb: "rm"}
-	if boolValue(r, "force") {
-		cmd.Args = append(cmd.Args, "force")
-	}
-	if boolValue(r, "v") {
-		cmd.Args = append(cmd.Args, "volumes")
-	}
 	if boolValue(r, "link") {
 		return errdefs.Invalid("links are not supported")
 	}
-	if err := s.ctl(r.Context(), r.PathValue("name"), cmd); err != nil {
+	rm := verbs.ContainerRm{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")}
+	if err := s.ctl(r.Context(), r.PathValue("name"), rm); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -24,27 +24,8 @@ type logOptions struct {
 // line is the options line written to containers/<id>/logs; the output is
 // asked for in docker's framing.
 func (o logOptions) line() string {
-	cmd := ctl.Command{Verb: "logs"}
-	opt := func(k, v string) { cmd.Opts = append(cmd.Opts, ctl.Opt{Key: k, Value: v}) }
-	opt("stdout", strconv.FormatBool(o.stdout))
-	opt("stderr", strconv.FormatBool(o.stderr))
-	opt("format", "framed")
-	if o.timestamps {
-		opt("timestamps", "true")
-	}
-	if o.follow {
-		opt("follow", "true")
-	}
-	if o.tail != "" {
-		opt("tail", o.tail)
-	}
-	if o.since != "" {
-		opt("since", o.since)
-	}
-	if o.until != "" {
-		opt("until", o.until)
-	}
-	return cmd.String()
+	return verbs.Line(verbs.Logs{NoStdout: !o.stdout, NoStderr: !o.stderr, Format: "framed", Timestamps: o.timestamps,
+		Follow: o.follow, Tail: o.tail, Since: o.since, Until: o.until})
 }
 
 // openLogs opens a container's logs file with the options written.

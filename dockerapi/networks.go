@@ -11,7 +11,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 )
 
@@ -115,8 +115,7 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == "" {
 		return errdefs.Invalid("network create: the Name is empty")
 	}
-	cmd := ctl.Command{Verb: "create", Args: []string{req.Name}}
-	opt := func(k, v string) { cmd.Opts = append(cmd.Opts, ctl.Opt{Key: k, Value: v}) }
+	c := verbs.NetworkCreate{Name: req.Name, Driver: req.Driver, Internal: req.Internal}
 	switch {
 	case req.EnableIPv6 != nil && *req.EnableIPv6:
 		return errdefs.Invalid("network %s: IPv6 (EnableIPv6) is not supported", req.Name)
@@ -126,9 +125,6 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.Invalid("network %s: scope %q is not supported (local only)", req.Name, req.Scope)
 	case req.Ingress || req.ConfigOnly || req.ConfigFrom != nil:
 		return errdefs.Invalid("network %s: swarm networks (Ingress, ConfigOnly, ConfigFrom) are not supported", req.Name)
-	}
-	if req.Driver != "" {
-		opt("driver", req.Driver)
 	}
 	if ipam := req.IPAM; ipam != nil {
 		if ipam.Driver != "" && ipam.Driver != "default" {
@@ -140,33 +136,25 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) error {
 		switch len(ipam.Config) {
 		case 0:
 		case 1:
-			c := ipam.Config[0]
-			if c.IPRange != "" || len(c.AuxAddress) > 0 {
+			cfg := ipam.Config[0]
+			if cfg.IPRange != "" || len(cfg.AuxAddress) > 0 {
 				return errdefs.Invalid("network %s: IPAM IPRange and AuxiliaryAddresses are not supported", req.Name)
 			}
-			if c.Subnet == "" && c.Gateway != "" {
+			if cfg.Subnet == "" && cfg.Gateway != "" {
 				return errdefs.Invalid("network %s: a gateway needs a subnet", req.Name)
 			}
-			if c.Subnet != "" {
-				opt("subnet", c.Subnet)
-			}
-			if c.Gateway != "" {
-				opt("gateway", c.Gateway)
-			}
+			c.Subnet, c.Gateway = cfg.Subnet, cfg.Gateway
 		default:
 			return errdefs.Invalid("network %s: %d IPAM configs: one IPv4 subnet is supported", req.Name, len(ipam.Config))
 		}
 	}
-	if req.Internal {
-		opt("internal", "true")
-	}
 	for _, k := range sortedKeys(req.Options) {
-		opt("opt", k+"="+req.Options[k])
+		c.Opt = append(c.Opt, k+"="+req.Options[k])
 	}
 	for _, k := range sortedKeys(req.Labels) {
-		opt("label", k+"="+req.Labels[k])
+		c.Label = append(c.Label, k+"="+req.Labels[k])
 	}
-	id, err := s.command(r.Context(), "networks/ctl", cmd.String())
+	id, err := s.command(r.Context(), "networks/ctl", verbs.Line(c))
 	if err != nil {
 		return err
 	}
@@ -175,7 +163,7 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) error {
 
 // removeNetwork is DELETE /networks/{id}.
 func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.command(r.Context(), "networks/"+r.PathValue("id")+"/ctl", "rm"); err != nil {
+	if _, err := s.command(r.Context(), "networks/"+r.PathValue("id")+"/ctl", verbs.Line(verbs.NetworkDirRm{})); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -189,49 +177,45 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req, true); err != nil {
 		return err
 	}
-	cmd, err := connectCommand(req.Container, req.EndpointConfig)
+	conn, err := connectVerb(req.Container, req.EndpointConfig)
 	if err != nil {
 		return err
 	}
-	if err := s.networkCtl(r.Context(), r.PathValue("id"), req.Container, cmd); err != nil {
+	if err := s.networkCtl(r.Context(), r.PathValue("id"), req.Container, conn); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-// connectCommand is the connect line of a container and its endpoint
+// connectVerb is the connect line of a container and its endpoint
 // settings.
-func connectCommand(ctr string, es *network.EndpointSettings) (ctl.Command, error) {
-	cmd := ctl.Command{Verb: "connect", Args: []string{ctr}}
+func connectVerb(ctr string, es *network.EndpointSettings) (verbs.NetworkConnect, error) {
+	conn := verbs.NetworkConnect{Container: ctr}
 	if es == nil {
-		return cmd, nil
+		return conn, nil
 	}
 	if c := es.IPAMConfig; c != nil {
 		if c.IPv6Address != "" || len(c.LinkLocalIPs) > 0 {
-			return cmd, errdefs.Invalid("endpoint of %s: IPv6 and link-local addresses are not supported", ctr)
+			return conn, errdefs.Invalid("endpoint of %s: IPv6 and link-local addresses are not supported", ctr)
 		}
-		if c.IPv4Address != "" {
-			cmd.Opts = append(cmd.Opts, ctl.Opt{Key: "ip", Value: c.IPv4Address})
-		}
+		conn.IP = c.IPv4Address
 	}
-	for _, a := range es.Aliases {
-		cmd.Opts = append(cmd.Opts, ctl.Opt{Key: "alias", Value: a})
-	}
-	return cmd, nil
+	conn.Alias = es.Aliases
+	return conn, nil
 }
 
 // networkCtl writes a connect or disconnect of container ctr on a
 // network's ctl: a container that is not there is docker's "No such
 // container".
-func (s *Server) networkCtl(ctx context.Context, netRef, ctr string, cmd ctl.Command) error {
+func (s *Server) networkCtl(ctx context.Context, netRef, ctr string, v verbs.Verb) error {
 	if ctr == "" {
 		return errdefs.Invalid("no container given (Container)")
 	}
 	if _, err := s.status(ctx, ctr); err != nil {
 		return err
 	}
-	_, err := s.command(ctx, "networks/"+netRef+"/ctl", cmd.String())
+	_, err := s.command(ctx, "networks/"+netRef+"/ctl", verbs.Line(v))
 	return err
 }
 
@@ -243,7 +227,7 @@ func (s *Server) disconnectNetwork(w http.ResponseWriter, r *http.Request) error
 	if err := decodeBody(r, &req, true); err != nil {
 		return err
 	}
-	if err := s.networkCtl(r.Context(), r.PathValue("id"), req.Container, ctl.Command{Verb: "disconnect", Args: []string{req.Container}}); err != nil {
+	if err := s.networkCtl(r.Context(), r.PathValue("id"), req.Container, verbs.NetworkDisconnect{Container: req.Container}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -264,7 +248,7 @@ func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) error {
 	}
 	report := network.PruneReport{NetworksDeleted: []string{}}
 	if f.Len() == 0 {
-		reply, err := s.command(ctx, "networks/ctl", "prune")
+		reply, err := s.command(ctx, "networks/ctl", verbs.Line(verbs.NetworkPrune{}))
 		if err != nil {
 			return err
 		}
@@ -283,7 +267,7 @@ func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) error {
 		if predefinedNetwork(n.Name) || !matchPruneLabels(f, n.Labels) || (!until.IsZero() && n.Created.After(until)) {
 			continue
 		}
-		if _, err := s.command(ctx, "networks/"+n.ID+"/ctl", "rm"); err != nil {
+		if _, err := s.command(ctx, "networks/"+n.ID+"/ctl", verbs.Line(verbs.NetworkDirRm{})); err != nil {
 			if errors.Is(err, errdefs.ErrBusy) || errors.Is(err, errdefs.ErrNotFound) {
 				continue // in use, or gone meanwhile
 			}

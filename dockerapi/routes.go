@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+
+	"github.com/enginefs/enginefs/ctl/verbs"
 )
 
 // routes registers every endpoint. Paths are those of API 1.50 without the
@@ -28,8 +30,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("POST /containers/{name}/stop", s.stopContainer)
 	h("POST /containers/{name}/restart", s.restartContainer)
 	h("POST /containers/{name}/kill", s.killContainer)
-	h("POST /containers/{name}/pause", s.ctlVerb("pause"))
-	h("POST /containers/{name}/unpause", s.ctlVerb("resume"))
+	h("POST /containers/{name}/pause", s.ctlVerb(verbs.ContainerPause{}))
+	h("POST /containers/{name}/unpause", s.ctlVerb(verbs.ContainerResume{}))
 	h("POST /containers/{name}/rename", s.renameContainer)
 	h("POST /containers/{name}/resize", s.resizeContainer)
 	h("POST /containers/{name}/wait", s.waitContainer)

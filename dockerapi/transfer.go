@@ -14,7 +14,7 @@ import (
 
 	"github.com/docker/docker/api/types/registry"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -39,13 +39,9 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	if tag := q.Get("tag"); tag != "" {
 		ref = withTag(ref, tag)
 	}
-	cmd := ctl.Command{Verb: "pull", Args: []string{ref}}
-	if p := q.Get("platform"); p != "" {
-		cmd.Opts = append(cmd.Opts, ctl.Opt{Key: "platform", Value: p})
-	}
-	cmd.Opts = append(cmd.Opts, authOpt(r)...)
+	pull := verbs.ImagePull{Ref: ref, Platform: q.Get("platform"), Auth: r.Header.Get(registry.AuthHeader)}
 	w.Header().Set("Content-Type", "application/json")
-	return s.transfer(r.Context(), &progressWriter{w: w}, "images/pulls", cmd)
+	return s.transfer(r.Context(), &progressWriter{w: w}, "images/pulls", pull)
 }
 
 // withTag adds a tag or a digest to a repository that has neither.
@@ -57,15 +53,6 @@ func withTag(repo, tag string) string {
 		return repo + "@" + tag
 	}
 	return repo + ":" + tag
-}
-
-// authOpt passes the client's X-Registry-Auth on to the job: the tree
-// uses it for that job only and never shows it.
-func authOpt(r *http.Request) []ctl.Opt {
-	if a := r.Header.Get(registry.AuthHeader); a != "" {
-		return []ctl.Opt{{Key: "auth", Value: a}}
-	}
-	return nil
 }
 
 // pushImage is POST /images/{name}/push?tag=: a push of name:tag or,
@@ -97,8 +84,8 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 	w.Header().Set("Content-Type", "application/json")
 	pw := &progressWriter{w: w}
 	for _, ref := range refs {
-		cmd := ctl.Command{Verb: "push", Args: []string{ref}, Opts: authOpt(r)}
-		if err := s.transfer(ctx, pw, "images/pushes", cmd); err != nil {
+		push := verbs.ImagePush{Ref: ref, Auth: r.Header.Get(registry.AuthHeader)}
+		if err := s.transfer(ctx, pw, "images/pushes", push); err != nil {
 			return err
 		}
 	}
@@ -131,7 +118,7 @@ func (p *progressWriter) write(lines [][]byte) error {
 // status has come: a job that fails then (no such image, a refused login)
 // answers docker's error response, with the status of its class, as
 // dockerd answers an error that comes before any progress.
-func (s *Server) transfer(ctx context.Context, pw *progressWriter, dir string, cmd ctl.Command) error {
+func (s *Server) transfer(ctx context.Context, pw *progressWriter, dir string, v verbs.Verb) error {
 	clone, err := s.tree.Open(ctx, dir+"/clone", os.O_RDWR)
 	if err != nil {
 		return err
@@ -149,12 +136,12 @@ func (s *Server) transfer(ctx context.Context, pw *progressWriter, dir string, c
 	defer prog.Close()
 	result := make(chan error, 1)
 	go func() {
-		_, err := fs.WriteCommand(ctx, clone, cmd.String())
+		_, err := fs.WriteCommand(ctx, clone, verbs.Line(v))
 		result <- err
 	}()
 	// abort stops the job of a client that left, as dockerd does.
 	abort := func() {
-		_, _ = s.command(context.WithoutCancel(ctx), dir+"/"+n+"/ctl", "cancel")
+		_, _ = s.command(context.WithoutCancel(ctx), dir+"/"+n+"/ctl", verbs.Line(verbs.TransferCancel{}))
 		<-result
 	}
 	var held [][]byte
@@ -225,11 +212,8 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) error {
 	if ac.IdentityToken != "" || ac.RegistryToken != "" {
 		return fmt.Errorf("%w: logging in with a token is not implemented: give a user name and a password", errNotImplemented)
 	}
-	cmd := ctl.Command{Verb: "login", Opts: []ctl.Opt{{Key: "user", Value: ac.Username}, {Key: "password", Value: ac.Password}, {Key: "save", Value: "false"}}}
-	if ac.ServerAddress != "" {
-		cmd.Args = []string{ac.ServerAddress}
-	}
-	if _, err := s.command(r.Context(), "images/ctl", cmd.String()); err != nil {
+	login := verbs.ImageLogin{Server: ac.ServerAddress, User: ac.Username, Password: ac.Password, NoSave: true}
+	if _, err := s.command(r.Context(), "images/ctl", verbs.Line(login)); err != nil {
 		if errors.Is(err, errdefs.ErrPermission) {
 			return fmt.Errorf("%w: %w", errUnauthorized, err)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 )
 
@@ -93,21 +93,15 @@ func (s *Server) createVolume(w http.ResponseWriter, r *http.Request) error {
 	if req.ClusterVolumeSpec != nil {
 		return errdefs.Invalid("cluster volumes (ClusterVolumeSpec) are not supported")
 	}
-	cmd := ctl.Command{Verb: "create"}
-	if req.Name != "" {
-		cmd.Args = []string{req.Name}
-	}
-	if req.Driver != "" {
-		cmd.Opts = append(cmd.Opts, ctl.Opt{Key: "driver", Value: req.Driver})
-	}
+	c := verbs.VolumeCreate{Name: req.Name, Driver: req.Driver}
 	for _, k := range sortedKeys(req.DriverOpts) {
-		cmd.Opts = append(cmd.Opts, ctl.Opt{Key: "opt", Value: k + "=" + req.DriverOpts[k]})
+		c.Opt = append(c.Opt, k+"="+req.DriverOpts[k])
 	}
 	for _, k := range sortedKeys(req.Labels) {
-		cmd.Opts = append(cmd.Opts, ctl.Opt{Key: "label", Value: k + "=" + req.Labels[k]})
+		c.Label = append(c.Label, k+"="+req.Labels[k])
 	}
 	ctx := r.Context()
-	name, err := s.command(ctx, "volumes/ctl", cmd.String())
+	name, err := s.command(ctx, "volumes/ctl", verbs.Line(c))
 	if err != nil {
 		return err
 	}
@@ -124,7 +118,7 @@ func (s *Server) createVolume(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) removeVolume(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	if _, err := s.command(ctx, "volumes/"+name+"/ctl", "rm"); err != nil {
+	if _, err := s.command(ctx, "volumes/"+name+"/ctl", verbs.Line(verbs.VolumeDirRm{})); err != nil {
 		switch {
 		case errors.Is(err, errdefs.ErrNotFound) && boolValue(r, "force"):
 		case errors.Is(err, errdefs.ErrBusy):
@@ -185,7 +179,7 @@ func (s *Server) pruneVolumes(w http.ResponseWriter, r *http.Request) error {
 		if (!all && !anonymous) || (v.UsageData != nil && v.UsageData.RefCount > 0) || !matchPruneLabels(f, v.Labels) {
 			continue
 		}
-		if _, err := s.command(ctx, "volumes/"+v.Name+"/ctl", "rm"); err != nil {
+		if _, err := s.command(ctx, "volumes/"+v.Name+"/ctl", verbs.Line(verbs.VolumeDirRm{})); err != nil {
 			if errors.Is(err, errdefs.ErrBusy) || errors.Is(err, errdefs.ErrNotFound) {
 				continue // taken, or gone meanwhile
 			}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
@@ -23,102 +21,6 @@ import (
 // MountPoint is one mount of a container (volume.MountPoint), in its
 // record from create on.
 type MountPoint = volume.MountPoint
-
-// ParseMount reads docker's --mount value:
-// type=volume|bind|tmpfs,src=,dst=,readonly,volume-opt=K=V,volume-driver=,
-// volume-nocopy,volume-label=K=V,bind-propagation=,tmpfs-size=,tmpfs-mode=.
-func ParseMount(s string) (mount.Mount, error) {
-	r := csv.NewReader(strings.NewReader(s))
-	fields, err := r.Read()
-	if err != nil {
-		return mount.Mount{}, errdefs.Invalid("invalid mount %q: %v", s, err)
-	}
-	m := mount.Mount{Type: mount.TypeVolume}
-	bad := func(format string, a ...any) (mount.Mount, error) {
-		return mount.Mount{}, errdefs.Invalid("invalid mount %q: "+format, append([]any{s}, a...)...)
-	}
-	vol := func() *mount.VolumeOptions {
-		if m.VolumeOptions == nil {
-			m.VolumeOptions = &mount.VolumeOptions{}
-		}
-		return m.VolumeOptions
-	}
-	driver := func() *mount.Driver {
-		if vol().DriverConfig == nil {
-			vol().DriverConfig = &mount.Driver{}
-		}
-		return vol().DriverConfig
-	}
-	tmpfs := func() *mount.TmpfsOptions {
-		if m.TmpfsOptions == nil {
-			m.TmpfsOptions = &mount.TmpfsOptions{}
-		}
-		return m.TmpfsOptions
-	}
-	boolOf := func(k, v string, set bool) (bool, error) {
-		if !set {
-			return true, nil
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return false, errdefs.Invalid("invalid mount %q: %s=%q is not a boolean", s, k, v)
-		}
-		return b, nil
-	}
-	for _, f := range fields {
-		k, v, set := strings.Cut(strings.TrimSpace(f), "=")
-		switch strings.ToLower(k) {
-		case "type":
-			m.Type = mount.Type(strings.ToLower(v))
-		case "source", "src":
-			m.Source = v
-		case "target", "destination", "dst":
-			m.Target = v
-		case "readonly", "ro":
-			if m.ReadOnly, err = boolOf(k, v, set); err != nil {
-				return mount.Mount{}, err
-			}
-		case "bind-propagation":
-			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v)}
-		case "volume-driver":
-			driver().Name = v
-		case "volume-opt":
-			ok, ov, _ := strings.Cut(v, "=")
-			if driver().Options == nil {
-				driver().Options = map[string]string{}
-			}
-			driver().Options[ok] = ov
-		case "volume-label":
-			lk, lv, _ := strings.Cut(v, "=")
-			if vol().Labels == nil {
-				vol().Labels = map[string]string{}
-			}
-			vol().Labels[lk] = lv
-		case "volume-nocopy":
-			if vol().NoCopy, err = boolOf(k, v, set); err != nil {
-				return mount.Mount{}, err
-			}
-		case "tmpfs-size":
-			n, err := units.RAMInBytes(v)
-			if err != nil || n <= 0 {
-				return bad("tmpfs-size=%q", v)
-			}
-			tmpfs().SizeBytes = n
-		case "tmpfs-mode":
-			n, err := strconv.ParseUint(v, 8, 32)
-			if err != nil {
-				return bad("tmpfs-mode=%q is not an octal mode", v)
-			}
-			tmpfs().Mode = os.FileMode(n)
-		default:
-			return bad("unknown field %q", k)
-		}
-	}
-	if err := checkMount(m); err != nil {
-		return mount.Mount{}, err
-	}
-	return m, nil
-}
 
 // checkMount checks a --mount (or a Mounts entry of a config).
 func checkMount(m mount.Mount) error {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -29,8 +30,6 @@ import (
 // the file is open, not in memory. A truncate to 0 of images/load after a
 // write drops what was written: a client whose upload failed says so, and
 // nothing is loaded at the close.
-
-var saveGrammar = ctl.Grammar{{Name: "save", MinArgs: 1, MaxArgs: -1, Usage: "save REF..."}}
 
 // saveFile is images/save.
 type saveFile struct{ t *tree }
@@ -70,7 +69,7 @@ func (h *saveHandle) save(ctx context.Context, p []byte) error {
 	if len(lines) != 1 {
 		return errdefs.Invalid("save: want one line, got %d", len(lines))
 	}
-	cmd, err := saveGrammar.Parse(lines[0])
+	v, err := verbs.Archive.Parse(lines[0])
 	if err != nil {
 		return err
 	}
@@ -80,7 +79,7 @@ func (h *saveHandle) save(ctx context.Context, p []byte) error {
 	}
 	defer os.RemoveAll(dir) // the open file outlives its name
 	path := dir + "/archive.tar"
-	if err := h.t.e.SaveImages(ctx, cmd.Args, path); err != nil {
+	if err := h.t.e.SaveImages(ctx, v.(verbs.ArchiveSave).Refs, path); err != nil {
 		return err
 	}
 	f, err := os.Open(path)

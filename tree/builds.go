@@ -15,6 +15,7 @@ import (
 
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -44,21 +45,6 @@ import (
 // are docker's X-Registry-Config (base64url of its JSON map of registry
 // to AuthConfig), used by this build's pulls only, never kept or shown.
 
-var buildGrammar = ctl.Grammar{
-	{Name: "build", Keys: []string{"t", "file", "build-arg", "target", "label", "no-cache", "pull", "cache-from", "q",
-		"network", "memory", "memory-swap", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "shm-size", "ulimit",
-		"platform", "auth"},
-		Usage: "build [t=REF]... [file=PATH] [build-arg=K[=V]]... [target=STAGE] [label=K=V]... [no-cache=true] [pull=true] " +
-			"[cache-from=REF]... [q=true] [network=NAME] [memory=64m] [memory-swap=] [cpu-shares=N] [cpu-period=US] " +
-			"[cpu-quota=US] [cpuset-cpus=0-1] [shm-size=64m] [ulimit=NAME=SOFT[:HARD]]... [platform=OS/ARCH] [auth=CREDENTIALS]"},
-	{Name: "import", MaxArgs: 1, Keys: []string{"change", "message", "platform"},
-		Usage: "import [REF] [change=INSTRUCTION]... [message=TEXT] [platform=OS/ARCH]"},
-	{Name: "start", Usage: "start"},
-	{Name: "cancel", Usage: "cancel"},
-}
-
-var buildsGrammar = ctl.Grammar{{Name: "prune", Keys: []string{"all"}, Usage: "prune [all=true]"}}
-
 // builds is /builds; its ctl prunes the build cache (the images of builds
 // nothing needs), replying docker's "Deleted: ID" lines and the space
 // reclaimed.
@@ -67,11 +53,7 @@ func (t *tree) builds() fs.Dir {
 	static := fs.StaticDir{
 		{Name: "clone", Node: buildClone{t}},
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-			cmd, err := buildsGrammar.Parse(line)
-			if err != nil {
-				return "", err
-			}
-			if _, err := cmd.Bool("all", false); err != nil {
+			if _, err := verbs.Builds.Parse(line); err != nil { // prune [all=true]: the cache is all there is
 				return "", err
 			}
 			res, err := t.b.Prune(ctx)
@@ -110,24 +92,24 @@ func (t *tree) builds() fs.Dir {
 
 // buildCtl runs a line of a job's ctl.
 func (t *tree) buildCtl(ctx context.Context, j *builder.Job, line string) (string, error) {
-	cmd, err := buildGrammar.Parse(line)
+	v, err := verbs.BuildJob.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	switch cmd.Verb {
-	case "build":
-		opts, err := buildOptions(cmd)
+	switch v := v.(type) {
+	case verbs.Build:
+		opts, err := buildOptions(v)
 		if err != nil {
 			return "", err
 		}
 		return "", j.Configure(opts)
-	case "import":
-		opts, err := importOptions(cmd)
+	case verbs.Import:
+		opts, err := importOptions(v)
 		if err != nil {
 			return "", err
 		}
 		return "", j.ConfigureImport(opts)
-	case "start":
+	case verbs.BuildStart:
 		return "", j.Start(ctx)
 	}
 	return "", j.Cancel()
@@ -242,29 +224,29 @@ func (s *buildProgress) Next(ctx context.Context) ([]byte, error) {
 func (s *buildProgress) Close() error { return nil }
 
 // buildOptions reads a build line.
-func buildOptions(cmd ctl.Command) (builder.Options, error) {
-	p := parser{cmd: cmd}
+func buildOptions(b verbs.Build) (builder.Options, error) {
+	p := values{verb: b.Verb()}
 	o := builder.Options{
-		Tags:       cmd.All("t"),
-		Target:     get(cmd, "target"),
-		Dockerfile: get(cmd, "file"),
-		CacheFrom:  cmd.All("cache-from"),
-		NoCache:    p.bool("no-cache"),
-		Pull:       p.bool("pull"),
-		Quiet:      p.bool("q"),
+		Tags:       b.Tags,
+		Target:     b.Target,
+		Dockerfile: b.File,
+		CacheFrom:  b.CacheFrom,
+		NoCache:    b.NoCache,
+		Pull:       b.Pull,
+		Quiet:      b.Quiet,
 	}
-	o.NetworkMode = get(cmd, "network")
-	o.Resources.Memory = p.size("memory")
-	o.Resources.MemorySwap = p.size("memory-swap")
-	o.Resources.CPUShares = p.int("cpu-shares")
-	o.Resources.CPUPeriod = p.int("cpu-period")
-	o.Resources.CPUQuota = p.int("cpu-quota")
-	o.Resources.CpusetCpus = get(cmd, "cpuset-cpus")
-	o.ShmSize = p.size("shm-size")
-	for _, u := range cmd.All("ulimit") {
+	o.NetworkMode = b.Network
+	o.Resources.Memory = p.size("memory", b.Memory)
+	o.Resources.MemorySwap = p.size("memory-swap", b.MemorySwap)
+	o.Resources.CPUShares = p.int("cpu-shares", b.CPUShares)
+	o.Resources.CPUPeriod = p.int("cpu-period", b.CPUPeriod)
+	o.Resources.CPUQuota = p.int("cpu-quota", b.CPUQuota)
+	o.Resources.CpusetCpus = b.CpusetCPUs
+	o.ShmSize = p.size("shm-size", b.ShmSize)
+	for _, u := range b.Ulimit {
 		o.Ulimits = append(o.Ulimits, p.ulimit(u))
 	}
-	for _, a := range cmd.All("build-arg") {
+	for _, a := range b.BuildArg {
 		if o.BuildArgs == nil {
 			o.BuildArgs = map[string]*string{}
 		}
@@ -275,21 +257,21 @@ func buildOptions(cmd ctl.Command) (builder.Options, error) {
 			o.BuildArgs[k] = nil
 		}
 	}
-	for _, l := range cmd.All("label") {
+	for _, l := range b.Label {
 		k, v, _ := strings.Cut(l, "=")
 		if o.Labels == nil {
 			o.Labels = map[string]string{}
 		}
 		o.Labels[k] = v
 	}
-	if pl, ok := cmd.Get("platform"); ok {
+	if b.Platform != "" {
 		var err error
-		if o.Platform, err = parsePlatform(cmd, pl); err != nil {
+		if o.Platform, err = parsePlatform(b, b.Platform); err != nil {
 			return o, err
 		}
 	}
-	if enc, ok := cmd.Get("auth"); ok && enc != "" {
-		auth, err := registryConfig(enc)
+	if b.Auth != "" {
+		auth, err := registryConfig(b.Auth)
 		if err != nil {
 			return o, err
 		}
@@ -299,29 +281,22 @@ func buildOptions(cmd ctl.Command) (builder.Options, error) {
 }
 
 // importOptions reads an import line.
-func importOptions(cmd ctl.Command) (builder.ImportOptions, error) {
-	o := builder.ImportOptions{Changes: cmd.All("change"), Message: get(cmd, "message")}
-	if len(cmd.Args) > 0 {
-		o.Ref = cmd.Args[0]
-	}
-	if pl, ok := cmd.Get("platform"); ok {
+func importOptions(i verbs.Import) (builder.ImportOptions, error) {
+	o := builder.ImportOptions{Ref: i.Ref, Changes: i.Change, Message: i.Message}
+	if i.Platform != "" {
 		var err error
-		if o.Platform, err = parsePlatform(cmd, pl); err != nil {
+		if o.Platform, err = parsePlatform(i, i.Platform); err != nil {
 			return o, err
 		}
 	}
 	return o, nil
 }
 
-func get(cmd ctl.Command, key string) string {
-	v, _ := cmd.Get(key)
-	return v
-}
-
-func parsePlatform(cmd ctl.Command, s string) (*v1.Platform, error) {
+// parsePlatform reads the platform= of v, OS/ARCH[/VARIANT].
+func parsePlatform(v verbs.Verb, s string) (*v1.Platform, error) {
 	pl, err := v1.ParsePlatform(s)
 	if err != nil || pl.OS == "" || pl.Architecture == "" {
-		return nil, &ctl.Error{Verb: cmd.Verb, Msg: "bad platform, want OS/ARCH[/VARIANT]", Word: "platform=" + s}
+		return nil, &ctl.Error{Verb: v.Verb(), Msg: "bad platform, want OS/ARCH[/VARIANT]", Word: "platform=" + s}
 	}
 	return pl, nil
 }

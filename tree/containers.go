@@ -16,29 +16,11 @@ import (
 
 	"github.com/enginefs/enginefs/builder"
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
-
-var containersGrammar = ctl.Grammar{
-	{Name: "create", Keys: createKeys, Required: []string{"image"}, Argv: true, Usage: createUsage},
-}
-
-var containerGrammar = ctl.Grammar{
-	{Name: "create", Keys: createKeys, Required: []string{"image"}, Argv: true, Usage: createUsage},
-	{Name: "start", Usage: "start"},
-	{Name: "stop", MaxArgs: 1, Keys: []string{"signal"}, Usage: "stop [SECONDS] [signal=SIG]"},
-	{Name: "restart", MaxArgs: 1, Usage: "restart [SECONDS]"},
-	{Name: "kill", MaxArgs: 1, Usage: "kill [SIGNAL]"},
-	{Name: "pause", Usage: "pause"},
-	{Name: "resume", Usage: "resume"},
-	{Name: "resize", MinArgs: 2, MaxArgs: 2, Usage: "resize ROWS COLS"},
-	{Name: "rm", MaxArgs: 2, Usage: "rm [force] [volumes]"},
-	{Name: "rename", MinArgs: 1, MaxArgs: 1, Usage: "rename NAME"},
-	{Name: "commit", MaxArgs: 1, Keys: []string{"author", "comment", "change", "pause"},
-		Usage: "commit [REPO[:TAG]] [author=NAME] [comment=TEXT] [change=INSTRUCTION]... [pause=false]"},
-}
 
 // containers is /containers: clone, ctl, err, list and a directory per
 // container, found by id, name or unique id prefix.
@@ -72,11 +54,11 @@ func (t *tree) containers() fs.Dir {
 }
 
 func (t *tree) containersCtl(ctx context.Context, line string) (string, error) {
-	cmd, err := containersGrammar.Parse(line)
+	v, err := verbs.Containers.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	name, cfg, err := configFromCreate(cmd)
+	name, cfg, err := configFromCreate(v.(verbs.Create))
 	if err != nil {
 		return "", err
 	}
@@ -227,23 +209,13 @@ func exitCode(wait func(context.Context) (engine.ExitStatus, error)) func(contex
 func (t *tree) ctlFile(id string) *fs.CtlFile {
 	dir := "containers/" + id
 	return &fs.CtlFile{Errors: t.slot(dir), Exec: func(ctx context.Context, line string) (string, error) {
-		cmd, err := containerGrammar.Parse(line)
+		v, err := verbs.Container.Parse(line)
 		if err != nil {
 			return "", err
 		}
-		secs := func(def int) (time.Duration, error) {
-			n, err := cmd.Int(0, def)
-			if err == nil && n < -1 {
-				err = errdefs.Invalid("%s: negative timeout %d", cmd.Verb, n)
-			}
-			if n < 0 {
-				return -1, err
-			}
-			return time.Duration(n) * time.Second, err
-		}
-		switch cmd.Verb {
-		case "create":
-			name, cfg, err := configFromCreate(cmd)
+		switch v := v.(type) {
+		case verbs.Create:
+			name, cfg, err := configFromCreate(v)
 			if err != nil {
 				return "", err
 			}
@@ -252,88 +224,73 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 				return "", err
 			}
 			return id, t.e.Configure(ctx, c, name, cfg)
-		case "start":
+		case verbs.ContainerStart:
 			return "", t.e.Start(ctx, id)
-		case "stop", "restart":
-			d, err := secs(-1)
+		case verbs.ContainerStop:
+			d, err := timeout(v, v.Seconds)
 			if err != nil {
 				return "", err
 			}
-			if cmd.Verb == "stop" {
-				sig, _ := cmd.Get("signal")
-				return "", t.e.StopWith(ctx, id, d, sig)
+			return "", t.e.StopWith(ctx, id, d, v.Signal)
+		case verbs.ContainerRestart:
+			d, err := timeout(v, v.Seconds)
+			if err != nil {
+				return "", err
 			}
 			return "", t.e.Restart(ctx, id, d)
-		case "kill":
-			sig := ""
-			if len(cmd.Args) > 0 {
-				sig = cmd.Args[0]
-			}
-			return "", t.e.Kill(ctx, id, sig)
-		case "pause":
+		case verbs.ContainerKill:
+			return "", t.e.Kill(ctx, id, v.Signal)
+		case verbs.ContainerPause:
 			return "", t.e.Pause(ctx, id)
-		case "resume":
+		case verbs.ContainerResume:
 			return "", t.e.Resume(ctx, id)
-		case "resize":
-			rows, cols, err := winsize(cmd)
+		case verbs.ContainerResize:
+			rows, cols, err := v.Size()
 			if err != nil {
 				return "", err
 			}
 			return "", t.e.Resize(ctx, id, "", rows, cols)
-		case "rm":
-			force, volumes := false, false
-			for _, a := range cmd.Args {
-				switch {
-				case a == "force" && !force:
-					force = true
-				case a == "volumes" && !volumes:
-					volumes = true
-				default:
-					return "", &ctl.Error{Verb: "rm", Msg: "unexpected argument", Word: a, Usage: "rm [force] [volumes]"}
-				}
-			}
+		case verbs.ContainerRm:
 			remove := t.e.Remove
-			if volumes {
+			if v.Volumes {
 				remove = t.e.RemoveWithVolumes // and its anonymous volumes (docker rm -v)
 			}
-			if err := remove(ctx, id, force); err != nil {
+			if err := remove(ctx, id, v.Force); err != nil {
 				return "", err
 			}
 			t.forget(dir)
 			return "", nil
-		case "rename":
-			return "", t.e.Rename(ctx, id, cmd.Args[0])
-		case "commit":
-			pause, err := cmd.Bool("pause", true)
-			if err != nil {
-				return "", err
-			}
-			o := builder.CommitOptions{Author: get(cmd, "author"), Comment: get(cmd, "comment"),
-				Changes: cmd.All("change"), NoPause: !pause}
-			if len(cmd.Args) > 0 {
-				o.Ref = cmd.Args[0]
-			}
-			img, err := t.b.Commit(ctx, id, o)
+		case verbs.ContainerRename:
+			return "", t.e.Rename(ctx, id, v.Name)
+		case verbs.ContainerCommit:
+			img, err := t.b.Commit(ctx, id, builder.CommitOptions{Ref: v.Ref, Author: v.Author, Comment: v.Comment,
+				Changes: v.Change, NoPause: v.NoPause})
 			if err != nil {
 				return "", err
 			}
 			return img + "\n", nil
 		}
-		return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+		return "", errdefs.Invalid("unhandled command %q", v.Verb())
 	}}
 }
 
-// winsize reads the ROWS COLS arguments of resize.
-func winsize(cmd ctl.Command) (uint16, uint16, error) {
-	var v [2]uint16
-	for i := range v {
-		n, err := strconv.ParseUint(cmd.Args[i], 10, 16)
-		if err != nil || n == 0 {
-			return 0, 0, &ctl.Error{Verb: cmd.Verb, Msg: "not a size", Word: cmd.Args[i], Usage: "resize ROWS COLS"}
-		}
-		v[i] = uint16(n)
+// timeout reads the SECONDS of a stop or restart: none is -1 (the
+// container's own stop timeout), as is -1 (wait for ever).
+func timeout(v verbs.Verb, secs string) (time.Duration, error) {
+	if secs == "" {
+		return -1, nil
 	}
-	return v[0], v[1], nil
+	n, err := strconv.Atoi(secs)
+	if err != nil {
+		return 0, &ctl.Error{Verb: v.Verb(), Msg: "not a number", Word: secs}
+	}
+	switch {
+	case n < -1:
+		return -1, errdefs.Invalid("%s: negative timeout %d", v.Verb(), n)
+	case n < 0:
+		return -1, nil
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // decodeStrict decodes one JSON document, refusing unknown fields; a document

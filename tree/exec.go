@@ -5,19 +5,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
-
-var execGrammar = ctl.Grammar{
-	{Name: "create", Keys: []string{"user", "workdir", "env", "tty", "stdin"}, Argv: true,
-		Usage: "create [user=U[:G]] [workdir=DIR] [env=K=V]... [tty=true] [stdin=true] -- CMD ARG..."},
-	{Name: "start", Usage: "start"},
-	{Name: "kill", MaxArgs: 1, Usage: "kill [SIGNAL]"},
-	{Name: "resize", MinArgs: 2, MaxArgs: 2, Usage: "resize ROWS COLS"},
-}
 
 // execs is containers/<id>/exec: clone, and a directory per exec.
 func (t *tree) execs(id string) fs.Dir {
@@ -117,38 +109,25 @@ func (t *tree) exec(id, execID string) fs.Dir {
 // execCtl is the ctl of one exec.
 func (t *tree) execCtl(id, execID string) *fs.CtlFile {
 	return &fs.CtlFile{Errors: t.slot("containers/" + id + "/exec/" + execID), Exec: func(ctx context.Context, line string) (string, error) {
-		cmd, err := execGrammar.Parse(line)
+		v, err := verbs.Exec.Parse(line)
 		if err != nil {
 			return "", err
 		}
-		switch cmd.Verb {
-		case "create":
-			if cmd.Argv == nil {
-				return "", &ctl.Error{Verb: "create", Msg: "missing command line after", Word: "--"}
-			}
-			p := parser{cmd: cmd}
-			cfg := engine.ExecConfig{Cmd: cmd.Argv, Env: cmd.All("env"), Tty: p.bool("tty"), OpenStdin: p.bool("stdin")}
-			cfg.User, _ = cmd.Get("user")
-			cfg.WorkingDir, _ = cmd.Get("workdir")
-			if p.err != nil {
-				return "", p.err
-			}
+		switch v := v.(type) {
+		case verbs.ExecCreate:
+			cfg := engine.ExecConfig{Cmd: v.Cmd, Env: v.Env, Tty: v.Tty, OpenStdin: v.Stdin, User: v.User, WorkingDir: v.Workdir}
 			return execID, t.e.ConfigureExec(id, execID, cfg)
-		case "start":
+		case verbs.ExecStart:
 			return "", t.e.StartExec(ctx, id, execID)
-		case "kill":
-			sig := ""
-			if len(cmd.Args) > 0 {
-				sig = cmd.Args[0]
-			}
-			return "", t.e.KillExec(ctx, id, execID, sig)
-		case "resize":
-			rows, cols, err := winsize(cmd)
+		case verbs.ExecKill:
+			return "", t.e.KillExec(ctx, id, execID, v.Signal)
+		case verbs.ExecResize:
+			rows, cols, err := v.Size()
 			if err != nil {
 				return "", err
 			}
 			return "", t.e.Resize(ctx, id, execID, rows, cols)
 		}
-		return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+		return "", errdefs.Invalid("unhandled command %q", v.Verb())
 	}}
 }

@@ -12,17 +12,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
-
-var imageGrammar = ctl.Grammar{
-	{Name: "tag", MinArgs: 1, MaxArgs: 1, Usage: "tag DST"},
-	{Name: "rm", MaxArgs: 1, Usage: "rm [force]"},
-	{Name: "push", Usage: "push"},
-}
 
 // imageDir is the directory of one image: under its tag (path is the tag
 // directory's path, "127.0.0.1:5000/x/latest") or under by-id (path "").
@@ -49,30 +43,26 @@ func (t *tree) imageDir(id, path string) fs.Dir {
 	}
 	return fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-			cmd, err := imageGrammar.Parse(line)
+			v, err := verbs.Image.Parse(line)
 			if err != nil {
 				return "", err
 			}
-			switch cmd.Verb {
-			case "tag":
-				return "", t.e.TagImage(ctx, id, cmd.Args[0])
-			case "rm":
-				force := len(cmd.Args) == 1
-				if force && cmd.Args[0] != "force" {
-					return "", &ctl.Error{Verb: "rm", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "rm [force]"}
-				}
-				res, err := t.e.RemoveImage(ctx, ref, force)
+			switch v := v.(type) {
+			case verbs.ImageDirTag:
+				return "", t.e.TagImage(ctx, id, v.Dst)
+			case verbs.ImageDirRm:
+				res, err := t.e.RemoveImage(ctx, ref, v.Force)
 				if err != nil {
 					return "", err
 				}
 				return deleteReply(res, false), nil
-			case "push":
+			case verbs.ImageDirPush:
 				if path == "" {
 					return "", errdefs.Invalid("push: an image is pushed by tag: use the ctl of its tag directory")
 				}
-				return t.pushes.run(ctx, "push "+ctl.Quote(ref))
+				return t.pushes.run(ctx, verbs.ImagePush{Ref: ref})
 			}
-			return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+			return "", errdefs.Invalid("unhandled command %q", v.Verb())
 		}}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "id", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {

@@ -12,23 +12,11 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
-
-var imagesGrammar = ctl.Grammar{
-	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform", "auth"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]] [auth=CREDENTIALS]"},
-	{Name: "push", MinArgs: 1, MaxArgs: 1, Keys: []string{"auth"}, Usage: "push REF [auth=CREDENTIALS]"},
-	{Name: "tag", MinArgs: 2, MaxArgs: 2, Usage: "tag SRC DST"},
-	{Name: "rm", MinArgs: 1, MaxArgs: 2, Usage: "rm REF [force]"},
-	{Name: "load", MinArgs: 1, MaxArgs: 1, Usage: "load PATH"},
-	{Name: "save", MinArgs: 2, MaxArgs: -1, Usage: "save REF... PATH"},
-	{Name: "prune", MaxArgs: 1, Usage: "prune [all]"},
-	{Name: "login", MaxArgs: 1, Keys: []string{"user", "password", "save"}, Required: []string{"user", "password"}, Usage: "login [SERVER] user=USER password=PASSWORD [save=false]"},
-	{Name: "logout", MaxArgs: 1, Usage: "logout [SERVER]"},
-	{Name: "resolve", MinArgs: 1, MaxArgs: 1, Usage: "resolve REF"},
-}
 
 // images is /images: ctl, err, list, pulls/ and pushes/ (transfer jobs),
 // by-id/, and the repositories as directories (images/busybox/latest,
@@ -50,68 +38,50 @@ func (t *tree) images() fs.Dir {
 }
 
 func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
-	cmd, err := imagesGrammar.Parse(line)
+	v, err := verbs.Images.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	switch cmd.Verb {
-	case "pull":
-		return t.pulls.run(ctx, line)
-	case "push":
-		return t.pushes.run(ctx, line)
-	case "tag":
-		return "", t.e.TagImage(ctx, cmd.Args[0], cmd.Args[1])
-	case "resolve":
-		img, err := t.e.Image(ctx, cmd.Args[0])
+	switch v := v.(type) {
+	case verbs.ImagePull:
+		return t.pulls.run(ctx, v)
+	case verbs.ImagePush:
+		return t.pushes.run(ctx, v)
+	case verbs.ImageTag:
+		return "", t.e.TagImage(ctx, v.Src, v.Dst)
+	case verbs.ImageResolve:
+		img, err := t.e.Image(ctx, v.Ref)
 		if err != nil {
 			return "", err
 		}
 		return img.ID, nil
-	case "rm":
-		force, err := forceArg(cmd)
-		if err != nil {
-			return "", err
-		}
-		res, err := t.e.RemoveImage(ctx, cmd.Args[0], force)
+	case verbs.ImageRm:
+		res, err := t.e.RemoveImage(ctx, v.Ref, v.Force)
 		if err != nil {
 			return "", err
 		}
 		return deleteReply(res, false), nil
-	case "load":
-		return t.load(ctx, cmd.Args[0])
-	case "save":
-		path := cmd.Args[len(cmd.Args)-1]
-		if !filepath.IsAbs(path) {
-			return "", &ctl.Error{Verb: "save", Msg: "the path must be absolute", Word: path, Usage: "save REF... PATH"}
+	case verbs.ImageLoad:
+		return t.load(ctx, v.Path)
+	case verbs.ImageSave:
+		if !filepath.IsAbs(v.Path) {
+			return "", &ctl.Error{Verb: "save", Msg: "the path must be absolute", Word: v.Path, Usage: verbs.Usage(v)}
 		}
-		return "", t.e.SaveImages(ctx, cmd.Args[:len(cmd.Args)-1], path)
-	case "prune":
-		all := false
-		if len(cmd.Args) == 1 {
-			if cmd.Args[0] != "all" {
-				return "", &ctl.Error{Verb: "prune", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "prune [all]"}
-			}
-			all = true
-		}
-		res, err := t.e.PruneImages(ctx, all)
+		return "", t.e.SaveImages(ctx, v.Refs, v.Path)
+	case verbs.ImagePrune:
+		res, err := t.e.PruneImages(ctx, v.All)
 		if err != nil {
 			return "", err
 		}
 		return deleteReply(res, true), nil
-	case "login":
-		user, _ := cmd.Get("user")
-		password, _ := cmd.Get("password")
-		save, err := cmd.Bool("save", true)
-		if err != nil {
-			return "", err
-		}
-		// save=false is POST /auth: checked, and the client keeps them.
-		if err := t.e.Login(ctx, argOr(cmd, ""), user, password, save); err != nil {
+	case verbs.ImageLogin:
+		// NoSave is POST /auth: checked, and the client keeps them.
+		if err := t.e.Login(ctx, v.Server, v.User, v.Password, !v.NoSave); err != nil {
 			return "", err
 		}
 		return "Login Succeeded", nil
-	case "logout":
-		server := argOr(cmd, "")
+	case verbs.ImageLogout:
+		server := v.Server
 		if err := t.e.Logout(ctx, server); err != nil {
 			return "", err
 		}
@@ -120,26 +90,7 @@ func (t *tree) imagesCtl(ctx context.Context, line string) (string, error) {
 		}
 		return "Removing login credentials for " + server, nil
 	}
-	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
-}
-
-// argOr returns the first argument of cmd, or def.
-func argOr(cmd ctl.Command, def string) string {
-	if len(cmd.Args) > 0 {
-		return cmd.Args[0]
-	}
-	return def
-}
-
-// forceArg reads the optional "force" word of rm.
-func forceArg(cmd ctl.Command) (bool, error) {
-	if len(cmd.Args) < 2 {
-		return false, nil
-	}
-	if cmd.Args[1] != "force" {
-		return false, &ctl.Error{Verb: cmd.Verb, Msg: "unexpected argument", Word: cmd.Args[1], Usage: "rm REF [force]"}
-	}
-	return true, nil
+	return "", errdefs.Invalid("unhandled command %q", v.Verb())
 }
 
 // deleteReply is docker's report of an rmi or a prune.

@@ -11,18 +11,12 @@ import (
 	"time"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/logs"
 )
-
-var logsGrammar = ctl.Grammar{
-	{Name: "logs", Keys: []string{"stdout", "stderr", "timestamps", "tail", "since", "until", "follow", "format"}, Usage: logsUsage},
-}
-
-const logsUsage = "logs [stdout=false] [stderr=false] [timestamps=true] [tail=N|all] [since=T] [until=T] " +
-	"[follow=true] [format=plain|framed]"
 
 // logOpts are the options of one read of containers/<id>/logs, those of
 // docker logs.
@@ -37,45 +31,40 @@ type logOpts struct {
 
 func parseLogOpts(line string) (logOpts, error) {
 	o := logOpts{stdout: true, stderr: true, tail: -1}
-	cmd, err := logsGrammar.Parse(line)
+	v, err := verbs.ContainerLogs.Parse(line)
 	if err != nil {
 		return o, err
 	}
-	p := parser{cmd: cmd}
-	if _, ok := cmd.Get("stdout"); ok {
-		o.stdout = p.bool("stdout")
-	}
-	if _, ok := cmd.Get("stderr"); ok {
-		o.stderr = p.bool("stderr")
-	}
-	o.timestamps = p.bool("timestamps")
-	o.follow = p.bool("follow")
-	if v, ok := cmd.Get("tail"); ok && v != "all" {
-		n, err := strconv.Atoi(v)
+	l := v.(verbs.Logs)
+	p := values{verb: l.Verb()}
+	o.stdout, o.stderr = !l.NoStdout, !l.NoStderr
+	o.timestamps, o.follow = l.Timestamps, l.Follow
+	if l.Tail != "" && l.Tail != "all" {
+		n, err := strconv.Atoi(l.Tail)
 		if err != nil || n < 0 {
-			p.fail("tail", v)
+			p.fail("tail", l.Tail)
 		}
 		o.tail = n
 	}
-	for _, k := range []string{"since", "until"} {
-		if v, ok := cmd.Get(k); ok {
-			t, err := ParseTime(v)
-			if err != nil {
-				p.fail(k, v)
-			}
-			if k == "since" {
-				o.since = t
-			} else {
-				o.until = t
-			}
+	for _, tv := range []struct {
+		key, v string
+		t      *time.Time
+	}{{"since", l.Since, &o.since}, {"until", l.Until, &o.until}} {
+		if tv.v == "" {
+			continue
 		}
+		t, err := ParseTime(tv.v)
+		if err != nil {
+			p.fail(tv.key, tv.v)
+		}
+		*tv.t = t
 	}
-	switch f, _ := cmd.Get("format"); f {
+	switch l.Format {
 	case "", "plain":
 	case "framed":
 		o.framed = true
 	default:
-		p.fail("format", f)
+		p.fail("format", l.Format)
 	}
 	return o, p.err
 }
@@ -109,7 +98,7 @@ func ParseTime(s string) (time.Time, error) {
 const TimestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // logsFile is containers/<id>/logs: the container's output as docker logs
-// shows it. An open may first write one line of options (logsUsage) and
+// shows it. An open may first write one line of options (verbs.Logs) and
 // then reads the output: every run so far, then with follow=true what the
 // current (or, for a container not started yet, the next) run writes until
 // it ends. Each line is a message of the stream it came from; format=framed
@@ -166,7 +155,7 @@ func (h *logsHandle) WriteAt(_ context.Context, p []byte, _ int64) (int, error) 
 	}
 	lines := ctl.SplitLines(string(p))
 	if len(lines) != 1 {
-		return 0, errdefs.Invalid("logs: write one line of options (usage: %s)", logsUsage)
+		return 0, errdefs.Invalid("logs: write one line of options (usage: %s)", verbs.Usage(verbs.Logs{}))
 	}
 	o, err := parseLogOpts(lines[0])
 	if err != nil {

@@ -13,25 +13,12 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
-
-const networkCreateUsage = "create NAME [driver=bridge|macvlan] [subnet=CIDR] [gateway=IP] [parent=IF] [internal] [opt=K=V]... [label=K=V]..."
-
-var networksGrammar = ctl.Grammar{
-	{Name: "create", MinArgs: 1, MaxArgs: 2, Keys: []string{"driver", "subnet", "gateway", "parent", "internal", "opt", "label"}, Usage: networkCreateUsage},
-	{Name: "rm", MinArgs: 1, MaxArgs: -1, Usage: "rm NAME..."},
-	{Name: "prune", Usage: "prune"},
-}
-
-var networkGrammar = ctl.Grammar{
-	{Name: "connect", MinArgs: 1, MaxArgs: 1, Keys: []string{"ip", "alias"}, Usage: "connect CONTAINER [ip=IPV4] [alias=NAME]..."},
-	{Name: "disconnect", MinArgs: 1, MaxArgs: 1, Usage: "disconnect CONTAINER"},
-	{Name: "rm", Usage: "rm"},
-}
 
 // networks is /networks: ctl, err, list and a directory per network, found
 // by name, id or unique id prefix and listed by name.
@@ -64,13 +51,13 @@ func (t *tree) networks() fs.Dir {
 }
 
 func (t *tree) networksCtl(ctx context.Context, line string) (string, error) {
-	cmd, err := networksGrammar.Parse(line)
+	v, err := verbs.Networks.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	switch cmd.Verb {
-	case "create":
-		o, err := networkOptions(cmd)
+	switch v := v.(type) {
+	case verbs.NetworkCreate:
+		o, err := networkOptions(v)
 		if err != nil {
 			return "", err
 		}
@@ -79,90 +66,75 @@ func (t *tree) networksCtl(ctx context.Context, line string) (string, error) {
 			return "", err
 		}
 		return rec.ID, nil
-	case "rm":
-		for _, ref := range cmd.Args {
+	case verbs.NetworkRm:
+		for _, ref := range v.Names {
 			if err := t.n.Remove(ctx, ref); err != nil {
 				return "", err
 			}
 		}
 		return "", nil
-	case "prune":
+	case verbs.NetworkPrune:
 		names, err := t.n.Prune(ctx)
 		return strings.Join(names, "\n"), err
 	}
-	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+	return "", errdefs.Invalid("unhandled command %q", v.Verb())
 }
 
 // reservedNetworkNames are the files of /networks.
 var reservedNetworkNames = map[string]bool{"ctl": true, "err": true, "list": true}
 
 // networkOptions reads a create line.
-func networkOptions(cmd ctl.Command) (network.Options, error) {
-	o := network.Options{Name: cmd.Args[0], Options: map[string]string{}, Labels: map[string]string{}}
+func networkOptions(c verbs.NetworkCreate) (network.Options, error) {
+	o := network.Options{Name: c.Name, Options: map[string]string{}, Labels: map[string]string{},
+		Driver: c.Driver, Subnet: c.Subnet, Gateway: c.Gateway, Internal: c.Internal}
 	if reservedNetworkNames[o.Name] {
 		return o, errdefs.Invalid("network name %q is reserved: it names a file of /networks", o.Name)
 	}
-	if len(cmd.Args) > 1 {
-		if cmd.Args[1] != "internal" {
-			return o, &ctl.Error{Verb: "create", Msg: "unexpected argument", Word: cmd.Args[1], Usage: networkCreateUsage}
-		}
-		o.Internal = true
+	if c.Parent != "" {
+		o.Options["parent"] = c.Parent
 	}
-	if _, ok := cmd.Get("internal"); ok {
-		b, err := cmd.Bool("internal", false)
-		if err != nil {
-			return o, err
-		}
-		o.Internal = b
+	if err := keyValues(c, "opt", c.Opt, o.Options); err != nil {
+		return o, err
 	}
-	o.Driver, _ = cmd.Get("driver")
-	o.Subnet, _ = cmd.Get("subnet")
-	o.Gateway, _ = cmd.Get("gateway")
-	if p, ok := cmd.Get("parent"); ok {
-		o.Options["parent"] = p
-	}
-	return o, keyValues(cmd, networkCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels})
+	return o, keyValues(c, "label", c.Label, o.Labels)
 }
 
-// keyValues reads the repeated key=K=V options of cmd (opt=, label=) into
-// the maps named by key.
-func keyValues(cmd ctl.Command, usage string, dsts map[string]map[string]string) error {
-	for key, dst := range dsts {
-		for _, kv := range cmd.All(key) {
-			k, v, _ := strings.Cut(kv, "=")
-			if k == "" {
-				return &ctl.Error{Verb: cmd.Verb, Msg: "want K=V", Word: key + "=" + kv, Usage: usage}
-			}
-			dst[k] = v
+// keyValues reads the K=V values of a repeated option of v (opt=,
+// label=) into dst.
+func keyValues(v verbs.Verb, key string, kvs []string, dst map[string]string) error {
+	for _, kv := range kvs {
+		k, val, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return &ctl.Error{Verb: v.Verb(), Msg: "want K=V", Word: key + "=" + kv, Usage: verbs.Usage(v)}
 		}
+		dst[k] = val
 	}
 	return nil
 }
 
-// network is the directory of one network.
+// network is the directory of one networktypes.
 func (t *tree) network(id string) fs.Dir {
 	dir := "networks/" + id
 	slot := t.slot(dir)
 	return fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-			cmd, err := networkGrammar.Parse(line)
+			v, err := verbs.Network.Parse(line)
 			if err != nil {
 				return "", err
 			}
-			switch cmd.Verb {
-			case "connect":
-				ip, _ := cmd.Get("ip")
-				return "", t.n.Connect(ctx, id, cmd.Args[0], network.EndpointOptions{IPv4Address: ip, Aliases: cmd.All("alias")})
-			case "disconnect":
-				return "", t.n.Disconnect(ctx, id, cmd.Args[0])
-			case "rm":
+			switch v := v.(type) {
+			case verbs.NetworkConnect:
+				return "", t.n.Connect(ctx, id, v.Container, network.EndpointOptions{IPv4Address: v.IP, Aliases: v.Alias})
+			case verbs.NetworkDisconnect:
+				return "", t.n.Disconnect(ctx, id, v.Container)
+			case verbs.NetworkDirRm:
 				if err := t.n.Remove(ctx, id); err != nil {
 					return "", err
 				}
 				t.forget(dir)
 				return "", nil
 			}
-			return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+			return "", errdefs.Invalid("unhandled command %q", v.Verb())
 		}}},
 		{Name: "err", Node: fs.ErrFile(slot)},
 		{Name: "config", Node: fs.ReadFile(func(context.Context) ([]byte, error) {

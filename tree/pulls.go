@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
@@ -34,27 +35,19 @@ import (
 // images/ctl's pull and push make a job too. The engine keeps and runs
 // the jobs (engine.Transfer); this file only shows them.
 
-var transferGrammar = ctl.Grammar{
-	{Name: "pull", MinArgs: 1, MaxArgs: 1, Keys: []string{"platform", "auth"}, Usage: "pull REF [platform=OS/ARCH[/VARIANT]] [auth=CREDENTIALS]"},
-	{Name: "push", MinArgs: 1, MaxArgs: 1, Keys: []string{"auth"}, Usage: "push REF [auth=CREDENTIALS]"},
-}
-
 // transferAuth reads the auth= credentials of a pull or push: docker's
 // X-Registry-Auth encoding. The error never shows them.
-func transferAuth(cmd ctl.Command) (*authn.AuthConfig, error) {
-	enc, ok := cmd.Get("auth")
-	if !ok || enc == "" {
+func transferAuth(verb, enc string) (*authn.AuthConfig, error) {
+	if enc == "" {
 		return nil, nil
 	}
 	ac, err := registry.DecodeAuthConfig(enc)
 	if err != nil {
-		return nil, errdefs.Invalid("%s: auth= is not docker's X-Registry-Auth encoding (base64url of an AuthConfig JSON object)", cmd.Verb)
+		return nil, errdefs.Invalid("%s: auth= is not docker's X-Registry-Auth encoding (base64url of an AuthConfig JSON object)", verb)
 	}
 	return &authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
 		IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, nil
 }
-
-var jobGrammar = ctl.Grammar{{Name: "cancel", Usage: "cancel"}}
 
 // jobs are the transfers of one kind, as the tree shows them; the engine
 // keeps and runs them.
@@ -75,25 +68,39 @@ func newJobs(t *tree, kind string) *jobs {
 // add makes a new job.
 func (js *jobs) add() (*engine.Transfer, error) { return js.t.e.NewTransfer(js.verb) }
 
-// start parses line, starts the job tr with it and waits for its end (or
-// ctx's); the transfer goes on if ctx ends first.
+// start parses line (a write on the job's clone), starts the job tr with
+// it and waits for its end (or ctx's); the transfer goes on if ctx ends
+// first.
 func (js *jobs) start(ctx context.Context, tr *engine.Transfer, line string) (string, error) {
-	cmd, err := transferGrammar.Parse(line)
+	v, err := verbs.Transfers.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	if cmd.Verb != js.verb {
-		return "", &ctl.Error{Msg: "unknown command", Word: cmd.Verb, Usage: "images/" + js.kind + " jobs take " + js.verb}
+	return js.startVerb(ctx, tr, v)
+}
+
+// startVerb starts the job tr with v, an ImagePull or an ImagePush.
+func (js *jobs) startVerb(ctx context.Context, tr *engine.Transfer, v verbs.Verb) (string, error) {
+	if v.Verb() != js.verb {
+		return "", &ctl.Error{Msg: "unknown command", Word: v.Verb(), Usage: "images/" + js.kind + " jobs take " + js.verb}
 	}
-	req := engine.TransferRequest{Ref: cmd.Args[0]}
-	if p, ok := cmd.Get("platform"); ok {
-		pl, err := v1.ParsePlatform(p)
-		if err != nil || pl.OS == "" || pl.Architecture == "" {
-			return "", &ctl.Error{Verb: cmd.Verb, Msg: "bad platform, want OS/ARCH[/VARIANT]", Word: "platform=" + p}
+	var req engine.TransferRequest
+	var auth string
+	switch v := v.(type) {
+	case verbs.ImagePull:
+		req.Ref, auth = v.Ref, v.Auth
+		if p := v.Platform; p != "" {
+			pl, err := v1.ParsePlatform(p)
+			if err != nil || pl.OS == "" || pl.Architecture == "" {
+				return "", &ctl.Error{Verb: v.Verb(), Msg: "bad platform, want OS/ARCH[/VARIANT]", Word: "platform=" + p}
+			}
+			req.Platform = pl
 		}
-		req.Platform = pl
+	case verbs.ImagePush:
+		req.Ref, auth = v.Ref, v.Auth
 	}
-	if req.Auth, err = transferAuth(cmd); err != nil {
+	var err error
+	if req.Auth, err = transferAuth(v.Verb(), auth); err != nil {
 		return "", err
 	}
 	if err := js.t.e.StartTransfer(ctx, tr, req); err != nil {
@@ -102,13 +109,13 @@ func (js *jobs) start(ctx context.Context, tr *engine.Transfer, line string) (st
 	return tr.Wait(ctx)
 }
 
-// run makes a job for line, as images/ctl's pull and push do.
-func (js *jobs) run(ctx context.Context, line string) (string, error) {
+// run makes a job for v, as images/ctl's pull and push do.
+func (js *jobs) run(ctx context.Context, v verbs.Verb) (string, error) {
 	tr, err := js.add()
 	if err != nil {
 		return "", err
 	}
-	reply, err := js.start(ctx, tr, line)
+	reply, err := js.startVerb(ctx, tr, v)
 	if err != nil {
 		js.t.e.DropTransfer(tr) // kept if it started
 	}
@@ -149,7 +156,7 @@ func (js *jobs) jobDir(tr *engine.Transfer) fs.Dir {
 	slot := js.t.slot("images/" + js.kind + "/" + tr.N)
 	return fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-			if _, err := jobGrammar.Parse(line); err != nil {
+			if _, err := verbs.Transfer.Parse(line); err != nil {
 				return "", err
 			}
 			return "", tr.Cancel()

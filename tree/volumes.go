@@ -11,26 +11,14 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	volumetypes "github.com/docker/docker/api/types/volume"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/engine"
 	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
 
-const volumeCreateUsage = "create [NAME] [driver=local] [opt=K=V]... [label=K=V]..."
-
-var volumesGrammar = ctl.Grammar{
-	{Name: "create", MaxArgs: 1, Keys: []string{"driver", "opt", "label"}, Usage: volumeCreateUsage},
-	{Name: "rm", MinArgs: 1, MaxArgs: -1, Usage: "rm NAME..."},
-	{Name: "prune", MaxArgs: 1, Usage: "prune [all]"},
-}
-
-var volumeGrammar = ctl.Grammar{
-	{Name: "rm", Usage: "rm"},
-}
-
-// volumes is /volumes: ctl, err, list and a directory per volume.
+// volumes is /volumes: ctl, err, list and a directory per volumetypes.
 func (t *tree) volumes() fs.Dir {
 	slot := t.slot("volumes")
 	static := fs.StaticDir{
@@ -57,21 +45,20 @@ func (t *tree) volumes() fs.Dir {
 }
 
 func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
-	cmd, err := volumesGrammar.Parse(line)
+	v, err := verbs.Volumes.Parse(line)
 	if err != nil {
 		return "", err
 	}
-	switch cmd.Verb {
-	case "create":
-		o := volume.Options{Options: map[string]string{}, Labels: map[string]string{}}
-		if len(cmd.Args) > 0 {
-			o.Name = cmd.Args[0]
-		}
+	switch v := v.(type) {
+	case verbs.VolumeCreate:
+		o := volume.Options{Name: v.Name, Driver: v.Driver, Options: map[string]string{}, Labels: map[string]string{}}
 		if reservedVolumeNames[o.Name] {
 			return "", errdefs.Invalid("volume name %q is reserved: it names a file of /volumes", o.Name)
 		}
-		o.Driver, _ = cmd.Get("driver")
-		if err := keyValues(cmd, volumeCreateUsage, map[string]map[string]string{"opt": o.Options, "label": o.Labels}); err != nil {
+		if err := keyValues(v, "opt", v.Opt, o.Options); err != nil {
+			return "", err
+		}
+		if err := keyValues(v, "label", v.Label, o.Labels); err != nil {
 			return "", err
 		}
 		rec, err := t.v.Create(ctx, o)
@@ -79,23 +66,19 @@ func (t *tree) volumesCtl(ctx context.Context, line string) (string, error) {
 			return "", err
 		}
 		return rec.Name, nil
-	case "rm":
-		for _, name := range cmd.Args {
+	case verbs.VolumeRm:
+		for _, name := range v.Names {
 			if err := t.v.Remove(ctx, name); err != nil {
 				return "", err
 			}
 			t.forget("volumes/" + name)
 		}
 		return "", nil
-	case "prune":
-		all := len(cmd.Args) > 0
-		if all && cmd.Args[0] != "all" {
-			return "", &ctl.Error{Verb: "prune", Msg: "unexpected argument", Word: cmd.Args[0], Usage: "prune [all]"}
-		}
-		names, err := t.v.Prune(ctx, all)
+	case verbs.VolumePrune:
+		names, err := t.v.Prune(ctx, v.All)
 		return strings.Join(names, "\n"), err
 	}
-	return "", errdefs.Invalid("unhandled command %q", cmd.Verb)
+	return "", errdefs.Invalid("unhandled command %q", v.Verb())
 }
 
 // reservedVolumeNames are the files of /volumes.
@@ -124,7 +107,7 @@ func (t *tree) volume(ctx context.Context, name string) (fs.Dir, error) {
 	}
 	return fs.StaticDir{
 		{Name: "ctl", Node: &fs.CtlFile{Errors: slot, Exec: func(ctx context.Context, line string) (string, error) {
-			if _, err := volumeGrammar.Parse(line); err != nil {
+			if _, err := verbs.Volume.Parse(line); err != nil {
 				return "", err
 			}
 			if err := t.v.Remove(ctx, name); err != nil { // rm, the one verb
@@ -160,7 +143,7 @@ func (t *tree) volumeDoc(ctx context.Context, rec volume.Record) volumetypes.Vol
 		doc.Options = map[string]string{}
 	}
 	if rec.Anonymous {
-		doc.Labels["com.docker.volume.anonymous"] = ""
+		doc.Labels["com.docker.volumetypes.anonymous"] = ""
 	}
 	return doc
 }

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -194,6 +194,9 @@ func (s *session) resize(ctx context.Context) {
 	if err != nil || rows <= 0 || cols <= 0 {
 		return
 	}
-	line := ctl.Command{Verb: "resize", Args: []string{strconv.Itoa(rows), strconv.Itoa(cols)}}.String()
-	_, _ = fs.Command(ctx, s.client, s.dir+"ctl", line)
+	var v verbs.Verb = verbs.ContainerResize{Rows: strconv.Itoa(rows), Cols: strconv.Itoa(cols)}
+	if strings.Contains(s.dir, "/exec/") {
+		v = verbs.ExecResize{Rows: strconv.Itoa(rows), Cols: strconv.Itoa(cols)}
+	}
+	_, _ = fs.Command(ctx, s.client, s.dir+"ctl", verbs.Line(v))
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -19,7 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/enginefs/enginefs/builder/buildctx"
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -70,19 +71,14 @@ func (c *cli) buildCmd() *cobra.Command {
 	return cmd
 }
 
-// line is the ctl line of the flags, with the Dockerfile's name in the
-// context.
-func (f buildFlags) line(dockerfile string) ctl.Command {
-	l := ctl.Command{Verb: "build"}
-	add := func(k, v string) {
-		if v != "" {
-			l.Opts = append(l.Opts, ctl.Opt{Key: k, Value: v})
-		}
-	}
-	for _, t := range f.tags {
-		add("t", t)
-	}
-	for _, a := range f.buildArgs {
+// line is the build line of the flags, with the Dockerfile's name in the
+// context; empty values are left out.
+func (f buildFlags) line(dockerfile string) verbs.Build {
+	b := verbs.Build{Tags: nonEmpty(f.tags), Label: nonEmpty(f.labels), CacheFrom: nonEmpty(f.cacheFrom),
+		Ulimit: nonEmpty(f.ulimits), File: dockerfile, Target: f.target, Network: f.network, Platform: f.platform,
+		Memory: f.memory, MemorySwap: f.memorySwap, CpusetCPUs: f.cpusetCpus, ShmSize: f.shmSize,
+		NoCache: f.noCache, Pull: f.pull, Quiet: f.quiet}
+	for _, a := range nonEmpty(f.buildArgs) {
 		// As docker: --build-arg NAME takes NAME's value from the
 		// environment, or names it unset.
 		if !strings.Contains(a, "=") {
@@ -90,36 +86,28 @@ func (f buildFlags) line(dockerfile string) ctl.Command {
 				a += "=" + v
 			}
 		}
-		add("build-arg", a)
+		b.BuildArg = append(b.BuildArg, a)
 	}
-	for _, v := range f.labels {
-		add("label", v)
-	}
-	for _, v := range f.cacheFrom {
-		add("cache-from", v)
-	}
-	for _, v := range f.ulimits {
-		add("ulimit", v)
-	}
-	add("file", dockerfile)
-	add("target", f.target)
-	add("network", f.network)
-	add("platform", f.platform)
-	add("memory", f.memory)
-	add("memory-swap", f.memorySwap)
-	add("cpuset-cpus", f.cpusetCpus)
-	add("shm-size", f.shmSize)
-	for k, v := range map[string]int64{"cpu-shares": f.cpuShares, "cpu-period": f.cpuPeriod, "cpu-quota": f.cpuQuota} {
-		if v != 0 {
-			add(k, fmt.Sprint(v))
+	for _, n := range []struct {
+		v   int64
+		dst *string
+	}{{f.cpuShares, &b.CPUShares}, {f.cpuPeriod, &b.CPUPeriod}, {f.cpuQuota, &b.CPUQuota}} {
+		if n.v != 0 {
+			*n.dst = strconv.FormatInt(n.v, 10)
 		}
 	}
-	for k, v := range map[string]bool{"no-cache": f.noCache, "pull": f.pull, "q": f.quiet} {
-		if v {
-			add(k, "true")
+	return b
+}
+
+// nonEmpty returns the words of list that are not empty.
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
 		}
 	}
-	return l
+	return out
 }
 
 // build sends the context to a job of /builds, starts it and shows its
@@ -135,7 +123,7 @@ func (c *cli) build(ctx context.Context, path string, f buildFlags) error {
 		return err
 	}
 	defer tarStream.Close()
-	n, err := newBuild(ctx, client, f.line(dockerfile).String())
+	n, err := newBuild(ctx, client, f.line(dockerfile))
 	if err != nil {
 		return err
 	}
@@ -147,7 +135,7 @@ func (c *cli) build(ctx context.Context, path string, f buildFlags) error {
 	defer ctlH.Close()
 	sent, err := sendFile(ctx, client, dir+"context", tarStream)
 	if err != nil {
-		_, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, "cancel")
+		_, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, verbs.Line(verbs.BuildCancel{}))
 		return err
 	}
 	if !f.quiet {
@@ -158,11 +146,11 @@ func (c *cli) build(ctx context.Context, path string, f buildFlags) error {
 		return err
 	}
 	defer prog.Close()
-	if _, err := fs.WriteCommand(ctx, ctlH, "start"); err != nil {
+	if _, err := fs.WriteCommand(ctx, ctlH, verbs.Line(verbs.BuildStart{})); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() {
-		_, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, "cancel")
+		_, _ = fs.WriteCommand(context.WithoutCancel(ctx), ctlH, verbs.Line(verbs.BuildCancel{}))
 	})
 	defer stop()
 	out := os.Stdout
@@ -195,8 +183,9 @@ func (c *cli) build(ctx context.Context, path string, f buildFlags) error {
 	return nil
 }
 
-// newBuild takes a job from builds/clone and writes its options line.
-func newBuild(ctx context.Context, client fs.Client, line string) (string, error) {
+// newBuild takes a job from builds/clone and writes its options line, a
+// verbs.Build or a verbs.Import.
+func newBuild(ctx context.Context, client fs.Client, line verbs.Verb) (string, error) {
 	h, err := client.Open(ctx, "builds/clone", os.O_RDWR)
 	if err != nil {
 		return "", err
@@ -206,7 +195,7 @@ func newBuild(ctx context.Context, client fs.Client, line string) (string, error
 	if err != nil {
 		return "", err
 	}
-	if _, err := fs.WriteCommand(ctx, h, line); err != nil {
+	if _, err := fs.WriteCommand(ctx, h, verbs.Line(line)); err != nil {
 		return "", err
 	}
 	return strings.TrimSpace(string(nb)), nil

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -23,23 +23,15 @@ func (c *cli) commitCmd() *cobra.Command {
 		Short: "Create a new image from a container's changes",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := ctl.Command{Verb: "commit", Args: args[1:]}
-			for k, v := range map[string]string{"author": author, "comment": message} {
-				if v != "" {
-					line.Opts = append(line.Opts, ctl.Opt{Key: k, Value: v})
-				}
-			}
-			for _, ch := range changes {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "change", Value: ch})
-			}
-			if !pause {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "pause", Value: "false"})
+			line := verbs.ContainerCommit{Author: author, Comment: message, Change: changes, NoPause: !pause}
+			if len(args) > 1 {
+				line.Ref = args[1]
 			}
 			client, err := c.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			reply, err := fs.Command(cmd.Context(), client, "containers/"+args[0]+"/ctl", line.String())
+			reply, err := fs.Command(cmd.Context(), client, "containers/"+args[0]+"/ctl", verbs.Line(line))
 			if err != nil {
 				return err
 			}
@@ -76,17 +68,11 @@ func (c *cli) importCmd() *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			line := ctl.Command{Verb: "import", Args: args[1:]}
-			if message != "" {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "message", Value: message})
+			line := verbs.Import{Message: message, Platform: platform, Change: changes}
+			if len(args) > 1 {
+				line.Ref = args[1]
 			}
-			if platform != "" {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "platform", Value: platform})
-			}
-			for _, ch := range changes {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "change", Value: ch})
-			}
-			id, err := c.importImage(cmd.Context(), line.String(), in)
+			id, err := c.importImage(cmd.Context(), line, in)
 			if err != nil {
 				return err
 			}
@@ -103,7 +89,7 @@ func (c *cli) importCmd() *cobra.Command {
 
 // importImage runs an import job of /builds with the tar in r and
 // returns the image id.
-func (c *cli) importImage(ctx context.Context, line string, r io.Reader) (string, error) {
+func (c *cli) importImage(ctx context.Context, line verbs.Import, r io.Reader) (string, error) {
 	client, err := c.connect(ctx)
 	if err != nil {
 		return "", err
@@ -114,10 +100,10 @@ func (c *cli) importImage(ctx context.Context, line string, r io.Reader) (string
 	}
 	dir := "builds/" + n + "/"
 	if _, err := sendFile(ctx, client, dir+"context", r); err != nil {
-		_, _ = fs.Command(context.WithoutCancel(ctx), client, dir+"ctl", "cancel")
+		_, _ = fs.Command(context.WithoutCancel(ctx), client, dir+"ctl", verbs.Line(verbs.BuildCancel{}))
 		return "", err
 	}
-	if _, err := fs.Command(ctx, client, dir+"ctl", "start"); err != nil {
+	if _, err := fs.Command(ctx, client, dir+"ctl", verbs.Line(verbs.BuildStart{})); err != nil {
 		return "", err
 	}
 	st, err := fs.ReadAll(ctx, client, dir+"status")

@@ -15,7 +15,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -30,7 +30,8 @@ func containerDir(ref string) (string, error) {
 
 // each runs a ctl command on every container named in args, printing each
 // name as typed on success as docker does, and fails if any failed.
-func (c *cli) each(cmd *cobra.Command, args []string, line func(ref string) string, quiet bool) error {
+func (c *cli) each(cmd *cobra.Command, args []string, v verbs.Verb, quiet bool) error {
+	line := verbs.Line(v)
 	ctx := cmd.Context()
 	client, err := c.connect(ctx)
 	if err != nil {
@@ -40,7 +41,7 @@ func (c *cli) each(cmd *cobra.Command, args []string, line func(ref string) stri
 	for _, ref := range args {
 		dir, err := containerDir(ref)
 		if err == nil {
-			_, err = fs.Command(ctx, client, dir+"ctl", line(ref))
+			_, err = fs.Command(ctx, client, dir+"ctl", line)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "Error response from daemon: %s\n", err)
@@ -63,7 +64,7 @@ func (c *cli) startCmd() *cobra.Command {
 		Short: "Start one or more stopped containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.each(cmd, args, func(string) string { return "start" }, false)
+			return c.each(cmd, args, verbs.ContainerStart{}, false)
 		},
 	}
 }
@@ -75,11 +76,11 @@ func (c *cli) stopCmd() *cobra.Command {
 		Short: "Stop one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := "stop" // the container's own stop timeout
+			var v verbs.ContainerStop // the container's own stop timeout
 			if cmd.Flags().Changed("time") {
-				line = "stop " + strconv.Itoa(secs)
+				v.Seconds = strconv.Itoa(secs)
 			}
-			return c.each(cmd, args, func(string) string { return line }, false)
+			return c.each(cmd, args, v, false)
 		},
 	}
 	cmd.Flags().IntVarP(&secs, "time", "t", 10, "seconds to wait before killing the container")
@@ -93,7 +94,7 @@ func (c *cli) killCmd() *cobra.Command {
 		Short: "Kill one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.each(cmd, args, func(string) string { return ctl.Command{Verb: "kill", Args: []string{sig}}.String() }, false)
+			return c.each(cmd, args, verbs.ContainerKill{Signal: sig}, false)
 		},
 	}
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send to the container")
@@ -107,14 +108,7 @@ func (c *cli) rmCmd() *cobra.Command {
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := ctl.Command{Verb: "rm"}
-			if force {
-				line.Args = append(line.Args, "force")
-			}
-			if volumes {
-				line.Args = append(line.Args, "volumes")
-			}
-			return c.each(cmd, args, func(string) string { return line.String() }, false)
+			return c.each(cmd, args, verbs.ContainerRm{Force: force, Volumes: volumes}, false)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
@@ -128,8 +122,7 @@ func (c *cli) renameCmd() *cobra.Command {
 		Short: "Rename a container",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := ctl.Command{Verb: "rename", Args: []string{args[1]}}.String()
-			return c.each(cmd, args[:1], func(string) string { return line }, true)
+			return c.each(cmd, args[:1], verbs.ContainerRename{Name: args[1]}, true)
 		},
 	}
 }

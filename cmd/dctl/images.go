@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -132,11 +132,7 @@ func (c *cli) rmiCmd() *cobra.Command {
 			}
 			failed := false
 			for _, ref := range args {
-				line := ctl.Command{Verb: "rm", Args: []string{ref}}
-				if force {
-					line.Args = append(line.Args, "force")
-				}
-				reply, err := fs.Command(ctx, client, "images/ctl", line.String())
+				reply, err := fs.Command(ctx, client, "images/ctl", verbs.Line(verbs.ImageRm{Ref: ref, Force: force}))
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "Error response from daemon: %s\n", err)
 					failed = true
@@ -162,18 +158,18 @@ func (c *cli) tagCmd() *cobra.Command {
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.imagesCommand(cmd.Context(), ctl.Command{Verb: "tag", Args: args})
+			return c.imagesCommand(cmd.Context(), verbs.ImageTag{Src: args[0], Dst: args[1]})
 		},
 	}
 }
 
 // imagesCommand runs a line on images/ctl and prints its reply.
-func (c *cli) imagesCommand(ctx context.Context, line ctl.Command) error {
+func (c *cli) imagesCommand(ctx context.Context, line verbs.Verb) error {
 	client, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
-	reply, err := fs.Command(ctx, client, "images/ctl", line.String())
+	reply, err := fs.Command(ctx, client, "images/ctl", verbs.Line(line))
 	if err != nil {
 		return err
 	}
@@ -233,7 +229,7 @@ func (c *cli) save(ctx context.Context, refs []string, out io.Writer) error {
 		return err
 	}
 	defer h.Close()
-	if _, err := h.WriteAt(ctx, []byte(ctl.Command{Verb: "save", Args: refs}.String()+"\n"), 0); err != nil {
+	if _, err := h.WriteAt(ctx, []byte(verbs.Line(verbs.ArchiveSave{Refs: refs})+"\n"), 0); err != nil {
 		return c.withMessage(ctx, client, "images/err", err)
 	}
 	_, err = io.Copy(out, &handleReader{ctx: ctx, h: h})
@@ -269,15 +265,11 @@ func (c *cli) imagePruneCmd() *cobra.Command {
 					return nil
 				}
 			}
-			line := ctl.Command{Verb: "prune"}
-			if all {
-				line.Args = []string{"all"}
-			}
 			client, err := c.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			reply, err := fs.Command(cmd.Context(), client, "images/ctl", line.String())
+			reply, err := fs.Command(cmd.Context(), client, "images/ctl", verbs.Line(verbs.ImagePrune{All: all}))
 			if err != nil {
 				return err
 			}
@@ -309,7 +301,7 @@ func (c *cli) imageDir(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := fs.Command(ctx, client, "images/ctl", ctl.Command{Verb: "resolve", Args: []string{ref}}.String())
+	id, err := fs.Command(ctx, client, "images/ctl", verbs.Line(verbs.ImageResolve{Ref: ref}))
 	if err != nil {
 		return "", err
 	}

@@ -2,13 +2,13 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -82,23 +82,7 @@ func (c *cli) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			line := ctl.Command{Verb: "create", Argv: args[1:]}
-			opt := func(k, v string) { line.Opts = append(line.Opts, ctl.Opt{Key: k, Value: v}) }
-			if user != "" {
-				opt("user", user)
-			}
-			if workdir != "" {
-				opt("workdir", workdir)
-			}
-			for _, kv := range env {
-				opt("env", kv)
-			}
-			if tty {
-				opt("tty", "true")
-			}
-			if interactive {
-				opt("stdin", "true")
-			}
+			line := verbs.ExecCreate{User: user, Workdir: workdir, Env: env, Tty: tty, Stdin: interactive, Cmd: args[1:]}
 			clone, err := client.Open(ctx, dir+"exec/clone", os.O_RDWR)
 			if err != nil {
 				return notFound(err, args[0])
@@ -108,7 +92,7 @@ func (c *cli) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := fs.WriteCommand(ctx, clone, line.String()); err != nil {
+			if _, err := fs.WriteCommand(ctx, clone, verbs.Line(line)); err != nil {
 				return codeError{err, 126}
 			}
 			s := &session{client: client, dir: dir + "exec/" + strings.TrimSpace(string(n)) + "/", tty: tty, stdin: interactive, detachKeys: keys}
@@ -117,7 +101,7 @@ func (c *cli) execCmd() *cobra.Command {
 					return err
 				}
 			}
-			if _, err := fs.WriteCommand(ctx, clone, "start"); err != nil {
+			if _, err := fs.WriteCommand(ctx, clone, verbs.Line(verbs.ExecStart{})); err != nil {
 				s.close()
 				return codeError{err, 126}
 			}
@@ -171,13 +155,13 @@ func (c *cli) topCmd() *cobra.Command {
 }
 
 // simple makes a command that writes one ctl line to each container named.
-func (c *cli) simple(use, short, verb string) *cobra.Command {
+func (c *cli) simple(use, short string, v verbs.Verb) *cobra.Command {
 	return &cobra.Command{
 		Use:   use + " CONTAINER [CONTAINER...]",
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.each(cmd, args, func(string) string { return verb }, false)
+			return c.each(cmd, args, v, false)
 		},
 	}
 }
@@ -189,11 +173,11 @@ func (c *cli) restartCmd() *cobra.Command {
 		Short: "Restart one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := "restart"
+			var v verbs.ContainerRestart
 			if cmd.Flags().Changed("time") {
-				line = fmt.Sprintf("restart %d", secs)
+				v.Seconds = strconv.Itoa(secs)
 			}
-			return c.each(cmd, args, func(string) string { return line }, false)
+			return c.each(cmd, args, v, false)
 		},
 	}
 	cmd.Flags().IntVarP(&secs, "time", "t", 10, "seconds to wait before killing the container")

@@ -7,10 +7,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-
-	"github.com/enginefs/enginefs/ctl"
 )
 
 func (c *cli) loginCmd() *cobra.Command {
@@ -61,8 +60,10 @@ func (c *cli) loginCmd() *cobra.Command {
 				}
 				password = string(b)
 			}
-			line := ctl.Command{Verb: "login", Args: args,
-				Opts: []ctl.Opt{{Key: "user", Value: user}, {Key: "password", Value: password}}}
+			line := verbs.ImageLogin{User: user, Password: password}
+			if len(args) > 0 {
+				line.Server = args[0]
+			}
 			return c.imagesCommand(cmd.Context(), line)
 		},
 	}
@@ -78,7 +79,11 @@ func (c *cli) logoutCmd() *cobra.Command {
 		Short: "Log out from a registry",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.imagesCommand(cmd.Context(), ctl.Command{Verb: "logout", Args: args})
+			var line verbs.ImageLogout
+			if len(args) > 0 {
+				line.Server = args[0]
+			}
+			return c.imagesCommand(cmd.Context(), line)
 		},
 	}
 }

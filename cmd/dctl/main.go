@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/ninep"
 )
@@ -74,8 +75,8 @@ func main() {
 	root.PersistentFlags().StringVarP(&c.host, "host", "H", "", "daemon address: unix:PATH, tcp:HOST:PORT or a mounted tree (default $DCTL_HOST or "+defaultHost+")")
 	root.AddCommand(
 		c.runCmd(), c.createCmd(), c.startCmd(), c.stopCmd(), c.restartCmd(), c.killCmd(), c.rmCmd(),
-		c.simple("pause", "Pause all processes within one or more containers", "pause"),
-		c.simple("unpause", "Unpause all processes within one or more containers", "resume"),
+		c.simple("pause", "Pause all processes within one or more containers", verbs.ContainerPause{}),
+		c.simple("unpause", "Unpause all processes within one or more containers", verbs.ContainerResume{}),
 		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(),
 		c.attachCmd(), c.execCmd(), c.topCmd(), c.statsCmd(),
 		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(),

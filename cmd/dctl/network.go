@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
@@ -25,13 +25,13 @@ func objectDir(kind, ref string) (string, error) {
 }
 
 // ctlLine runs one ctl command and prints its reply, if any.
-func (c *cli) ctlLine(cmd *cobra.Command, file string, line ctl.Command) error {
+func (c *cli) ctlLine(cmd *cobra.Command, file string, line verbs.Verb) error {
 	ctx := cmd.Context()
 	client, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
-	reply, err := fs.Command(ctx, client, file, line.String())
+	reply, err := fs.Command(ctx, client, file, verbs.Line(line))
 	if err != nil {
 		return err
 	}
@@ -64,13 +64,6 @@ func (c *cli) inspectObjects(cmd *cobra.Command, kind string, args []string) err
 	return nil
 }
 
-// keyValues adds -o/--label style K=V flags as key=K=V options.
-func keyValues(line *ctl.Command, key string, kvs []string) {
-	for _, kv := range kvs {
-		line.Opts = append(line.Opts, ctl.Opt{Key: key, Value: kv})
-	}
-}
-
 func (c *cli) networkCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "network", Short: "Manage networks"}
 	cmd.AddCommand(c.networkCreateCmd(), c.networkLsCmd(), c.networkConnectCmd(),
@@ -87,7 +80,7 @@ func (c *cli) networkCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return c.ctlLine(cmd, dir+"ctl", ctl.Command{Verb: "disconnect", Args: args[1:]})
+				return c.ctlLine(cmd, dir+"ctl", verbs.NetworkDisconnect{Container: args[1]})
 			},
 		},
 		&cobra.Command{
@@ -96,7 +89,7 @@ func (c *cli) networkCmd() *cobra.Command {
 			RunE: func(cmd *cobra.Command, args []string) error {
 				failed := false
 				for _, ref := range args {
-					if err := c.ctlLine(cmd, "networks/ctl", ctl.Command{Verb: "rm", Args: []string{ref}}); err != nil {
+					if err := c.ctlLine(cmd, "networks/ctl", verbs.NetworkRm{Names: []string{ref}}); err != nil {
 						fmt.Fprintf(os.Stderr, "Error response from daemon: %s\n", err)
 						failed = true
 						continue
@@ -109,13 +102,13 @@ func (c *cli) networkCmd() *cobra.Command {
 				return nil
 			},
 		},
-		c.pruneCmd("networks", "Remove all unused networks", "Deleted Networks:"),
+		c.pruneCmd("networks", verbs.NetworkPrune{}, "Remove all unused networks", "Deleted Networks:"),
 	)
 	return cmd
 }
 
 // pruneCmd is `network prune` and `volume prune`.
-func (c *cli) pruneCmd(kind, short, header string) *cobra.Command {
+func (c *cli) pruneCmd(kind string, prune verbs.Verb, short, header string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "prune [OPTIONS]", Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -124,7 +117,7 @@ func (c *cli) pruneCmd(kind, short, header string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reply, err := fs.Command(ctx, client, kind+"/ctl", "prune")
+			reply, err := fs.Command(ctx, client, kind+"/ctl", verbs.Line(prune))
 			if reply != "" {
 				fmt.Println(header)
 				fmt.Println(reply)
@@ -145,18 +138,8 @@ func (c *cli) networkCreateCmd() *cobra.Command {
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := ctl.Command{Verb: "create", Args: args}
-			for k, v := range map[string]string{"driver": driver, "subnet": subnet, "gateway": gateway} {
-				if v != "" {
-					line.Opts = append(line.Opts, ctl.Opt{Key: k, Value: v})
-				}
-			}
-			if internal {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "internal", Value: "true"})
-			}
-			keyValues(&line, "opt", opts)
-			keyValues(&line, "label", labels)
-			return c.ctlLine(cmd, "networks/ctl", line)
+			return c.ctlLine(cmd, "networks/ctl", verbs.NetworkCreate{Name: args[0], Driver: driver, Subnet: subnet,
+				Gateway: gateway, Internal: internal, Opt: opts, Label: labels})
 		},
 	}
 	fl := cmd.Flags()
@@ -181,12 +164,7 @@ func (c *cli) networkConnectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			line := ctl.Command{Verb: "connect", Args: args[1:]}
-			if ip != "" {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "ip", Value: ip})
-			}
-			keyValues(&line, "alias", aliases)
-			return c.ctlLine(cmd, dir+"ctl", line)
+			return c.ctlLine(cmd, dir+"ctl", verbs.NetworkConnect{Container: args[1], IP: ip, Alias: aliases})
 		},
 	}
 	cmd.Flags().StringVar(&ip, "ip", "", "IPv4 address")

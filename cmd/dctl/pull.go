@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/imagestore/imageref"
 )
@@ -47,11 +47,7 @@ func (c *cli) pull(ctx context.Context, ref, platform string, quiet bool, out *o
 	if !strings.Contains(ref, "@") && !hasTag(ref) && !quiet && final {
 		fmt.Fprintln(out, "Using default tag: latest")
 	}
-	line := ctl.Command{Verb: "pull", Args: []string{ref}}
-	if platform != "" {
-		line.Opts = append(line.Opts, ctl.Opt{Key: "platform", Value: platform})
-	}
-	if _, err := c.transfer(ctx, "pulls", line.String(), out, quiet); err != nil {
+	if _, err := c.transfer(ctx, "pulls", verbs.ImagePull{Ref: ref, Platform: platform}, out, quiet); err != nil {
 		return err
 	}
 	if final {
@@ -80,7 +76,7 @@ func (c *cli) pushCmd() *cobra.Command {
 				}
 				ref += ":latest"
 			}
-			reply, err := c.transfer(cmd.Context(), "pushes", ctl.Command{Verb: "push", Args: []string{ref}}.String(), os.Stdout, quiet)
+			reply, err := c.transfer(cmd.Context(), "pushes", verbs.ImagePush{Ref: ref}, os.Stdout, quiet)
 			if err != nil {
 				return err
 			}
@@ -99,7 +95,7 @@ func (c *cli) pushCmd() *cobra.Command {
 // from clone, follows its progress file while the job runs and renders it
 // as docker does (bars on a terminal, status lines otherwise), and returns
 // the job's reply or error.
-func (c *cli) transfer(ctx context.Context, kind, line string, out *os.File, quiet bool) (string, error) {
+func (c *cli) transfer(ctx context.Context, kind string, line verbs.Verb, out *os.File, quiet bool) (string, error) {
 	client, err := c.connect(ctx)
 	if err != nil {
 		return "", err
@@ -131,7 +127,7 @@ func (c *cli) transfer(ctx context.Context, kind, line string, out *os.File, qui
 			_ = jsonmessage.DisplayJSONMessagesStream(&handleReader{ctx: ctx, h: prog}, out, fd, term.IsTerminal(int(fd)), nil)
 		}()
 	}
-	reply, err := fs.WriteCommand(ctx, h, line)
+	reply, err := fs.WriteCommand(ctx, h, verbs.Line(line))
 	<-rendered
 	return reply, err
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/enginefs/enginefs/ctl"
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/detachkeys"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
@@ -26,7 +26,7 @@ func (c *cli) createCmd() *cobra.Command {
 		Short: "Create a new container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, h, err := c.create(cmd.Context(), f.line(cmd, args[0], args[1:]))
+			id, h, err := c.create(cmd.Context(), f.create(args[0], args[1:]))
 			if err != nil {
 				return codeError{err, 125}
 			}
@@ -53,24 +53,24 @@ func (c *cli) runCmd() *cobra.Command {
 			if err != nil {
 				return codeError{err, 125}
 			}
-			id, h, err := c.createPulling(ctx, f.line(cmd, args[0], args[1:]), args[0], pull)
+			id, h, err := c.createPulling(ctx, f.create(args[0], args[1:]), args[0], pull)
 			if err != nil {
 				return codeError{err, 125}
 			}
 			defer h.Close()
 			if detach {
-				if _, err := fs.WriteCommand(ctx, h, "start"); err != nil {
+				if _, err := fs.WriteCommand(ctx, h, verbs.Line(verbs.ContainerStart{})); err != nil {
 					return codeError{err, 125}
 				}
 				fmt.Println(id)
 				return nil
 			}
-			s := &session{client: c.client, dir: "containers/" + id + "/", tty: *f.bools["tty"],
-				stdin: *f.bools["interactive"], detachKeys: keys}
+			s := &session{client: c.client, dir: "containers/" + id + "/", tty: f.c.Tty,
+				stdin: f.c.Stdin, detachKeys: keys}
 			if err := s.open(ctx); err != nil {
 				return codeError{err, 125}
 			}
-			if _, err := fs.WriteCommand(ctx, h, "start"); err != nil {
+			if _, err := fs.WriteCommand(ctx, h, verbs.Line(verbs.ContainerStart{})); err != nil {
 				s.close()
 				return codeError{err, 125}
 			}
@@ -94,7 +94,7 @@ func (c *cli) runCmd() *cobra.Command {
 // createPulling creates a container as create does, pulling its image
 // first as docker run does: when it is missing (pull "missing"), always
 // ("always"), or never ("never"). The pull's progress goes to stderr.
-func (c *cli) createPulling(ctx context.Context, line ctl.Command, image, pull string) (string, fs.Handle, error) {
+func (c *cli) createPulling(ctx context.Context, line verbs.Create, image, pull string) (string, fs.Handle, error) {
 	switch pull {
 	case "missing", "never":
 	case "always":

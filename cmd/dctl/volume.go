@@ -5,20 +5,19 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/spf13/cobra"
-
-	"github.com/enginefs/enginefs/ctl"
 )
 
 func (c *cli) volumeCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "volume", Short: "Manage volumes"}
-	prune := c.pruneCmd("volumes", "Remove unused volumes (anonymous ones; all with -a)", "Deleted Volumes:")
+	prune := c.pruneCmd("volumes", verbs.VolumePrune{}, "Remove unused volumes (anonymous ones; all with -a)", "Deleted Volumes:")
 	var all bool
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all unused volumes, not just anonymous ones")
 	run := prune.RunE
 	prune.RunE = func(cmd *cobra.Command, args []string) error {
 		if all {
-			return c.ctlLine(cmd, "volumes/ctl", ctl.Command{Verb: "prune", Args: []string{"all"}})
+			return c.ctlLine(cmd, "volumes/ctl", verbs.VolumePrune{All: true})
 		}
 		return run(cmd, args)
 	}
@@ -41,12 +40,10 @@ func (c *cli) volumeCreateCmd() *cobra.Command {
 		Short: "Create a volume",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			line := ctl.Command{Verb: "create", Args: args}
-			if driver != "" {
-				line.Opts = append(line.Opts, ctl.Opt{Key: "driver", Value: driver})
+			line := verbs.VolumeCreate{Driver: driver, Opt: opts, Label: labels}
+			if len(args) > 0 {
+				line.Name = args[0]
 			}
-			keyValues(&line, "opt", opts)
-			keyValues(&line, "label", labels)
 			return c.ctlLine(cmd, "volumes/ctl", line)
 		},
 	}
@@ -64,7 +61,7 @@ func (c *cli) volumeRmCmd() *cobra.Command {
 			force, _ := cmd.Flags().GetBool("force")
 			failed := false
 			for _, name := range args {
-				if err := c.ctlLine(cmd, "volumes/ctl", ctl.Command{Verb: "rm", Args: []string{name}}); err != nil {
+				if err := c.ctlLine(cmd, "volumes/ctl", verbs.VolumeRm{Names: []string{name}}); err != nil {
 					if force && notFoundErr(err) {
 						continue
 					}

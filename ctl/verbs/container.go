@@ -1,0 +1,172 @@
+package verbs
+
+// Create is create on containers/ctl and on the ctl of a container
+// reserved by containers/clone: the words follow docker run's flags. Its
+// fields with a flag tag are dctl's create and run flags (see Flags).
+type Create struct {
+	Image       string   `ctl:"image,required" usage:"REF"`
+	Name        string   `ctl:"name" usage:"NAME" flag:"name" help:"assign a name to the container"`
+	Env         []string `ctl:"env" usage:"K=V" flag:"env,e" help:"set environment variables (KEY=value, or KEY to pass the client's value)"`
+	Workdir     string   `ctl:"workdir" usage:"DIR" flag:"workdir,w" help:"working directory inside the container"`
+	Hostname    string   `ctl:"hostname" usage:"H" flag:"hostname,h" help:"container host name"`
+	User        string   `ctl:"user" usage:"U[:G]" flag:"user,u" help:"username or UID (format: <name|uid>[:<group|gid>])"`
+	GroupAdd    []string `ctl:"group-add" usage:"G" flag:"group-add" help:"add additional groups to join"`
+	Entrypoint  []string `ctl:"entrypoint" usage:"PROG" flag:"entrypoint,,single" help:"overwrite the default ENTRYPOINT of the image"`
+	Rm          bool     `ctl:"rm" flag:"rm" help:"automatically remove the container when it exits"`
+	Tty         bool     `ctl:"tty" flag:"tty,t" help:"allocate a pseudo-TTY"`
+	Stdin       bool     `ctl:"stdin" flag:"interactive,i" help:"keep STDIN open even if not attached"`
+	StdinOnce   bool     `ctl:"stdin-once"`
+	StopSignal  string   `ctl:"stop-signal" usage:"SIG" flag:"stop-signal" help:"signal to stop the container"`
+	StopTimeout string   `ctl:"stop-timeout" usage:"SECS" flag:"stop-timeout" help:"timeout (in seconds) to stop a container"`
+	Restart     string   `ctl:"restart" usage:"no|always|unless-stopped|on-failure[:N]" flag:"restart" help:"restart policy: no, always, unless-stopped, on-failure[:max-retries]"`
+	Runtime     string   `ctl:"runtime" usage:"NAME" flag:"runtime" help:"runtime to use for this container (builtin, runc, ...)"`
+
+	Memory            string   `ctl:"memory" usage:"64m" flag:"memory,m" help:"memory limit (e.g. 64m)"`
+	MemorySwap        string   `ctl:"memory-swap" usage:"128m" flag:"memory-swap" help:"memory plus swap limit: -1 for unlimited swap"`
+	MemoryReservation string   `ctl:"memory-reservation" usage:"32m" flag:"memory-reservation" help:"memory soft limit"`
+	CPUs              string   `ctl:"cpus" usage:"0.5" flag:"cpus" help:"number of CPUs (e.g. 0.5)"`
+	CPUShares         string   `ctl:"cpu-shares" usage:"N" flag:"cpu-shares,c" help:"CPU shares (relative weight)"`
+	CPUQuota          string   `ctl:"cpu-quota" usage:"US" flag:"cpu-quota" help:"limit CPU CFS quota (µs)"`
+	CPUPeriod         string   `ctl:"cpu-period" usage:"US" flag:"cpu-period" help:"limit CPU CFS period (µs)"`
+	CpusetCPUs        string   `ctl:"cpuset-cpus" usage:"0-1" flag:"cpuset-cpus" help:"CPUs in which to allow execution (0-3, 0,1)"`
+	PidsLimit         string   `ctl:"pids-limit" usage:"N" flag:"pids-limit" help:"tune the container's pids limit (-1 for unlimited)"`
+	CapAdd            []string `ctl:"cap-add" usage:"CAP" flag:"cap-add" help:"add Linux capabilities"`
+	CapDrop           []string `ctl:"cap-drop" usage:"CAP" flag:"cap-drop" help:"drop Linux capabilities"`
+	Privileged        bool     `ctl:"privileged" flag:"privileged" help:"give extended privileges to this container"`
+	ReadOnly          bool     `ctl:"read-only" flag:"read-only" help:"mount the container's root filesystem as read only"`
+	SecurityOpt       []string `ctl:"security-opt" usage:"no-new-privileges" flag:"security-opt" help:"security options (no-new-privileges)"`
+	Ulimit            []string `ctl:"ulimit" usage:"nofile=SOFT[:HARD]" flag:"ulimit" help:"ulimit options (nofile=1024:2048)"`
+	ShmSize           string   `ctl:"shm-size" usage:"64m" flag:"shm-size" help:"size of /dev/shm"`
+	Label             []string `ctl:"label" usage:"KEY=VALUE"`
+	ConsoleSize       string   `ctl:"console-size" usage:"ROWSxCOLS"`
+
+	Network    string   `ctl:"network" usage:"bridge|host|none|NAME" flag:"network" help:"connect a container to a network (bridge, host, none, or a network's name)"`
+	IP         string   `ctl:"ip" usage:"IPV4" flag:"ip" help:"IPv4 address on the network of --network"`
+	Alias      []string `ctl:"alias" usage:"NAME" flag:"network-alias" help:"add a network-scoped alias for the container"`
+	Publish    []string `ctl:"publish" usage:"[HOSTIP:][HOSTPORT[-END]:]PORT[-END][/PROTO]" flag:"publish,p" help:"publish a container's port(s) to the host ([hostip:][hostport:]port[/proto])"`
+	PublishAll bool     `ctl:"publish-all" flag:"publish-all,P" help:"publish all exposed ports to random ports"`
+	Expose     []string `ctl:"expose" usage:"PORT[/PROTO]" flag:"expose" help:"expose a port or a range of ports"`
+
+	Volume       []string `ctl:"volume" usage:"[SRC:]DST[:ro]" flag:"volume,v" help:"bind mount a volume ([name|/host/path:]/container/path[:ro])"`
+	Mount        []string `ctl:"mount" usage:"type=...,src=...,dst=..." flag:"mount" help:"attach a filesystem mount to the container (type=volume|bind|tmpfs,src=,dst=,...)"`
+	Tmpfs        []string `ctl:"tmpfs" usage:"DST[:OPTS]" flag:"tmpfs" help:"mount a tmpfs directory (/path[:options])"`
+	VolumesFrom  []string `ctl:"volumes-from" usage:"CONTAINER[:ro]" flag:"volumes-from" help:"mount volumes from the specified container(s) (CONTAINER[:ro])"`
+	VolumeDriver string   `ctl:"volume-driver" usage:"NAME" flag:"volume-driver" help:"volume driver of the container's named volumes"`
+
+	Cmd []string `argv:"CMD ARG..."`
+}
+
+// ContainerStart is start on a container's ctl.
+type ContainerStart struct{}
+
+// ContainerStop is stop: SIGTERM (or the signal), then after the seconds
+// (the container's stop timeout if none; -1 waits for ever) SIGKILL.
+type ContainerStop struct {
+	Seconds string `arg:"SECONDS,optional"`
+	Signal  string `ctl:"signal" usage:"SIG"`
+}
+
+// ContainerRestart is restart, a stop with its seconds and a start.
+type ContainerRestart struct {
+	Seconds string `arg:"SECONDS,optional"`
+}
+
+// ContainerKill is kill, with a signal's name or number (KILL if none).
+type ContainerKill struct {
+	Signal string `arg:"SIGNAL,optional"`
+}
+
+// ContainerPause is pause (the cgroup freezer).
+type ContainerPause struct{}
+
+// ContainerResume is resume, the end of a pause.
+type ContainerResume struct{}
+
+// ContainerResize is resize of the container's terminal; Size reads it.
+type ContainerResize struct {
+	Rows string `arg:"ROWS"`
+	Cols string `arg:"COLS"`
+}
+
+// ContainerRm is rm: force kills a running container first, volumes
+// removes its anonymous volumes too (docker rm -f -v).
+type ContainerRm struct {
+	Force   bool `word:"force"`
+	Volumes bool `word:"volumes"`
+}
+
+// ContainerRename is rename.
+type ContainerRename struct {
+	Name string `arg:"NAME"`
+}
+
+// ContainerCommit is commit: the container's changes as an image,
+// tagged Ref if given; the reply is the image id.
+type ContainerCommit struct {
+	Ref     string   `arg:"REPO[:TAG],optional"`
+	Author  string   `ctl:"author" usage:"NAME"`
+	Comment string   `ctl:"comment" usage:"TEXT"`
+	Change  []string `ctl:"change" usage:"INSTRUCTION"`
+	NoPause bool     `ctl:"pause,inverse"`
+}
+
+// ExecCreate is create on the ctl of an exec (containers/<id>/exec/clone
+// or <n>/ctl).
+type ExecCreate struct {
+	User    string   `ctl:"user" usage:"U[:G]"`
+	Workdir string   `ctl:"workdir" usage:"DIR"`
+	Env     []string `ctl:"env" usage:"K=V"`
+	Tty     bool     `ctl:"tty"`
+	Stdin   bool     `ctl:"stdin"`
+	Cmd     []string `argv:"CMD ARG...,required"`
+}
+
+// ExecStart is start on an exec's ctl.
+type ExecStart struct{}
+
+// ExecKill is kill on an exec's ctl.
+type ExecKill struct {
+	Signal string `arg:"SIGNAL,optional"`
+}
+
+// ExecResize is resize of an exec's terminal; Size reads it.
+type ExecResize struct {
+	Rows string `arg:"ROWS"`
+	Cols string `arg:"COLS"`
+}
+
+// Logs is the options line written to containers/<id>/logs before it is
+// read: docker logs' options.
+type Logs struct {
+	NoStdout   bool   `ctl:"stdout,inverse"`
+	NoStderr   bool   `ctl:"stderr,inverse"`
+	Timestamps bool   `ctl:"timestamps"`
+	Tail       string `ctl:"tail" usage:"N|all"`
+	Since      string `ctl:"since" usage:"T"`
+	Until      string `ctl:"until" usage:"T"`
+	Follow     bool   `ctl:"follow"`
+	Format     string `ctl:"format" usage:"plain|framed"`
+}
+
+func (Create) Verb() string           { return "create" }
+func (ContainerStart) Verb() string   { return "start" }
+func (ContainerStop) Verb() string    { return "stop" }
+func (ContainerRestart) Verb() string { return "restart" }
+func (ContainerKill) Verb() string    { return "kill" }
+func (ContainerPause) Verb() string   { return "pause" }
+func (ContainerResume) Verb() string  { return "resume" }
+func (ContainerResize) Verb() string  { return "resize" }
+func (ContainerRm) Verb() string      { return "rm" }
+func (ContainerRename) Verb() string  { return "rename" }
+func (ContainerCommit) Verb() string  { return "commit" }
+func (ExecCreate) Verb() string       { return "create" }
+func (ExecStart) Verb() string        { return "start" }
+func (ExecKill) Verb() string         { return "kill" }
+func (ExecResize) Verb() string       { return "resize" }
+func (Logs) Verb() string             { return "logs" }
+
+// Size reads the ROWS and COLS of a resize: numbers from 1 to 65535.
+func (r ContainerResize) Size() (rows, cols uint16, err error) { return winsize(r, r.Rows, r.Cols) }
+
+// Size reads the ROWS and COLS of a resize: numbers from 1 to 65535.
+func (r ExecResize) Size() (rows, cols uint16, err error) { return winsize(r, r.Rows, r.Cols) }

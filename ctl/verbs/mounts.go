@@ -1,0 +1,299 @@
+package verbs
+
+import (
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/go-units"
+
+	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/voldrv"
+)
+
+// ParseMount reads docker's --mount value, Create.Mount:
+// type=volume|bind|tmpfs,src=,dst=,readonly,volume-opt=K=V,volume-driver=,
+// volume-nocopy,volume-label=K=V,bind-propagation=,tmpfs-size=,tmpfs-mode=.
+// The fields are a CSV line, as the docker CLI reads them.
+func ParseMount(s string) (mount.Mount, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	fields, err := r.Read()
+	if err != nil {
+		return mount.Mount{}, errdefs.Invalid("invalid mount %q: %v", s, err)
+	}
+	m := mount.Mount{Type: mount.TypeVolume}
+	bad := func(format string, a ...any) (mount.Mount, error) {
+		return mount.Mount{}, errdefs.Invalid("invalid mount %q: "+format, append([]any{s}, a...)...)
+	}
+	vol := func() *mount.VolumeOptions {
+		if m.VolumeOptions == nil {
+			m.VolumeOptions = &mount.VolumeOptions{}
+		}
+		return m.VolumeOptions
+	}
+	driver := func() *mount.Driver {
+		if vol().DriverConfig == nil {
+			vol().DriverConfig = &mount.Driver{}
+		}
+		return vol().DriverConfig
+	}
+	tmpfs := func() *mount.TmpfsOptions {
+		if m.TmpfsOptions == nil {
+			m.TmpfsOptions = &mount.TmpfsOptions{}
+		}
+		return m.TmpfsOptions
+	}
+	boolOf := func(k, v string, set bool) (bool, error) {
+		if !set {
+			return true, nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, errdefs.Invalid("invalid mount %q: %s=%q is not a boolean", s, k, v)
+		}
+		return b, nil
+	}
+	for _, f := range fields {
+		k, v, set := strings.Cut(strings.TrimSpace(f), "=")
+		switch strings.ToLower(k) {
+		case "type":
+			m.Type = mount.Type(strings.ToLower(v))
+		case "source", "src":
+			m.Source = v
+		case "target", "destination", "dst":
+			m.Target = v
+		case "readonly", "ro":
+			if m.ReadOnly, err = boolOf(k, v, set); err != nil {
+				return mount.Mount{}, err
+			}
+		case "bind-propagation":
+			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v)}
+		case "volume-driver":
+			driver().Name = v
+		case "volume-opt":
+			ok, ov, _ := strings.Cut(v, "=")
+			if driver().Options == nil {
+				driver().Options = map[string]string{}
+			}
+			driver().Options[ok] = ov
+		case "volume-label":
+			lk, lv, _ := strings.Cut(v, "=")
+			if vol().Labels == nil {
+				vol().Labels = map[string]string{}
+			}
+			vol().Labels[lk] = lv
+		case "volume-nocopy":
+			if vol().NoCopy, err = boolOf(k, v, set); err != nil {
+				return mount.Mount{}, err
+			}
+		case "tmpfs-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return bad("tmpfs-size=%q", v)
+			}
+			tmpfs().SizeBytes = n
+		case "tmpfs-mode":
+			n, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				return bad("tmpfs-mode=%q is not an octal mode", v)
+			}
+			tmpfs().Mode = os.FileMode(n)
+		default:
+			return bad("unknown field %q", k)
+		}
+	}
+	if err := checkMount(m); err != nil {
+		return mount.Mount{}, err
+	}
+	return m, nil
+}
+
+// FormatMount writes a mount as docker's --mount value, which ParseMount
+// reads back. A mount the value cannot say (a type other than bind,
+// volume and tmpfs, a volume subpath) is an errdefs.ErrInvalid error.
+func FormatMount(m mount.Mount) (string, error) {
+	switch m.Type {
+	case mount.TypeBind, mount.TypeVolume, mount.TypeTmpfs:
+	default:
+		return "", errdefs.Invalid("mount type %q is not supported (bind, volume or tmpfs)", m.Type)
+	}
+	f := []string{"type=" + string(m.Type), "dst=" + m.Target}
+	if m.Source != "" {
+		f = append(f, "src="+m.Source)
+	}
+	if m.ReadOnly {
+		f = append(f, "readonly")
+	}
+	if b := m.BindOptions; b != nil && b.Propagation != "" {
+		f = append(f, "bind-propagation="+string(b.Propagation))
+	}
+	if v := m.VolumeOptions; v != nil {
+		if v.NoCopy {
+			f = append(f, "volume-nocopy")
+		}
+		for _, k := range sortedKeys(v.Labels) {
+			f = append(f, "volume-label="+k+"="+v.Labels[k])
+		}
+		if d := v.DriverConfig; d != nil {
+			if d.Name != "" {
+				f = append(f, "volume-driver="+d.Name)
+			}
+			for _, k := range sortedKeys(d.Options) {
+				f = append(f, "volume-opt="+k+"="+d.Options[k])
+			}
+		}
+		if v.Subpath != "" {
+			return "", errdefs.Invalid("mount %s: volume subpaths are not supported", m.Target)
+		}
+	}
+	if t := m.TmpfsOptions; t != nil {
+		if t.SizeBytes > 0 {
+			f = append(f, "tmpfs-size="+strconv.FormatInt(t.SizeBytes, 10))
+		}
+		if t.Mode != 0 {
+			f = append(f, "tmpfs-mode="+strconv.FormatUint(uint64(t.Mode.Perm()), 8))
+		}
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	if err := w.Write(f); err != nil {
+		return "", errdefs.Invalid("mount %s: %v", m.Target, err)
+	}
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// checkMount checks a --mount.
+func checkMount(m mount.Mount) error {
+	if err := checkDestination(m.Target); err != nil {
+		return err
+	}
+	switch m.Type {
+	case mount.TypeBind:
+		if !path.IsAbs(m.Source) {
+			return errdefs.Invalid("invalid mount on %s: a bind mount needs an absolute source, not %q", m.Target, m.Source)
+		}
+		if m.VolumeOptions != nil || m.TmpfsOptions != nil {
+			return errdefs.Invalid("invalid mount on %s: volume or tmpfs options on a bind mount", m.Target)
+		}
+		if m.BindOptions != nil {
+			if err := checkPropagation(string(m.BindOptions.Propagation)); err != nil {
+				return err
+			}
+		}
+	case mount.TypeVolume:
+		if m.Source != "" {
+			if err := voldrv.CheckName(m.Source); err != nil {
+				return err
+			}
+		}
+		if m.BindOptions != nil || m.TmpfsOptions != nil {
+			return errdefs.Invalid("invalid mount on %s: bind or tmpfs options on a volume", m.Target)
+		}
+	case mount.TypeTmpfs:
+		if m.Source != "" {
+			return errdefs.Invalid("invalid mount on %s: a tmpfs mount has no source", m.Target)
+		}
+		if m.BindOptions != nil || m.VolumeOptions != nil {
+			return errdefs.Invalid("invalid mount on %s: bind or volume options on a tmpfs", m.Target)
+		}
+	default:
+		return errdefs.Invalid("invalid mount on %s: unsupported type %q (volume, bind, tmpfs)", m.Target, m.Type)
+	}
+	return nil
+}
+
+func checkDestination(dst string) error {
+	if !path.IsAbs(dst) || path.Clean(dst) == "/" {
+		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /", dst)
+	}
+	return nil
+}
+
+func checkPropagation(p string) error {
+	switch mount.Propagation(p) {
+	case "", mount.PropagationPrivate, mount.PropagationRPrivate, mount.PropagationShared,
+		mount.PropagationRShared, mount.PropagationSlave, mount.PropagationRSlave:
+		return nil
+	}
+	return errdefs.Invalid("invalid mount propagation %q", p)
+}
+
+// Bind is a -v value read by ParseBind.
+type Bind struct {
+	Type        mount.Type // bind or volume
+	Name        string     // a named volume's
+	Source      string     // a bind's host path
+	Destination string
+	Mode        string // the options as given (ro, z, nocopy...)
+	RW          bool
+	Propagation mount.Propagation
+	NoCopy      bool // a new volume stays empty
+	Anonymous   bool // a volume without a name
+}
+
+// ParseBind reads docker's -v value, Create.Volume: [SRC:]DST[:MODE]. A
+// SRC that is an absolute path is a bind mount, any other a named volume;
+// no SRC is an anonymous volume. MODE is a comma list of ro, rw, z, Z,
+// nocopy and a propagation.
+func ParseBind(s string) (Bind, error) {
+	parts := strings.Split(s, ":")
+	var b Bind
+	switch len(parts) {
+	case 1:
+		b.Destination = parts[0]
+	case 2:
+		b.Source, b.Destination = parts[0], parts[1]
+	case 3:
+		b.Source, b.Destination, b.Mode = parts[0], parts[1], parts[2]
+	default:
+		return Bind{}, errdefs.Invalid("invalid volume specification %q: want [SRC:]DST[:MODE]", s)
+	}
+	if err := checkDestination(b.Destination); err != nil {
+		return Bind{}, fmt.Errorf("volume specification %q: %w", s, err)
+	}
+	b.Destination = path.Clean(b.Destination)
+	b.Type, b.RW = mount.TypeVolume, true
+	switch {
+	case b.Source == "":
+		b.Anonymous = true
+	case path.IsAbs(b.Source):
+		b.Type = mount.TypeBind
+		b.Source = path.Clean(b.Source)
+	default:
+		if err := voldrv.CheckName(b.Source); err != nil {
+			return Bind{}, fmt.Errorf("volume specification %q: %w", s, err)
+		}
+		b.Name, b.Source = b.Source, ""
+	}
+	rw := 0
+	for _, o := range strings.Split(b.Mode, ",") {
+		switch o {
+		case "":
+		case "ro":
+			b.RW = false
+			rw++
+		case "rw":
+			rw++
+		case "z", "Z": // SELinux labels: nothing to do here
+		case "nocopy":
+			if b.Type != mount.TypeVolume {
+				return Bind{}, errdefs.Invalid("invalid volume specification %q: nocopy applies to volumes", s)
+			}
+			b.NoCopy = true
+		default:
+			if checkPropagation(o) != nil || b.Type != mount.TypeBind {
+				return Bind{}, errdefs.Invalid("invalid volume specification %q: invalid mode %q", s, o)
+			}
+			b.Propagation = mount.Propagation(o)
+		}
+	}
+	if rw > 1 {
+		return Bind{}, errdefs.Invalid("invalid volume specification %q: more than one of ro and rw", s)
+	}
+	return b, nil
+}
