@@ -14,6 +14,7 @@ import (
 
 	"github.com/enginefs/enginefs/engine/volume"
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/hostconfig"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/voldrv"
 )
@@ -21,62 +22,6 @@ import (
 // MountPoint is one mount of a container (volume.MountPoint), in its
 // record from create on.
 type MountPoint = volume.MountPoint
-
-// checkMount checks a --mount (or a Mounts entry of a config).
-func checkMount(m mount.Mount) error {
-	if err := checkDestination(m.Target); err != nil {
-		return err
-	}
-	switch m.Type {
-	case mount.TypeBind:
-		if !path.IsAbs(m.Source) {
-			return errdefs.Invalid("invalid mount on %s: a bind mount needs an absolute source, not %q", m.Target, m.Source)
-		}
-		if m.VolumeOptions != nil || m.TmpfsOptions != nil {
-			return errdefs.Invalid("invalid mount on %s: volume or tmpfs options on a bind mount", m.Target)
-		}
-		if m.BindOptions != nil {
-			if err := checkPropagation(string(m.BindOptions.Propagation)); err != nil {
-				return err
-			}
-		}
-	case mount.TypeVolume:
-		if m.Source != "" {
-			if err := voldrv.CheckName(m.Source); err != nil {
-				return err
-			}
-		}
-		if m.BindOptions != nil || m.TmpfsOptions != nil {
-			return errdefs.Invalid("invalid mount on %s: bind or tmpfs options on a volume", m.Target)
-		}
-	case mount.TypeTmpfs:
-		if m.Source != "" {
-			return errdefs.Invalid("invalid mount on %s: a tmpfs mount has no source", m.Target)
-		}
-		if m.BindOptions != nil || m.VolumeOptions != nil {
-			return errdefs.Invalid("invalid mount on %s: bind or volume options on a tmpfs", m.Target)
-		}
-	default:
-		return errdefs.Invalid("invalid mount on %s: unsupported type %q (volume, bind, tmpfs)", m.Target, m.Type)
-	}
-	return nil
-}
-
-func checkDestination(dst string) error {
-	if !path.IsAbs(dst) || path.Clean(dst) == "/" {
-		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /", dst)
-	}
-	return nil
-}
-
-func checkPropagation(p string) error {
-	switch mount.Propagation(p) {
-	case "", mount.PropagationPrivate, mount.PropagationRPrivate, mount.PropagationShared,
-		mount.PropagationRShared, mount.PropagationSlave, mount.PropagationRSlave:
-		return nil
-	}
-	return errdefs.Invalid("invalid mount propagation %q", p)
-}
 
 // ParseBind reads docker's -v value: [SRC:]DST[:MODE]. A SRC that is an
 // absolute path is a bind mount, any other a named volume; no SRC is an
@@ -96,7 +41,7 @@ func ParseBind(s string) (MountPoint, error) {
 	default:
 		return MountPoint{}, errdefs.Invalid("invalid volume specification %q: want [SRC:]DST[:MODE]", s)
 	}
-	if err := checkDestination(mp.Destination); err != nil {
+	if err := hostconfig.CheckDestination(mp.Destination); err != nil {
 		return MountPoint{}, fmt.Errorf("volume specification %q: %w", s, err)
 	}
 	mp.Destination = path.Clean(mp.Destination)
@@ -129,7 +74,7 @@ func ParseBind(s string) (MountPoint, error) {
 			}
 			mp.NoCopy = true
 		default:
-			if checkPropagation(o) != nil || mp.Type != mount.TypeBind {
+			if hostconfig.CheckPropagation(o) != nil || mp.Type != mount.TypeBind {
 				return MountPoint{}, errdefs.Invalid("invalid volume specification %q: invalid mode %q", s, o)
 			}
 			mp.Propagation = mount.Propagation(o)
@@ -149,12 +94,12 @@ func (s Storage) validate() error {
 		}
 	}
 	for _, m := range s.Mounts {
-		if err := checkMount(m); err != nil {
+		if err := hostconfig.CheckMount(m); err != nil {
 			return err
 		}
 	}
 	for dst := range s.Tmpfs {
-		if err := checkDestination(dst); err != nil {
+		if err := hostconfig.CheckDestination(dst); err != nil {
 			return err
 		}
 	}
@@ -210,7 +155,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 		}
 		sort.Strings(dests)
 		for _, d := range dests {
-			if _, ok := byDest[d]; !ok && checkDestination(d) == nil {
+			if _, ok := byDest[d]; !ok && hostconfig.CheckDestination(d) == nil {
 				byDest[d] = MountPoint{Type: mount.TypeVolume, Destination: d, RW: true, Anonymous: true}
 			}
 		}
@@ -225,7 +170,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 		}
 	}
 	for _, m := range cfg.Mounts {
-		if err := checkMount(m); err != nil {
+		if err := hostconfig.CheckMount(m); err != nil {
 			return nil, nil, err
 		}
 		mp := MountPoint{Type: m.Type, Destination: path.Clean(m.Target), RW: !m.ReadOnly}
@@ -254,7 +199,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 		}
 	}
 	for dst, opts := range cfg.Tmpfs {
-		if err := checkDestination(dst); err != nil {
+		if err := hostconfig.CheckDestination(dst); err != nil {
 			return nil, nil, err
 		}
 		if err := set(MountPoint{Type: mount.TypeTmpfs, Destination: path.Clean(dst), RW: true, TmpfsOptions: opts}, "--tmpfs "+dst); err != nil {

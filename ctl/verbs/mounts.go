@@ -12,6 +12,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/hostconfig"
 	"github.com/enginefs/enginefs/voldrv"
 )
 
@@ -106,7 +107,7 @@ func ParseMount(s string) (mount.Mount, error) {
 			return bad("unknown field %q", k)
 		}
 	}
-	if err := checkMount(m); err != nil {
+	if err := hostconfig.CheckMount(m); err != nil {
 		return mount.Mount{}, err
 	}
 	return m, nil
@@ -167,62 +168,6 @@ func FormatMount(m mount.Mount) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// checkMount checks a --mount.
-func checkMount(m mount.Mount) error {
-	if err := checkDestination(m.Target); err != nil {
-		return err
-	}
-	switch m.Type {
-	case mount.TypeBind:
-		if !path.IsAbs(m.Source) {
-			return errdefs.Invalid("invalid mount on %s: a bind mount needs an absolute source, not %q", m.Target, m.Source)
-		}
-		if m.VolumeOptions != nil || m.TmpfsOptions != nil {
-			return errdefs.Invalid("invalid mount on %s: volume or tmpfs options on a bind mount", m.Target)
-		}
-		if m.BindOptions != nil {
-			if err := checkPropagation(string(m.BindOptions.Propagation)); err != nil {
-				return err
-			}
-		}
-	case mount.TypeVolume:
-		if m.Source != "" {
-			if err := voldrv.CheckName(m.Source); err != nil {
-				return err
-			}
-		}
-		if m.BindOptions != nil || m.TmpfsOptions != nil {
-			return errdefs.Invalid("invalid mount on %s: bind or tmpfs options on a volume", m.Target)
-		}
-	case mount.TypeTmpfs:
-		if m.Source != "" {
-			return errdefs.Invalid("invalid mount on %s: a tmpfs mount has no source", m.Target)
-		}
-		if m.BindOptions != nil || m.VolumeOptions != nil {
-			return errdefs.Invalid("invalid mount on %s: bind or volume options on a tmpfs", m.Target)
-		}
-	default:
-		return errdefs.Invalid("invalid mount on %s: unsupported type %q (volume, bind, tmpfs)", m.Target, m.Type)
-	}
-	return nil
-}
-
-func checkDestination(dst string) error {
-	if !path.IsAbs(dst) || path.Clean(dst) == "/" {
-		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /", dst)
-	}
-	return nil
-}
-
-func checkPropagation(p string) error {
-	switch mount.Propagation(p) {
-	case "", mount.PropagationPrivate, mount.PropagationRPrivate, mount.PropagationShared,
-		mount.PropagationRShared, mount.PropagationSlave, mount.PropagationRSlave:
-		return nil
-	}
-	return errdefs.Invalid("invalid mount propagation %q", p)
-}
-
 // Bind is a -v value read by ParseBind.
 type Bind struct {
 	Type        mount.Type // bind or volume
@@ -253,7 +198,7 @@ func ParseBind(s string) (Bind, error) {
 	default:
 		return Bind{}, errdefs.Invalid("invalid volume specification %q: want [SRC:]DST[:MODE]", s)
 	}
-	if err := checkDestination(b.Destination); err != nil {
+	if err := hostconfig.CheckDestination(b.Destination); err != nil {
 		return Bind{}, fmt.Errorf("volume specification %q: %w", s, err)
 	}
 	b.Destination = path.Clean(b.Destination)
@@ -286,7 +231,7 @@ func ParseBind(s string) (Bind, error) {
 			}
 			b.NoCopy = true
 		default:
-			if checkPropagation(o) != nil || b.Type != mount.TypeBind {
+			if hostconfig.CheckPropagation(o) != nil || b.Type != mount.TypeBind {
 				return Bind{}, errdefs.Invalid("invalid volume specification %q: invalid mode %q", s, o)
 			}
 			b.Propagation = mount.Propagation(o)

@@ -1,13 +1,13 @@
 package verbs
 
 import (
-	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/hostconfig"
 )
 
 // ParsePublish reads docker's -p values ([hostip:][hostport:]containerport
@@ -21,7 +21,7 @@ func ParsePublish(specs []string) (nat.PortSet, nat.PortMap, error) {
 	for _, spec := range specs {
 		e, b, err := nat.ParsePortSpecs([]string{spec})
 		if err == nil {
-			err = checkPorts(e, b)
+			err = hostconfig.CheckPorts(e, b)
 		}
 		if err != nil {
 			return nil, nil, errdefs.Invalid("invalid port specification %q (-p, publish=): %w", spec, err)
@@ -70,44 +70,5 @@ func ParseExpose(specs []string) (nat.PortSet, error) {
 			out[np] = struct{}{}
 		}
 	}
-	return out, checkPorts(out, nil)
-}
-
-// checkPorts checks what nat lets through: the protocols, the container
-// ports, the host addresses (IPv4) and ports of the bindings.
-func checkPorts(exposed nat.PortSet, bindings nat.PortMap) error {
-	check := func(p nat.Port) error {
-		if p.Proto() != "tcp" && p.Proto() != "udp" {
-			return errdefs.Invalid("port %s: only tcp and udp ports are supported", p)
-		}
-		if v := p.Int(); v < 1 || v > 65535 {
-			return errdefs.Invalid("invalid container port %q", p)
-		}
-		return nil
-	}
-	for p := range exposed {
-		if err := check(p); err != nil {
-			return err
-		}
-	}
-	for p, bs := range bindings {
-		if err := check(p); err != nil {
-			return err
-		}
-		for _, b := range bs {
-			if b.HostIP != "" {
-				if a, err := netip.ParseAddr(b.HostIP); err != nil || !a.Is4() {
-					return errdefs.Invalid("port %s: invalid host IP %q (IPv4 only)", p, b.HostIP)
-				}
-			}
-			if b.HostPort != "" {
-				// A range (-p 8080-8081:80) gives the port one free
-				// host port of it, as in docker.
-				if lo, hi, err := nat.ParsePortRangeToInt(b.HostPort); err != nil || lo < 0 || hi > 65535 || lo > hi {
-					return errdefs.Invalid("port %s: invalid host port %q", p, b.HostPort)
-				}
-			}
-		}
-	}
-	return nil
+	return out, hostconfig.CheckPorts(out, nil)
 }
