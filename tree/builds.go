@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -136,7 +135,7 @@ func (t *tree) buildDir(j *builder.Job) fs.Dir {
 			return []byte(j.Status() + "\n"), nil
 		})},
 		{Name: "progress", Node: fs.StreamFile(func(context.Context) (fs.Stream, error) {
-			return &buildProgress{j: j}, nil
+			return &progressStream{job: j}, nil
 		})},
 	}
 }
@@ -196,32 +195,6 @@ func (h *contextHandle) Truncate(_ context.Context, size int64) error {
 }
 
 func (h *contextHandle) Close() error { return nil }
-
-// buildProgress reads a job's progress from the start to its end.
-type buildProgress struct {
-	j   *builder.Job
-	off int
-}
-
-func (s *buildProgress) Next(ctx context.Context) ([]byte, error) {
-	for {
-		data, done, ch := s.j.Progress(s.off)
-		if len(data) > 0 {
-			s.off += len(data)
-			return data, nil
-		}
-		if done {
-			return nil, io.EOF
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-func (s *buildProgress) Close() error { return nil }
 
 // buildOptions reads a build line.
 func buildOptions(b verbs.Build) (builder.Options, error) {

@@ -174,20 +174,27 @@ func (js *jobs) jobDir(tr *engine.Transfer) fs.Dir {
 			return []byte(tr.Status() + "\n"), nil
 		})},
 		{Name: "progress", Node: fs.StreamFile(func(context.Context) (fs.Stream, error) {
-			return &progressStream{tr: tr}, nil
+			return &progressStream{job: tr}, nil
 		})},
 	}
 }
 
+// progressor is a job that keeps its progress messages: a transfer or a
+// build. Progress returns what is there from off on, whether the job has
+// ended, and a channel closed when there is more.
+type progressor interface {
+	Progress(off int) ([]byte, bool, <-chan struct{})
+}
+
 // progressStream reads a job's progress from the start to the job's end.
 type progressStream struct {
-	tr  *engine.Transfer
+	job progressor
 	off int
 }
 
 func (s *progressStream) Next(ctx context.Context) ([]byte, error) {
 	for {
-		data, done, ch := s.tr.Progress(s.off)
+		data, done, ch := s.job.Progress(s.off)
 		if len(data) > 0 {
 			s.off += len(data)
 			return data, nil
