@@ -228,10 +228,6 @@ func TestVolumesTreeAnonymous(t *testing.T) {
 		t.Fatalf("list %+v, %v", list, err)
 	}
 	labels := readVolume(t, c, "volumes/"+anon+"/config").Labels
-	if _, bug := labels["com.docker.volumetypes.anonymous"]; bug {
-		t.Skip("known bug (merge 809040b): tree/volumes.go labels anonymous volumes com.docker.volumetypes.anonymous, " +
-			"not docker's com.docker.volume.anonymous, which dockerapi/volumes.go's prune looks for")
-	}
 	if !reflect.DeepEqual(labels, map[string]string{"com.docker.volume.anonymous": ""}) {
 		t.Errorf("labels of an anonymous volume %v", labels)
 	}

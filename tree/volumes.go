@@ -143,7 +143,7 @@ func (t *tree) volumeDoc(ctx context.Context, rec volume.Record) volumetypes.Vol
 		doc.Options = map[string]string{}
 	}
 	if rec.Anonymous {
-		doc.Labels["com.docker.volumetypes.anonymous"] = ""
+		doc.Labels["com.docker.volume.anonymous"] = ""
 	}
 	return doc
 }

@@ -35,7 +35,7 @@ func (c *cli) commitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Print(reply)
+			fmt.Println(strings.TrimSpace(reply))
 			return nil
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -51,7 +52,9 @@ func (c *cli) pull(ctx context.Context, ref, platform string, quiet bool, out *o
 		return err
 	}
 	if final {
-		fmt.Fprintln(out, r.Name())
+		// docker's full name: docker.io, not go-containerregistry's
+		// index.docker.io.
+		fmt.Fprintln(out, strings.Replace(r.Name(), name.DefaultRegistry+"/", "docker.io/", 1))
 	}
 	return nil
 }
