@@ -8,6 +8,7 @@ package hostconfig
 import (
 	"net/netip"
 	"path"
+	"strings"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
@@ -25,7 +26,7 @@ func CheckMount(m mount.Mount) error {
 	}
 	switch m.Type {
 	case mount.TypeBind:
-		if !path.IsAbs(m.Source) {
+		if !path.IsAbs(m.Source) || strings.ContainsRune(m.Source, 0) {
 			return errdefs.Invalid("invalid mount on %s: a bind mount needs an absolute source, not %q", m.Target, m.Source)
 		}
 		if m.VolumeOptions != nil || m.TmpfsOptions != nil {
@@ -58,10 +59,11 @@ func CheckMount(m mount.Mount) error {
 	return nil
 }
 
-// CheckDestination checks a mount's destination: absolute, not /.
+// CheckDestination checks a mount's destination: absolute, not /, and
+// without a NUL byte (which no system call takes).
 func CheckDestination(dst string) error {
-	if !path.IsAbs(dst) || path.Clean(dst) == "/" {
-		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /", dst)
+	if !path.IsAbs(dst) || path.Clean(dst) == "/" || strings.ContainsRune(dst, 0) {
+		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /, without NUL", dst)
 	}
 	return nil
 }

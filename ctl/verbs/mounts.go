@@ -3,6 +3,7 @@ package verbs
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -19,12 +20,18 @@ import (
 // ParseMount reads docker's --mount value, Create.Mount:
 // type=volume|bind|tmpfs,src=,dst=,readonly,volume-opt=K=V,volume-driver=,
 // volume-nocopy,volume-label=K=V,bind-propagation=,tmpfs-size=,tmpfs-mode=.
-// The fields are a CSV line, as the docker CLI reads them.
+// The fields are one CSV line, as the docker CLI reads them. The target
+// and a bind's source come back clean (path.Clean), an option with
+// nothing set (bind-propagation=, volume-nocopy=false) as none.
 func ParseMount(s string) (mount.Mount, error) {
 	r := csv.NewReader(strings.NewReader(s))
 	fields, err := r.Read()
 	if err != nil {
 		return mount.Mount{}, errdefs.Invalid("invalid mount %q: %v", s, err)
+	}
+	// A second line would be dropped without a word.
+	if _, err := r.Read(); err != io.EOF {
+		return mount.Mount{}, errdefs.Invalid("invalid mount %q: more than one line", s)
 	}
 	m := mount.Mount{Type: mount.TypeVolume}
 	bad := func(format string, a ...any) (mount.Mount, error) {
@@ -99,8 +106,8 @@ func ParseMount(s string) (mount.Mount, error) {
 			tmpfs().SizeBytes = n
 		case "tmpfs-mode":
 			n, err := strconv.ParseUint(v, 8, 32)
-			if err != nil {
-				return bad("tmpfs-mode=%q is not an octal mode", v)
+			if err != nil || n > maxTmpfsMode {
+				return bad("tmpfs-mode=%q is not an octal mode of at most %o", v, maxTmpfsMode)
 			}
 			tmpfs().Mode = os.FileMode(n)
 		default:
@@ -110,7 +117,35 @@ func ParseMount(s string) (mount.Mount, error) {
 	if err := hostconfig.CheckMount(m); err != nil {
 		return mount.Mount{}, err
 	}
+	m.Target = path.Clean(m.Target)
+	if m.Type == mount.TypeBind {
+		m.Source = path.Clean(m.Source)
+	}
+	dropEmpty(&m)
 	return m, nil
+}
+
+// maxTmpfsMode is the largest tmpfs-mode: the permission bits with
+// set-user-id, set-group-id and sticky (1777 for a /tmp).
+const maxTmpfsMode = 0o7777
+
+// dropEmpty makes the options of m that set nothing nil, as FormatMount
+// writes them (not at all) and as a mount without them is.
+func dropEmpty(m *mount.Mount) {
+	if b := m.BindOptions; b != nil && *b == (mount.BindOptions{}) {
+		m.BindOptions = nil
+	}
+	if v := m.VolumeOptions; v != nil {
+		if d := v.DriverConfig; d != nil && d.Name == "" && len(d.Options) == 0 {
+			v.DriverConfig = nil
+		}
+		if !v.NoCopy && len(v.Labels) == 0 && v.DriverConfig == nil && v.Subpath == "" {
+			m.VolumeOptions = nil
+		}
+	}
+	if t := m.TmpfsOptions; t != nil && t.SizeBytes == 0 && t.Mode == 0 && len(t.Options) == 0 {
+		m.TmpfsOptions = nil
+	}
 }
 
 // FormatMount writes a mount as docker's --mount value, which ParseMount
@@ -155,8 +190,10 @@ func FormatMount(m mount.Mount) (string, error) {
 		if t.SizeBytes > 0 {
 			f = append(f, "tmpfs-size="+strconv.FormatInt(t.SizeBytes, 10))
 		}
-		if t.Mode != 0 {
-			f = append(f, "tmpfs-mode="+strconv.FormatUint(uint64(t.Mode.Perm()), 8))
+		// The bits ParseMount takes: os.FileMode(01777) is docker's
+		// 1777, whose 01000 is not os.ModeSticky.
+		if t.Mode&maxTmpfsMode != 0 {
+			f = append(f, "tmpfs-mode="+strconv.FormatUint(uint64(t.Mode&maxTmpfsMode), 8))
 		}
 	}
 	var b strings.Builder
