@@ -42,6 +42,14 @@ test-short: fixtures
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./ctl -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ctl/verbs -run '^$$' -fuzz '^FuzzGrammar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ctl/verbs -run '^$$' -fuzz '^FuzzParseMount$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ctl/verbs -run '^$$' -fuzz '^FuzzParseBind$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ctl/verbs -run '^$$' -fuzz '^FuzzParsePublish$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./hostconfig -run '^$$' -fuzz '^FuzzCheckMount$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./hostconfig -run '^$$' -fuzz '^FuzzCheckPorts$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./imagestore/imageref -run '^$$' -fuzz '^FuzzReference$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./cmd/dctl -run '^$$' -fuzz '^FuzzVolumeFlags$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)

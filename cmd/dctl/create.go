@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,8 +130,12 @@ func absVolume(v string) string {
 // line of key=value fields as docker reads it; a value it cannot read goes
 // to the daemon as it is, for the daemon's error.
 func absMount(v string) string {
-	fields, err := csv.NewReader(strings.NewReader(v)).Read()
+	r := csv.NewReader(strings.NewReader(v))
+	fields, err := r.Read()
 	if err != nil {
+		return v
+	}
+	if _, err := r.Read(); err != io.EOF { // more than one line: the daemon refuses it whole
 		return v
 	}
 	changed := false

@@ -42,6 +42,8 @@ func TestParseMountFindings(t *testing.T) {
 		{"type=tmpfs,dst=/t,tmpfs-mode=10000", "at most 7777"},
 		{"dst=/x\x00y", "without NUL"},
 		{"type=bind,src=/a\x00,dst=/b", "absolute source"},
+		{"dst=/ /", "white space"}, // clean, "/ ", which FormatMount wrote as "dst=/ ", read back as "/"
+		{"type=bind,src=/a /,dst=/b", "white space"},
 	} {
 		if _, err := ParseMount(tc.spec); !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseMount(%q) = %v, want invalid saying %q", tc.spec, err, tc.want)

@@ -121,8 +121,24 @@ func ParseMount(s string) (mount.Mount, error) {
 	if m.Type == mount.TypeBind {
 		m.Source = path.Clean(m.Source)
 	}
+	// The fields are trimmed, so "dst=/a /" (/a once clean) could not
+	// be written back.
+	if err := edgeSpace(m); err != nil {
+		return mount.Mount{}, errdefs.Invalid("invalid mount %q: %w", s, err)
+	}
 	dropEmpty(&m)
 	return m, nil
+}
+
+// edgeSpace refuses a target or source that begins or ends with white
+// space: ParseMount trims its fields, so --mount cannot say one.
+func edgeSpace(m mount.Mount) error {
+	for _, p := range []string{m.Target, m.Source} {
+		if strings.TrimSpace(p) != p {
+			return fmt.Errorf("path %q begins or ends with white space, which --mount cannot say", p)
+		}
+	}
+	return nil
 }
 
 // maxTmpfsMode is the largest tmpfs-mode: the permission bits with
@@ -156,6 +172,9 @@ func FormatMount(m mount.Mount) (string, error) {
 	case mount.TypeBind, mount.TypeVolume, mount.TypeTmpfs:
 	default:
 		return "", errdefs.Invalid("mount type %q is not supported (bind, volume or tmpfs)", m.Type)
+	}
+	if err := edgeSpace(m); err != nil {
+		return "", errdefs.Invalid("mount %q: %w", m.Target, err)
 	}
 	f := []string{"type=" + string(m.Type), "dst=" + m.Target}
 	if m.Source != "" {
