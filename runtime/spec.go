@@ -149,7 +149,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
-	sysctls, err := checkSysctls(opts.Sysctls)
+	sysctls, err := CheckSysctls(opts.Sysctls)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
@@ -422,9 +422,9 @@ func checkRlimits(limits []specs.POSIXRlimit) ([]specs.POSIXRlimit, error) {
 	return out, nil
 }
 
-// checkSysctls keeps the sysctls of the container's namespaces (Docker's
+// CheckSysctls keeps the sysctls of the container's namespaces (Docker's
 // list: IPC and network parameters) and refuses the others.
-func checkSysctls(sysctls map[string]string) (map[string]string, error) {
+func CheckSysctls(sysctls map[string]string) (map[string]string, error) {
 	if len(sysctls) == 0 {
 		return nil, nil
 	}
