@@ -72,7 +72,7 @@ type Config struct {
 	ReadonlyPaths []string `json:"ReadonlyPaths"`
 	// Sysctls are namespaced kernel parameters (docker's --sysctl).
 	Sysctls map[string]string `json:"Sysctls,omitempty"`
-	Ulimits     []Ulimit `json:"Ulimits,omitempty"`
+	Ulimits []Ulimit          `json:"Ulimits,omitempty"`
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64 `json:"ShmSize,omitempty"`
 
@@ -251,7 +251,6 @@ func (r Resources) validate() error {
 	}
 	return nil
 }
-
 
 func looksLikeID(s string) bool {
 	s = strings.TrimPrefix(s, "sha256:")
