@@ -103,6 +103,17 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
 		c.PidsLimit = num(*hc.PidsLimit)
 	}
+	for _, k := range sortedKeys(hc.Sysctls) {
+		c.Sysctl = append(c.Sysctl, k+"="+hc.Sysctls[k])
+	}
+	// Docker's nil is its default list; an empty list (the CLI's
+	// systempaths=unconfined) is none, which masked-path= says.
+	if hc.MaskedPaths != nil {
+		c.MaskedPath = orNone(hc.MaskedPaths)
+	}
+	if hc.ReadonlyPaths != nil {
+		c.ReadonlyPath = orNone(hc.ReadonlyPaths)
+	}
 	for _, u := range hc.Ulimits {
 		if u != nil {
 			c.Ulimit = append(c.Ulimit, verbs.FormatUlimit(*u))
@@ -263,4 +274,12 @@ func storageOf(c *verbs.Create, cfg *container.Config, hc *container.HostConfig)
 	c.VolumesFrom = hc.VolumesFrom
 	c.VolumeDriver = hc.VolumeDriver
 	return nil
+}
+
+// orNone is list, or the one empty value that says "none" on a create line.
+func orNone(list []string) []string {
+	if len(list) == 0 {
+		return []string{""}
+	}
+	return list
 }

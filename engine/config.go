@@ -61,9 +61,18 @@ type Config struct {
 	CapDrop        []string `json:"CapDrop,omitempty"`
 	Privileged     bool     `json:"Privileged,omitempty"`
 	ReadonlyRootfs bool     `json:"ReadonlyRootfs,omitempty"`
-	// SecurityOpt holds "no-new-privileges" (or "no-new-privileges:true").
+	// SecurityOpt holds docker's security options (securityOptions):
+	// no-new-privileges[:BOOL], seccomp=unconfined|builtin|PROFILE-JSON,
+	// systempaths=unconfined, apparmor=NAME and label=… (recorded, and
+	// without effect on a host without AppArmor or SELinux, as in dockerd).
 	SecurityOpt []string `json:"SecurityOpt,omitempty"`
-	Ulimits     []Ulimit `json:"Ulimits,omitempty"`
+	// MaskedPaths and ReadonlyPaths replace docker's defaults when not nil
+	// (docker's HostConfig fields of those names).
+	MaskedPaths   []string `json:"MaskedPaths"`
+	ReadonlyPaths []string `json:"ReadonlyPaths"`
+	// Sysctls are namespaced kernel parameters (docker's --sysctl).
+	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	Ulimits []Ulimit          `json:"Ulimits,omitempty"`
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64 `json:"ShmSize,omitempty"`
 
@@ -187,10 +196,11 @@ func (c *Config) validate() error {
 	if err := c.Resources.validate(); err != nil {
 		return err
 	}
-	for _, o := range c.SecurityOpt {
-		if o != "no-new-privileges" && o != "no-new-privileges:true" && o != "no-new-privileges:false" {
-			return errdefs.Invalid("unsupported security option %q (only no-new-privileges)", o)
-		}
+	if _, err := c.securityOptions(); err != nil {
+		return err
+	}
+	if err := c.checkSysctls(); err != nil {
+		return err
 	}
 	for _, u := range c.Ulimits {
 		if u.Soft > u.Hard || u.Soft < 0 {
@@ -240,15 +250,6 @@ func (r Resources) validate() error {
 		return errdefs.Invalid("cpu quota must be at least 1ms")
 	}
 	return nil
-}
-
-// noNewPrivileges reports whether the security options ask for it.
-func (c *Config) noNewPrivileges() bool {
-	nnp := false
-	for _, o := range c.SecurityOpt {
-		nnp = o != "no-new-privileges:false"
-	}
-	return nnp
 }
 
 func looksLikeID(s string) bool {

@@ -37,22 +37,21 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 	}
 	cfg := rec.Config
 	opts := runtime.SpecOptions{
-		ID:              rec.ID,
-		Hostname:        hostname,
-		Args:            p.Args,
-		Env:             p.Env,
-		Cwd:             p.Cwd,
-		User:            fmt.Sprintf("%d:%d", user.UID, user.GID),
-		AdditionalGids:  user.AdditionalGids,
-		Terminal:        cfg.Tty,
-		ConsoleSize:     cfg.ConsoleSize,
-		ReadonlyRootfs:  cfg.ReadonlyRootfs,
-		CapAdd:          cfg.CapAdd,
-		CapDrop:         cfg.CapDrop,
-		Privileged:      cfg.Privileged,
-		NoNewPrivileges: cfg.noNewPrivileges(),
-		ShmSize:         cfg.ShmSize,
-		Mounts:          mounts,
+		ID:             rec.ID,
+		Hostname:       hostname,
+		Args:           p.Args,
+		Env:            p.Env,
+		Cwd:            p.Cwd,
+		User:           fmt.Sprintf("%d:%d", user.UID, user.GID),
+		AdditionalGids: user.AdditionalGids,
+		Terminal:       cfg.Tty,
+		ConsoleSize:    cfg.ConsoleSize,
+		ReadonlyRootfs: cfg.ReadonlyRootfs,
+		CapAdd:         cfg.CapAdd,
+		CapDrop:        cfg.CapDrop,
+		Privileged:     cfg.Privileged,
+		ShmSize:        cfg.ShmSize,
+		Mounts:         mounts,
 		Resources: runtime.Resources{
 			Memory:            cfg.Memory,
 			MemorySwap:        cfg.MemorySwap,
@@ -63,6 +62,9 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 			NanoCPUs:          cfg.NanoCPUs,
 			CpusetCpus:        cfg.CpusetCpus,
 		},
+	}
+	if err := cfg.specSecurity(&opts); err != nil {
+		return runtime.SpecOptions{}, err
 	}
 	if cfg.PidsLimit != nil {
 		opts.Resources.PidsLimit = *cfg.PidsLimit

@@ -8,6 +8,7 @@ package hostconfig
 import (
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/docker/docker/api/types/mount"
@@ -59,13 +60,31 @@ func CheckMount(m mount.Mount) error {
 	return nil
 }
 
-// CheckDestination checks a mount's destination: absolute, not /, and
-// without a NUL byte (which no system call takes).
+// CheckDestination checks a mount's destination: absolute, not /, without
+// a NUL byte (which no system call takes), and not where the kernel's own
+// filesystems are: /proc, /sys and /dev themselves, or anything below /proc
+// but the files lxcfs stands in for (runc's rule: a mount over /proc's
+// files could hide the masked and read-only paths, the class of
+// CVE-2019-16884). Below /sys and /dev mounts stay allowed, as in docker
+// (-v /dev/snd:/dev/snd).
 func CheckDestination(dst string) error {
 	if !path.IsAbs(dst) || path.Clean(dst) == "/" || strings.ContainsRune(dst, 0) {
 		return errdefs.Invalid("invalid mount destination %q: it must be an absolute path other than /, without NUL", dst)
 	}
+	switch d := path.Clean(dst); {
+	case d == "/proc" || d == "/sys" || d == "/dev":
+		return errdefs.Invalid("invalid mount destination %q: the container's %s is the kernel's, not to be mounted over", dst, d)
+	case strings.HasPrefix(d, "/proc/") && !slices.Contains(procFiles, d):
+		return errdefs.Invalid("invalid mount destination %q: it is inside /proc (only %s may be mounted over)", dst, strings.Join(procFiles, ", "))
+	}
 	return nil
+}
+
+// procFiles are the /proc files a mount may cover: those lxcfs provides
+// (runc's list).
+var procFiles = []string{
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
 }
 
 // CheckPropagation checks a bind mount's propagation (docker's names).

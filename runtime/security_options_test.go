@@ -8,11 +8,18 @@ import (
 )
 
 // TestSecurityOptions: each confinement of a spec has its entry, and a
-// spec without one has none (today's default: no seccomp filter, no
+// spec without one has none (today's default: docker's seccomp filter; no
 // AppArmor or SELinux, no user or cgroup namespace).
 func TestSecurityOptions(t *testing.T) {
-	if got := SecurityOptions(); !slices.Equal(got, []string{}) {
-		t.Errorf("SecurityOptions() = %q; the default spec has none of docker's listed confinements", got)
+	if got := SecurityOptions(); !slices.Equal(got, []string{"name=seccomp,profile=builtin"}) {
+		t.Errorf("SecurityOptions() = %q; the default spec has docker's seccomp filter only", got)
+	}
+	s0, err := Spec(SpecOptions{ID: "x", Args: []string{"true"}, Seccomp: "unconfined"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := securityOptions(s0); !slices.Equal(got, []string{}) {
+		t.Errorf("unconfined: securityOptions = %q, want none", got)
 	}
 	s, err := Spec(SpecOptions{ID: "x", Args: []string{"true"}})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -47,6 +48,16 @@ type SpecOptions struct {
 	// device nodes are not copied into the container's /dev (a
 	// privileged container may mknod them).
 	Privileged bool
+	// Seccomp is the process's system-call filter: "" or "builtin" for
+	// Docker's default profile (runtime/seccomp), "unconfined" for none, or
+	// a profile in Docker's JSON form (what docker run --security-opt
+	// seccomp=FILE sends). A privileged container has none, whatever this
+	// says, as in Docker.
+	Seccomp string
+	// MaskedPaths and ReadonlyPaths replace Docker's defaults when not nil
+	// (docker's HostConfig.MaskedPaths and ReadonlyPaths; both empty is
+	// --security-opt systempaths=unconfined).
+	MaskedPaths, ReadonlyPaths []string
 	// NoNewPrivileges sets no_new_privs on the process (docker's
 	// --security-opt no-new-privileges): setuid binaries and file
 	// capabilities grant nothing.
@@ -138,7 +149,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
-	sysctls, err := checkSysctls(opts.Sysctls)
+	sysctls, err := CheckSysctls(opts.Sysctls)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
@@ -186,7 +197,8 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 }
 
 // withSecurity applies the confinement Docker applies by default: its
-// capabilities, changed by CapAdd and CapDrop, and the masked and read-only
+// capabilities, changed by CapAdd and CapDrop, its seccomp profile (for
+// those capabilities, or opts.Seccomp), and the masked and read-only
 // /proc and /sys paths of moby's oci/defaults.go, so that a container cannot
 // reach the host's kernel through them (sysrq-trigger, core_pattern,
 // kcore). A privileged container gets every capability and device, and no
@@ -205,19 +217,60 @@ func withSecurity(s *specs.Spec, opts SpecOptions) error {
 		c.Permitted = slices.Clone(caps)
 	}
 	s.Process.Capabilities = c
+	switch p := opts.Seccomp; {
+	case p == "unconfined" || opts.Privileged:
+	case p == "" || p == "builtin":
+		s.Linux.Seccomp, err = seccomp.Default(s)
+	default:
+		s.Linux.Seccomp, err = seccomp.Load(p, s)
+	}
+	if err != nil {
+		return err
+	}
 	if opts.Privileged {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		return nil
 	}
-	s.Linux.MaskedPaths = []string{
+	s.Linux.MaskedPaths = DefaultMaskedPaths()
+	if opts.MaskedPaths != nil {
+		s.Linux.MaskedPaths = nonEmpty(opts.MaskedPaths)
+	}
+	s.Linux.ReadonlyPaths = DefaultReadonlyPaths()
+	if opts.ReadonlyPaths != nil {
+		s.Linux.ReadonlyPaths = nonEmpty(opts.ReadonlyPaths)
+	}
+	for _, p := range append(slices.Clone(s.Linux.MaskedPaths), s.Linux.ReadonlyPaths...) {
+		if !path.IsAbs(p) || path.Clean(p) != p {
+			return errdefs.Invalid("masked or read-only path %q is not a clean absolute path", p)
+		}
+	}
+	return nil
+}
+
+// DefaultMaskedPaths are the paths Docker hides from a container (moby's
+// oci/defaults.go): the kernel's memory, its keys, timers and firmware.
+func DefaultMaskedPaths() []string {
+	return []string{
 		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
 		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 	}
-	s.Linux.ReadonlyPaths = []string{
-		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// DefaultReadonlyPaths are the paths Docker makes read-only in a container.
+func DefaultReadonlyPaths() []string {
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}
+
+// nonEmpty drops empty entries; the result is not nil.
+func nonEmpty(paths []string) []string {
+	out := []string{}
+	for _, p := range paths {
+		if p != "" {
+			out = append(out, p)
+		}
 	}
-	return nil
+	return out
 }
 
 // validateID checks that id can name a cgroup and a state directory.
@@ -369,9 +422,9 @@ func checkRlimits(limits []specs.POSIXRlimit) ([]specs.POSIXRlimit, error) {
 	return out, nil
 }
 
-// checkSysctls keeps the sysctls of the container's namespaces (Docker's
+// CheckSysctls keeps the sysctls of the container's namespaces (Docker's
 // list: IPC and network parameters) and refuses the others.
-func checkSysctls(sysctls map[string]string) (map[string]string, error) {
+func CheckSysctls(sysctls map[string]string) (map[string]string, error) {
 	if len(sysctls) == 0 {
 		return nil, nil
 	}

@@ -310,3 +310,81 @@ func TestReadBundleErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecSeccomp: docker's profile by default, for the container's
+// capabilities; none when unconfined or privileged; a user's profile as
+// given; a bad one refused.
+func TestSpecSeccomp(t *testing.T) {
+	spec := func(o SpecOptions) (*specs.Spec, error) {
+		o.ID, o.Args = "x", []string{"true"}
+		return Spec(o)
+	}
+	hasRule := func(s *specs.Spec, name string) bool {
+		for _, r := range s.Linux.Seccomp.Syscalls {
+			if slices.Contains(r.Names, name) && r.Action == specs.ActAllow && len(r.Args) == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	s, err := spec(SpecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
+		t.Fatalf("default: seccomp = %+v, want docker's profile (default errno)", s.Linux.Seccomp)
+	}
+	if hasRule(s, "mount") || !hasRule(s, "read") {
+		t.Errorf("default: mount allowed=%v, read allowed=%v; want false, true", hasRule(s, "mount"), hasRule(s, "read"))
+	}
+	s, err = spec(SpecOptions{CapAdd: []string{"SYS_ADMIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasRule(s, "mount") {
+		t.Errorf("cap-add SYS_ADMIN: mount not allowed, docker's profile allows it")
+	}
+	for name, o := range map[string]SpecOptions{"unconfined": {Seccomp: "unconfined"}, "privileged": {Privileged: true}} {
+		s, err := spec(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Linux.Seccomp != nil {
+			t.Errorf("%s: a seccomp filter", name)
+		}
+	}
+	s, err = spec(SpecOptions{Seccomp: `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActAllow || len(s.Linux.Seccomp.Syscalls) != 1 {
+		t.Errorf("custom profile: %+v", s.Linux.Seccomp)
+	}
+	for _, bad := range []string{`{`, `{"defaultAction":"SCMP_ACT_SOMETIMES"}`, `{"defaultAction":"SCMP_ACT_NOTIFY"}`} {
+		if _, err := spec(SpecOptions{Seccomp: bad}); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("profile %s: err = %v, want invalid", bad, err)
+		}
+	}
+}
+
+// TestSpecSystemPaths: masked and read-only paths replace docker's when
+// given, empty lists are none, relative ones are refused.
+func TestSpecSystemPaths(t *testing.T) {
+	s, err := Spec(SpecOptions{ID: "x", Args: []string{"true"}, MaskedPaths: []string{"/proc/version"}, ReadonlyPaths: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Linux.MaskedPaths, []string{"/proc/version"}) || len(s.Linux.ReadonlyPaths) != 0 {
+		t.Errorf("masked %q, read-only %q", s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
+	}
+	s, err = Spec(SpecOptions{ID: "x", Args: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Linux.MaskedPaths, DefaultMaskedPaths()) || !slices.Equal(s.Linux.ReadonlyPaths, DefaultReadonlyPaths()) {
+		t.Errorf("defaults: masked %q, read-only %q", s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
+	}
+	if _, err := Spec(SpecOptions{ID: "x", Args: []string{"true"}, MaskedPaths: []string{"proc/kcore"}}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("relative masked path: err = %v", err)
+	}
+}

@@ -29,6 +29,24 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 			cfg.Entrypoint = eps
 		}
 	}
+	// masked-path= and readonly-path= replace docker's lists; an empty
+	// value alone means none.
+	if len(c.MaskedPath) > 0 {
+		cfg.MaskedPaths = nonEmpty(c.MaskedPath)
+	}
+	if len(c.ReadonlyPath) > 0 {
+		cfg.ReadonlyPaths = nonEmpty(c.ReadonlyPath)
+	}
+	for _, l := range c.Sysctl {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return "", engine.Config{}, errdefs.Invalid("create: sysctl=%q: want KEY=VALUE", l)
+		}
+		if cfg.Sysctls == nil {
+			cfg.Sysctls = map[string]string{}
+		}
+		cfg.Sysctls[k] = v
+	}
 	for _, l := range c.Label {
 		k, v, _ := strings.Cut(l, "=")
 		if cfg.Labels == nil {
@@ -191,4 +209,15 @@ func (p *values) ulimit(v string) engine.Ulimit {
 		p.err = err
 	}
 	return engine.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard}
+}
+
+// nonEmpty drops empty entries; the result is not nil.
+func nonEmpty(list []string) []string {
+	out := []string{}
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

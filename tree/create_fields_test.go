@@ -54,6 +54,13 @@ func TestCreateKeyFields(t *testing.T) {
 		{"privileged", "privileged=true", func(c *engine.Config) { c.Privileged = true }},
 		{"read-only", "read-only=true", func(c *engine.Config) { c.ReadonlyRootfs = true }},
 		{"security-opt", "security-opt=no-new-privileges", func(c *engine.Config) { c.SecurityOpt = []string{"no-new-privileges"} }},
+		{"sysctl", "sysctl=net.ipv4.ip_forward=1 sysctl=kernel.shmmax=1024", func(c *engine.Config) {
+			c.Sysctls = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmax": "1024"}
+		}},
+		{"masked-path", "masked-path=/proc/version masked-path=/proc/cmdline", func(c *engine.Config) {
+			c.MaskedPaths = []string{"/proc/version", "/proc/cmdline"}
+		}},
+		{"readonly-path", "readonly-path=", func(c *engine.Config) { c.ReadonlyPaths = []string{} }},
 		{"ulimit", "ulimit=nofile=10:20 ulimit=nproc=5", func(c *engine.Config) {
 			c.Ulimits = []engine.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}, {Name: "nproc", Soft: 5, Hard: 5}}
 		}},

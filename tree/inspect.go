@@ -43,6 +43,9 @@ type inspectHost struct {
 	Privileged     bool                 `json:"Privileged"`
 	ReadonlyRootfs bool                 `json:"ReadonlyRootfs"`
 	SecurityOpt    []string             `json:"SecurityOpt"`
+	MaskedPaths    []string             `json:"MaskedPaths"`
+	ReadonlyPaths  []string             `json:"ReadonlyPaths"`
+	Sysctls        map[string]string    `json:"Sysctls,omitempty"`
 	Ulimits        []engine.Ulimit      `json:"Ulimits"`
 	ShmSize        int64                `json:"ShmSize"`
 	engine.Resources
@@ -132,6 +135,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			Privileged:      r.Config.Privileged,
 			ReadonlyRootfs:  r.Config.ReadonlyRootfs,
 			SecurityOpt:     r.Config.SecurityOpt,
+			Sysctls:         r.Config.Sysctls,
 			Ulimits:         r.Config.Ulimits,
 			ShmSize:         r.Config.ShmSize,
 			Resources:       r.Config.Resources,
@@ -147,6 +151,9 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 		NetworkSettings: ns.settings(r),
 		Mounts:          mountPoints(r),
 	}
+	// The paths the container gets, as docker shows them: its defaults
+	// unless replaced, none when privileged.
+	d.Host.MaskedPaths, d.Host.ReadonlyPaths = r.Config.SystemPaths()
 	if d.Args == nil {
 		d.Args = []string{}
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -44,8 +46,10 @@ func (f *createFlags) add(cmd *cobra.Command) {
 // create is the create line of the flags, the image and its command, as
 // docker run makes it: -e KEY takes the client's value (or is dropped),
 // -v and --mount sources that start with "." are made absolute, -i
-// closes the container's stdin at the client's EOF.
-func (f *createFlags) create(image string, argv []string) verbs.Create {
+// closes the container's stdin at the client's EOF, and
+// --security-opt seccomp=FILE sends the file's JSON, compacted, as docker's
+// CLI does (the daemon may be on another host).
+func (f *createFlags) create(image string, argv []string) (verbs.Create, error) {
 	c := f.c
 	c.Image = image
 	if len(argv) > 0 {
@@ -69,8 +73,24 @@ func (f *createFlags) create(image string, argv []string) verbs.Create {
 	for _, v := range f.c.Mount {
 		c.Mount = append(c.Mount, absMount(v))
 	}
+	c.SecurityOpt = nil
+	for _, o := range f.c.SecurityOpt {
+		k, v, _ := strings.Cut(o, "=")
+		if k == "seccomp" && v != "" && v != "unconfined" && v != "builtin" {
+			data, err := os.ReadFile(v)
+			if err != nil {
+				return c, fmt.Errorf("opening seccomp profile (%s) failed: %w", v, err)
+			}
+			var b bytes.Buffer
+			if err := json.Compact(&b, data); err != nil {
+				return c, fmt.Errorf("compacting json for seccomp profile (%s) failed: %w", v, err)
+			}
+			o = "seccomp=" + b.String()
+		}
+		c.SecurityOpt = append(c.SecurityOpt, o)
+	}
 	c.StdinOnce = c.Stdin // as docker run -i: the client's EOF closes the container's stdin
-	return c
+	return c, nil
 }
 
 // create makes a container through containers/clone and returns its id and

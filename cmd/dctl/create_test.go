@@ -31,7 +31,10 @@ func TestCreateFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	rest := cmd.Flags().Args()
-	got := f.create(rest[0], rest[1:])
+	got, err := f.create(rest[0], rest[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := verbs.Create{
 		Image: "busybox", Name: "web", Hostname: "host", Tty: true, Stdin: true, StdinOnce: true,
 		Env: []string{"A=1", "DCTL_TEST_VALUE=from the client"}, Memory: "64m", CPUs: "0.5", CPUShares: "512",
@@ -50,5 +53,36 @@ func TestCreateFlags(t *testing.T) {
 		if cmd.Flags().Lookup(fl.Name) == nil {
 			t.Errorf("no flag --%s", fl.Name)
 		}
+	}
+}
+
+// TestCreateSeccompFile: --security-opt seccomp=FILE sends the file's JSON,
+// compacted, as docker's CLI does; unconfined and other options pass as
+// they are; a missing file is the client's error.
+func TestCreateSeccompFile(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "p.json")
+	if err := os.WriteFile(prof, []byte("{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) (verbs.Create, error) {
+		var f createFlags
+		cmd := &cobra.Command{Use: "run"}
+		f.add(cmd)
+		if err := cmd.ParseFlags(append(args, "busybox")); err != nil {
+			t.Fatal(err)
+		}
+		return f.create("busybox", nil)
+	}
+	got, err := parse("--security-opt", "seccomp="+prof, "--security-opt", "no-new-privileges", "--security-opt", "seccomp=unconfined")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`seccomp={"defaultAction":"SCMP_ACT_ALLOW"}`, "no-new-privileges", "seccomp=unconfined"}
+	if !reflect.DeepEqual(got.SecurityOpt, want) {
+		t.Errorf("security-opt = %q, want %q", got.SecurityOpt, want)
+	}
+	if _, err := parse("--security-opt", "seccomp="+filepath.Join(dir, "missing.json")); err == nil {
+		t.Errorf("a missing profile file was not an error")
 	}
 }

@@ -26,7 +26,11 @@ func (c *cli) createCmd() *cobra.Command {
 		Short: "Create a new container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, h, err := c.create(cmd.Context(), f.create(args[0], args[1:]))
+			line, err := f.create(args[0], args[1:])
+			if err != nil {
+				return codeError{err, 125}
+			}
+			id, h, err := c.create(cmd.Context(), line)
 			if err != nil {
 				return codeError{err, 125}
 			}
@@ -53,7 +57,11 @@ func (c *cli) runCmd() *cobra.Command {
 			if err != nil {
 				return codeError{err, 125}
 			}
-			id, h, err := c.createPulling(ctx, f.create(args[0], args[1:]), args[0], pull)
+			line, err := f.create(args[0], args[1:])
+			if err != nil {
+				return codeError{err, 125}
+			}
+			id, h, err := c.createPulling(ctx, line, args[0], pull)
 			if err != nil {
 				return codeError{err, 125}
 			}

@@ -34,7 +34,10 @@ type Create struct {
 	CapDrop           []string `ctl:"cap-drop" usage:"CAP" flag:"cap-drop" help:"drop Linux capabilities"`
 	Privileged        bool     `ctl:"privileged" flag:"privileged" help:"give extended privileges to this container"`
 	ReadOnly          bool     `ctl:"read-only" flag:"read-only" help:"mount the container's root filesystem as read only"`
-	SecurityOpt       []string `ctl:"security-opt" usage:"no-new-privileges" flag:"security-opt" help:"security options (no-new-privileges)"`
+	SecurityOpt       []string `ctl:"security-opt" usage:"OPT" flag:"security-opt" help:"security options (no-new-privileges, seccomp=unconfined|PROFILE.json, systempaths=unconfined, apparmor=, label=)"`
+	Sysctl            []string `ctl:"sysctl" usage:"KEY=VALUE" flag:"sysctl" help:"namespaced kernel parameters (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"`
+	MaskedPath        []string `ctl:"masked-path" usage:"PATH"`
+	ReadonlyPath      []string `ctl:"readonly-path" usage:"PATH"`
 	Ulimit            []string `ctl:"ulimit" usage:"nofile=SOFT[:HARD]" flag:"ulimit" help:"ulimit options (nofile=1024:2048)"`
 	ShmSize           string   `ctl:"shm-size" usage:"64m" flag:"shm-size" help:"size of /dev/shm"`
 	Label             []string `ctl:"label" usage:"KEY=VALUE"`

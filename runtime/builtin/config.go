@@ -88,6 +88,9 @@ func newInitConfig(bundle string, s *specs.Spec) (*nsinit.InitConfig, uintptr, e
 	if cfg.Caps, err = newCapSets(p.Capabilities); err != nil {
 		return nil, 0, fmt.Errorf("bundle %s: %w", bundle, err)
 	}
+	if cfg.Seccomp, err = compileSeccomp(s.Linux.Seccomp); err != nil {
+		return nil, 0, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
 	cfg.Console = p.Terminal
 	if b := p.ConsoleSize; p.Terminal && b != nil {
 		cfg.ConsoleSize = &[2]uint16{uint16(b.Height), uint16(b.Width)}
@@ -235,8 +238,6 @@ func supported(s *specs.Spec) error {
 	}
 	var what string
 	switch {
-	case s.Linux.Seccomp != nil:
-		what = "linux.seccomp"
 	case len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0:
 		what = "user namespace mappings"
 	case s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0 ||

@@ -49,6 +49,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, e runtime.ExecProcess) (r
 		if cgPath, err = cgroupPath(id, spec); err != nil {
 			return nil, fmt.Errorf("container %s: exec %s: %w", id, e.ID, err)
 		}
+		// The container's filter, as runc exec applies it.
+		if spec.Linux != nil {
+			if cfg.Seccomp, err = compileSeccomp(spec.Linux.Seccomp); err != nil {
+				return nil, fmt.Errorf("container %s: exec %s: %w", id, e.ID, err)
+			}
+		}
 	}
 	if !isSubreaper() {
 		return nil, errdefs.Unavailable("container %s: exec %s: the caller must be a child subreaper (prctl PR_SET_CHILD_SUBREAPER) to wait for exec'd processes", id, e.ID)
@@ -165,7 +171,11 @@ func (r *Runtime) exec(ctx context.Context, e runtime.ExecProcess, cfg *nsinit.E
 		defer closeStdio()
 	}
 	extra := []*os.File{nil, nil, pidFile} // config, report: below
-	if r.cg.v2 != "" {
+	if r.cg.v2 != "" && cfg.Seccomp != nil {
+		// Go clones into a cgroup with clone3, which docker's filter
+		// answers ENOSYS: the helper moves itself instead.
+		cfg.Tasks = []string{g.dirs[0] + "/cgroup.procs"}
+	} else if r.cg.v2 != "" {
 		dir, err := os.Open(g.dirs[0])
 		if err != nil {
 			return nil, nsinit.Classify(fmt.Errorf("cgroup: %w", err))

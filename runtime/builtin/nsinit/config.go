@@ -22,6 +22,8 @@ type InitConfig struct {
 	NoNewPrivs  bool     `json:"noNewPrivs,omitempty"`
 	OOMScoreAdj *int     `json:"oomScoreAdj,omitempty"`
 	Caps        CapSets  `json:"caps"`
+	// Seccomp is the system-call filter, if any (see Seccomp).
+	Seccomp *Seccomp `json:"seccomp,omitempty"`
 
 	Hostname   string `json:"hostname,omitempty"`
 	Domainname string `json:"domainname,omitempty"`
@@ -137,6 +139,7 @@ type ExecConfig struct {
 	Rlimits    []Rlimit `json:"rlimits,omitempty"`
 	NoNewPrivs bool     `json:"noNewPrivs,omitempty"`
 	Caps       CapSets  `json:"caps"`
+	Seccomp    *Seccomp `json:"seccomp,omitempty"`
 
 	// Pid is the host pid behind ExecPidFd, for kernels that cannot
 	// setns through a pidfd (before 5.8): they go through /proc/<pid>/ns.
@@ -155,4 +158,13 @@ type ExecConfig struct {
 type ExecReport struct {
 	Pid   int             `json:"pid,omitempty"`
 	Error json.RawMessage `json:"error,omitempty"` // an initError
+}
+
+// Seccomp is a compiled system-call filter: struct sock_filter entries in
+// the machine's layout (8 bytes each; bytes decode faster than a list of
+// structs) and the flags of seccomp(2). The parent compiles it
+// (runtime/seccomp); the child only installs it.
+type Seccomp struct {
+	Filter []byte `json:"filter"`
+	Flags  uint   `json:"flags,omitempty"`
 }

@@ -79,6 +79,11 @@ func (c *container) run() error {
 			return Classify(fmt.Errorf("container init: rlimit %d soft=%d hard=%d: %w", l.Resource, l.Soft, l.Hard, err))
 		}
 	}
+	if !cfg.NoNewPrivs {
+		if err := cfg.Seccomp.install(); err != nil {
+			return Classify(fmt.Errorf("container init: %w", err))
+		}
+	}
 	// The bounding and inheritable sets while root; the ambient set after
 	// the change of user (see caps.go).
 	if err := cfg.Caps.limit(); err != nil {
@@ -104,6 +109,9 @@ func (c *container) run() error {
 	if cfg.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("container init: no_new_privs: %w", err)
+		}
+		if err := cfg.Seccomp.install(); err != nil {
+			return Classify(fmt.Errorf("container init: %w", err))
 		}
 	}
 	err = syscall.Exec(prog, cfg.Args, cfg.Env)

@@ -116,6 +116,11 @@ func runExecHelper() (pid, pidfd int, err error) {
 		}
 		return 0, 0, errdefs.Invalid("exec: chdir to the working directory %q: %w", cfg.Cwd, err)
 	}
+	if !cfg.NoNewPrivs {
+		if err := cfg.Seccomp.install(); err != nil {
+			return 0, 0, Classify(fmt.Errorf("exec: %w", err))
+		}
+	}
 	if err := cfg.Caps.limit(); err != nil {
 		return 0, 0, Classify(fmt.Errorf("exec: %w", err))
 	}
@@ -129,6 +134,9 @@ func runExecHelper() (pid, pidfd int, err error) {
 	if cfg.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return 0, 0, fmt.Errorf("exec: no_new_privs: %w", err)
+		}
+		if err := cfg.Seccomp.install(); err != nil {
+			return 0, 0, Classify(fmt.Errorf("exec: %w", err))
 		}
 	}
 	groups := make([]uint32, len(cfg.Gids))
