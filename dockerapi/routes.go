@@ -115,6 +115,11 @@ func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, fmt.Errorf("internal error serving %s %s: %v", r.Method, r.URL.Path, v))
 		}
 	}()
+	if err := checkQuery(r); err != nil {
+		e.s.logf("refused %s from %s: %v", "query", clientOf(r), err)
+		writeError(w, err)
+		return
+	}
 	err := e.body.limit(w, r)
 	if err != nil {
 		err = refuse("request body", err)

@@ -50,7 +50,7 @@ type Server struct {
 
 // New returns a server that reaches the engine only through tree.
 func New(tree fs.Client) *Server {
-	return &Server{tree: tree, logf: log.Printf}
+	return &Server{tree: confined{tree}, logf: log.Printf}
 }
 
 // Serve serves the API on l until ctx is done, then closes the listener and
