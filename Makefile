@@ -53,6 +53,8 @@ fuzz:
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzCreateRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzJSONEndpoints$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh

@@ -255,9 +255,9 @@ func (s *Server) commitContainer(w http.ResponseWriter, r *http.Request) error {
 	if name == "" {
 		return errdefs.Invalid("container is required")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxQueryJSON+1))
+	body, err := readBody(r)
 	if err != nil {
-		return errdefs.Invalid("reading the body: %v", err)
+		return err
 	}
 	if b := strings.TrimSpace(string(body)); b != "" && b != "null" && b != "{}" {
 		return fmt.Errorf("%w: a config in the body of POST /commit is not supported: give the changes in the changes parameter", errNotImplemented)

@@ -29,6 +29,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errNotModified):
 		return http.StatusNotModified
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errNotImplemented):
 		return http.StatusNotImplemented
 	case errors.Is(err, errUnauthorized):

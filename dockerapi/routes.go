@@ -3,7 +3,9 @@ package dockerapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/enginefs/enginefs/ctl/verbs"
 )
@@ -11,8 +13,16 @@ import (
 // routes registers every endpoint. Paths are those of API 1.50 without the
 // version prefix, which Handler has stripped.
 func (s *Server) routes(mux *http.ServeMux) {
+	// Every endpoint's body is capped at MaxJSONBody (most take none),
+	// but the create of a container's (MaxCreateBody) and the streams'.
+	route := func(pattern string, body bodyCap, fn func(w http.ResponseWriter, r *http.Request) error) {
+		mux.Handle(pattern, endpoint{s: s, fn: fn, body: body})
+	}
 	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
-		mux.Handle(pattern, endpoint{s: s, fn: fn})
+		route(pattern, jsonBody, fn)
+	}
+	stream := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
+		route(pattern, streamBody, fn)
 	}
 	// System.
 	h("GET /_ping", s.ping)
@@ -24,7 +34,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// Containers.
 	h("GET /containers/json", s.listContainers)
-	h("POST /containers/create", s.createContainer)
+	route("POST /containers/create", createBody, s.createContainer)
 	h("GET /containers/{name}/json", s.inspectContainer)
 	h("POST /containers/{name}/start", s.startContainer)
 	h("POST /containers/{name}/stop", s.stopContainer)
@@ -49,15 +59,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// Images; names may hold slashes, so {rest...} is NAME/OPERATION.
 	h("GET /images/json", s.listImages)
-	h("POST /images/create", s.createImage)
-	h("POST /images/load", s.loadImages)
+	stream("POST /images/create", s.createImage) // fromSrc=-: a tarball
+	stream("POST /images/load", s.loadImages)
 	h("POST /images/prune", s.pruneImages)
 	h("GET /images/get", s.saveNamed)
 	h("GET /images/{rest...}", s.imageGet)
 	h("POST /images/{rest...}", s.imagePost)
 	h("DELETE /images/{rest...}", s.removeImage)
 	h("POST /auth", s.auth)
-	h("POST /build", s.buildImage)
+	stream("POST /build", s.buildImage)
 	h("POST /build/prune", s.pruneBuildCache)
 	h("POST /build/cancel", s.cancelBuild)
 	h("POST /commit", s.commitContainer)
@@ -81,21 +91,57 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 // endpoint is one route: an error its function returns before the response
 // started becomes docker's error response; after, it can only be logged.
+// A refusal (a body too large, malformed JSON) is logged once with the
+// client; a panic is logged with its stack and answered 500 when the
+// response has not started, and the daemon goes on.
 type endpoint struct {
-	s  *Server
-	fn func(w http.ResponseWriter, r *http.Request) error
+	s    *Server
+	fn   func(w http.ResponseWriter, r *http.Request) error
+	body bodyCap // the cap on the request body
 }
 
 func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &trackingWriter{ResponseWriter: w}
-	if err := e.fn(rw, r); err != nil {
-		if rw.started {
-			if errors.Is(err, context.Canceled) {
-				return // the client left
-			}
-			e.s.logf("docker API %s %s: %v", r.Method, r.URL.Path, err)
+	defer func() {
+		v := recover()
+		if v == nil {
 			return
 		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		e.s.logf("docker API %s %s from %s: panic: %v\n%s", r.Method, r.URL.Path, clientOf(r), v, debug.Stack())
+		if !rw.started {
+			writeError(w, fmt.Errorf("internal error serving %s %s: %v", r.Method, r.URL.Path, v))
+		}
+	}()
+	if err := checkQuery(r); err != nil {
+		e.s.logf("refused %s from %s: %v", "query", clientOf(r), err)
 		writeError(w, err)
+		return
 	}
+	err := e.body.limit(w, r)
+	if err != nil {
+		err = refuse("request body", err)
+		// Not a byte of the body was read: say the connection ends, so
+		// that net/http does not try to drain it.
+		w.Header().Set("Connection", "close")
+	} else {
+		err = e.fn(rw, r)
+	}
+	if err == nil {
+		return
+	}
+	var rf *refusal
+	if errors.As(err, &rf) {
+		e.s.logf("refused %s from %s: %v", rf.what, clientOf(r), rf.err)
+	}
+	if rw.started {
+		if errors.Is(err, context.Canceled) {
+			return // the client left
+		}
+		e.s.logf("docker API %s %s: %v", r.Method, r.URL.Path, err)
+		return
+	}
+	writeError(w, err)
 }

@@ -25,6 +25,23 @@ const (
 	MaxVersion = "1.50"
 )
 
+// The HTTP server's limits. No read or write timeout bounds a whole
+// request: uploads, pulls, logs and attach streams last as long as they
+// need.
+const (
+	// ReadHeaderTimeout bounds the reading of a request's headers, so a
+	// client that sends them a byte at a time (slowloris) cannot hold a
+	// connection: 10 s.
+	ReadHeaderTimeout = 10 * time.Second
+	// MaxHeaderBytes caps a request's headers (the request line
+	// included): 1 MiB, the size of docker's X-Registry-Config of many
+	// registries with room to spare. More is answered 431 by net/http.
+	MaxHeaderBytes = 1 << 20
+	// IdleTimeout closes a kept-alive connection with no request for
+	// this long: 5 minutes. Hijacked streams are not idle connections.
+	IdleTimeout = 5 * time.Minute
+)
+
 // Server serves the Docker Engine API over a tree.
 type Server struct {
 	tree fs.Client
@@ -33,7 +50,7 @@ type Server struct {
 
 // New returns a server that reaches the engine only through tree.
 func New(tree fs.Client) *Server {
-	return &Server{tree: tree, logf: log.Printf}
+	return &Server{tree: confined{tree}, logf: log.Printf}
 }
 
 // Serve serves the API on l until ctx is done, then closes the listener and
@@ -44,8 +61,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		IdleTimeout:       IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		ConnContext:       withConn,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	stop := context.AfterFunc(ctx, func() {
@@ -170,25 +190,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // flush sends what was written so far.
 func flush(w http.ResponseWriter) {
 	_ = http.NewResponseController(w).Flush()
-}
-
-// decodeBody reads a JSON request body into v. An empty body is an error
-// when required; a malformed one always is.
-func decodeBody(r *http.Request, v any, required bool) error {
-	data, err := io.ReadAll(r.Body)
-	if err != nil {
-		return errdefs.Invalid("reading the request body: %w", err)
-	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		if required {
-			return errdefs.Invalid("the request body is empty: a JSON object was expected")
-		}
-		return nil
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return errdefs.Invalid("invalid JSON in the request body: %w", err)
-	}
-	return nil
 }
 
 // boolValue reads a query flag as dockerd does: absent, "", "0", "no",
