@@ -160,12 +160,13 @@ func TestLiveRestoreStaleMount(t *testing.T) {
 		for _, name := range names[g*10 : g*10+10] {
 			script.WriteString(" " + name)
 		}
-		script.WriteString("; do echo start > containers/$c/ctl || exit 1; done) &\n")
+		script.WriteString("; do echo start > containers/$c/ctl || exit 1; done) & pids=\"$pids $!\"\n")
 	}
-	script.WriteString("for j in 1 2 3 4 5 6 7 8 9 10; do wait -n || exit 1; done\n")
+	script.WriteString("for p in $pids; do wait $p || exit 1; done\n")
 	d.sh(script.String())
 	time.Sleep(500 * time.Millisecond)
-	running := strings.Count(d.sh("cat containers/w*/status"), "running ")
+	statuses := "for c in " + strings.Join(names, " ") + "; do cat containers/$c/status; done"
+	running := strings.Count(d.sh(statuses), "running ")
 	d.kill9()
 	if _, err := os.Stat(d.mnt); !errors.Is(err, syscall.ENOTCONN) {
 		t.Fatalf("after kill -9, stat %s: %v, want ENOTCONN (a dead FUSE mount)", d.mnt, err)
@@ -180,8 +181,17 @@ func TestLiveRestoreStaleMount(t *testing.T) {
 	if !strings.Contains(d.out.String(), "detached the stale fuse.enginefs mount at "+d.mnt) {
 		t.Errorf("the daemon did not log that it detached the dead mount:\n%s", d.out)
 	}
-	if got := len(strings.Fields(d.sh("ls -d containers/w*"))); got != n {
+	if got := strings.Count(d.sh(statuses), "\n"); got != n {
 		t.Fatalf("found %d containers after the restart, want %d", got, n)
+	}
+	ids := 0
+	for _, e := range strings.Fields(d.sh("ls containers")) {
+		if len(e) == 64 {
+			ids++
+		}
+	}
+	if ids != n {
+		t.Errorf("containers lists %d containers after the restart, want %d", ids, n)
 	}
 	// Every wait ends with the container's own exit code, then every log
 	// holds 0..lines-1 exactly once.
