@@ -238,7 +238,11 @@ func (d *daemon) teardown() {
 	if d.cmd == nil {
 		d.start()
 	}
-	for _, n := range strings.Fields(d.sh("ls containers")) {
+	ls, errOut, err := d.trySh("ls containers")
+	if err != nil { // stop the daemon all the same
+		d.t.Errorf("teardown: ls containers: %v %s", err, errOut)
+	}
+	for _, n := range strings.Fields(ls) {
 		if len(n) == 64 {
 			if _, errOut, err := d.trySh("echo rm force > containers/" + n + "/ctl"); err != nil {
 				d.t.Errorf("teardown: rm force %s: %v %s", n[:12], err, errOut)
@@ -272,7 +276,8 @@ func (d *daemon) teardown() {
 // networks.
 func (d *daemon) bridges() []string {
 	var out []string
-	for _, n := range strings.Fields(d.sh("ls networks")) {
+	nets, _, _ := d.trySh("ls networks")
+	for _, n := range strings.Fields(nets) {
 		var doc struct {
 			ID      string `json:"Id"`
 			Driver  string
