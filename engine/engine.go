@@ -188,7 +188,7 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 			// the policy. A container whose start the crash cut short
 			// after the keeper started it is adopted.
 			if !c.rec.State.Status.live() {
-				c.rec.State = State{Status: StatusRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
+				c.rec.State = State{Status: StatusRunning, Pid: st.Pid, StartedAt: startedAt(st.Proc)}
 			}
 			adopt = append(adopt, adopted{c, !st.Running})
 		case r.State.Status.live() || r.State.Status == StatusRestarting || mounted[e.rootfs(r.ID)]:

@@ -89,7 +89,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	}
 	c.rec.Path, c.rec.Args, c.rec.Ports = path, args, ports
 	c.rec.Runtime = firstOf(rec.Config.Runtime, e.runtime)
-	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: time.Now().UTC()}
+	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: startedAt(proc)}
 	c.reaped = false
 	e.emit(c.rec, "start")
 	e.monitors.Add(1)
@@ -632,4 +632,15 @@ func (e *Engine) remove(ctx context.Context, c *Container, name string) error {
 	}
 	e.emit(rec, "destroy")
 	return nil
+}
+
+// startedAt is when the keeper started proc: taken by the keeper, so that
+// it is never after the exit the keeper reports (a short process may have
+// exited before the start's reply arrives here). Now, from a keeper that
+// does not report it.
+func startedAt(proc keeper.Proc) time.Time {
+	if proc.StartedAt.IsZero() {
+		return time.Now().UTC()
+	}
+	return proc.StartedAt.UTC()
 }

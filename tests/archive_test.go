@@ -24,7 +24,7 @@ import (
 // a broken archive refused with EINVAL), and through the FUSE mount with a
 // shell alone.
 func TestArchiveFiles(t *testing.T) {
-	d := startDaemon(t, "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", freeLoopbackPort(t)))
+	d := startDaemon(t, "--insecure-tcp", "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", freeLoopbackPort(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := ninep.Dial(ctx, d.tcp)

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -111,6 +112,28 @@ func TestMain(m *testing.M) {
 	}())
 }
 
+// logBuffer holds a daemon's output; a test may read it while the daemon
+// writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (l *logBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+func (l *logBuffer) String() string { return string(l.Bytes()) }
+
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
@@ -128,16 +151,31 @@ type daemon struct {
 	// exited is closed when cmd has exited, with its Wait error in waitErr.
 	exited  chan struct{}
 	waitErr error
-	out     *bytes.Buffer
+	out     *logBuffer // the daemon's stdout and stderr
 	// net are the daemon's networking flags: a bridge and subnets of its
 	// own, published ports on loopback, no DNS forwarding to the host.
 	net []string
+	// readyIn is how long the last start took, from exec to the tree
+	// and the 9P socket answering.
+	readyIn time.Duration
 }
 
 // startDaemon starts enginefs in a temporary directory with its mount, a 9P
 // unix socket and optional extra flags, loads the busybox image, and stops it
 // (SIGTERM, then SIGKILL) when the test ends.
 func startDaemon(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	d := newDaemon(t)
+	d.start(extra...)
+	t.Cleanup(d.teardown)
+	d.sh("echo load " + bins.busybox + " > " + d.mnt + "/images/ctl")
+	return d
+}
+
+// newDaemon lays out a daemon in a temporary directory (base, holding
+// state, run and mnt) without starting it; a test that calls start must
+// register teardown.
+func newDaemon(t *testing.T) *daemon {
 	t.Helper()
 	needDaemon(t)
 	base := t.TempDir()
@@ -146,14 +184,11 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 		state: filepath.Join(base, "state"),
 		run:   filepath.Join(base, "run"),
 		mnt:   filepath.Join(base, "mnt"),
-		out:   &bytes.Buffer{},
+		out:   &logBuffer{},
 	}
 	d.sock = "unix:" + filepath.Join(d.run, "9p.sock")
 	d.net = []string{"--bridge-name", netdrvtest.UniqueName("efsb"), "--bridge-subnet", netdrvtest.FreeSubnet(t, 24).String(),
 		"--network-pool", netdrvtest.FreeSubnet(t, 20).String(), "--ip", "127.0.0.1", "--dns-forward", "none"}
-	d.start(extra...)
-	t.Cleanup(d.teardown)
-	d.sh("echo load " + bins.busybox + " > " + d.mnt + "/images/ctl")
 	return d
 }
 
@@ -169,6 +204,7 @@ func (d *daemon) start(extra ...string) {
 	d.cmd = exec.Command(bins.enginefs, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	begin := time.Now()
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
@@ -178,6 +214,7 @@ func (d *daemon) start(extra ...string) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.ReadFile(filepath.Join(d.mnt, "version")); err == nil && exists(strings.TrimPrefix(d.sock, "unix:")) {
+			d.readyIn = time.Since(begin)
 			return
 		}
 		select {
@@ -201,7 +238,11 @@ func (d *daemon) teardown() {
 	if d.cmd == nil {
 		d.start()
 	}
-	for _, n := range strings.Fields(d.sh("ls containers")) {
+	ls, errOut, err := d.trySh("ls containers")
+	if err != nil { // stop the daemon all the same
+		d.t.Errorf("teardown: ls containers: %v %s", err, errOut)
+	}
+	for _, n := range strings.Fields(ls) {
 		if len(n) == 64 {
 			if _, errOut, err := d.trySh("echo rm force > containers/" + n + "/ctl"); err != nil {
 				d.t.Errorf("teardown: rm force %s: %v %s", n[:12], err, errOut)
@@ -235,7 +276,8 @@ func (d *daemon) teardown() {
 // networks.
 func (d *daemon) bridges() []string {
 	var out []string
-	for _, n := range strings.Fields(d.sh("ls networks")) {
+	nets, _, _ := d.trySh("ls networks")
+	for _, n := range strings.Fields(nets) {
 		var doc struct {
 			ID      string `json:"Id"`
 			Driver  string
@@ -312,14 +354,14 @@ func (d *daemon) stop() {
 	}
 }
 
-// kill9 kills the daemon with SIGKILL, as a crash would, and cleans the mount
-// it leaves behind.
+// kill9 kills the daemon with SIGKILL, as a crash would. Its FUSE mount
+// is left behind, dead (ENOTCONN), as a crash leaves it: the next start
+// must cope with it on its own.
 func (d *daemon) kill9() {
 	d.t.Helper()
 	_ = d.cmd.Process.Kill()
 	<-d.exited
 	d.cmd = nil
-	_ = syscall.Unmount(d.mnt, syscall.MNT_DETACH)
 	testenv.CheckOutput(d.t, "enginefs", d.out.Bytes())
 }
 

@@ -34,7 +34,7 @@ func freeLoopbackPort(t *testing.T) int {
 // Test9PGoClient runs a container over 9P with the project's Go client, on
 // the unix socket and on loopback TCP: clone, create, start, wait, log, rm.
 func Test9PGoClient(t *testing.T) {
-	d := startDaemon(t, "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", freeLoopbackPort(t)))
+	d := startDaemon(t, "--insecure-tcp", "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", freeLoopbackPort(t)))
 	for _, addr := range []string{d.sock, d.tcp} {
 		t.Run(strings.SplitN(addr, ":", 2)[0], func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -109,7 +109,7 @@ func Test9PGoClient(t *testing.T) {
 func TestDiodcat(t *testing.T) {
 	diodcat := testenv.NeedBinary(t, "diodcat", "diod")
 	port := freeLoopbackPort(t)
-	d := startDaemon(t, "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", port))
+	d := startDaemon(t, "--insecure-tcp", "--9p", fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	d.sh("echo 'create name=dc image=busybox -- echo hello over 9p' > containers/ctl; echo start > containers/dc/ctl; cat containers/dc/wait")
 	for _, server := range []string{strings.TrimPrefix(d.sock, "unix:"), fmt.Sprintf("127.0.0.1:%d", port)} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

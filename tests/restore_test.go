@@ -3,10 +3,12 @@
 package tests
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -131,5 +133,86 @@ func TestKeeperLost(t *testing.T) {
 	}
 	if got := d.sh("echo start > containers/orphan/ctl; echo kill > containers/orphan/ctl; cat containers/orphan/wait"); got != "137\n" {
 		t.Errorf("orphan did not run again: %q", got)
+	}
+}
+
+// TestLiveRestoreStaleMount: the daemon is killed with -9 while 100
+// containers write numbered lines, which leaves its FUSE mount dead
+// (ENOTCONN). The next daemon, started on the same mount point with no
+// unmount by hand, detaches the dead mount, mounts afresh and finds all 100
+// containers, each log complete (no line lost or doubled) and each exit
+// code kept, whether the container exited before, during or after the
+// daemon's absence.
+func TestLiveRestoreStaleMount(t *testing.T) {
+	d := startDaemon(t)
+	const n, lines = 100, 400
+	var names []string
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("w%03d", i)
+		names = append(names, name)
+		d.createSh(name, "", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo $i; i=$((i+1)); sleep 0.01; done; exit %d`, lines, i+1))
+	}
+	// Start them together, ten shells at a time, so that most still write
+	// when the daemon dies.
+	var script strings.Builder
+	for g := 0; g < 10; g++ {
+		script.WriteString("(for c in")
+		for _, name := range names[g*10 : g*10+10] {
+			script.WriteString(" " + name)
+		}
+		script.WriteString("; do echo start > containers/$c/ctl || exit 1; done) & pids=\"$pids $!\"\n")
+	}
+	script.WriteString("for p in $pids; do wait $p || exit 1; done\n")
+	d.sh(script.String())
+	time.Sleep(500 * time.Millisecond)
+	statuses := "for c in " + strings.Join(names, " ") + "; do cat containers/$c/status; done"
+	running := strings.Count(d.sh(statuses), "running ")
+	d.kill9()
+	if _, err := os.Stat(d.mnt); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after kill -9, stat %s: %v, want ENOTCONN (a dead FUSE mount)", d.mnt, err)
+	}
+	t.Logf("%d of %d containers were running when the daemon was killed", running, n)
+	if running < n/2 {
+		t.Errorf("only %d of %d containers ran at the kill: the test did not test a restore under load", running, n)
+	}
+	time.Sleep(time.Second)
+	d.start()
+	t.Logf("the daemon restarted on the dead mount and was ready in %v", d.readyIn)
+	if !strings.Contains(d.out.String(), "detached the stale fuse.enginefs mount at "+d.mnt) {
+		t.Errorf("the daemon did not log that it detached the dead mount:\n%s", d.out)
+	}
+	if got := strings.Count(d.sh(statuses), "\n"); got != n {
+		t.Fatalf("found %d containers after the restart, want %d", got, n)
+	}
+	ids := 0
+	for _, e := range strings.Fields(d.sh("ls containers")) {
+		if len(e) == 64 {
+			ids++
+		}
+	}
+	if ids != n {
+		t.Errorf("containers lists %d containers after the restart, want %d", ids, n)
+	}
+	// Every wait ends with the container's own exit code, then every log
+	// holds 0..lines-1 exactly once.
+	var waits strings.Builder
+	for _, name := range names {
+		waits.WriteString("echo " + name + " $(cat containers/" + name + "/wait)\n")
+	}
+	codes := strings.Split(strings.TrimSpace(d.sh(waits.String())), "\n")
+	for i, name := range names {
+		if want := fmt.Sprintf("%s %d", name, i+1); i >= len(codes) || codes[i] != want {
+			got := "nothing"
+			if i < len(codes) {
+				got = codes[i]
+			}
+			t.Errorf("wait: %s, want %s", got, want)
+		}
+		if st := d.sh("cat containers/" + name + "/status"); !strings.HasPrefix(st, fmt.Sprintf("exited code=%d ", i+1)) {
+			t.Errorf("%s: status %q, want exited code=%d", name, st, i+1)
+		}
+		if got := checkCounter(t, name, d.sh("cat containers/"+name+"/log")); got != lines {
+			t.Errorf("%s: its log holds %d lines, want %d", name, got, lines)
+		}
 	}
 }

@@ -5,6 +5,13 @@
 // containers' processes run under the keeper (enginefs-keeper), which it
 // starts when none runs.
 //
+// 9P has no authentication of its own: the unix socket is root's alone
+// (mode 0600 in the run directory, mode 0700), and 9P on TCP, which any
+// local user could reach, is refused unless --insecure-tcp says so.
+//
+// A mount point left dead by a daemon killed with -9 is detached and
+// mounted afresh; a live one of another daemon is not taken over.
+//
 // On SIGTERM or SIGINT it unmounts the tree and closes its listeners; the
 // containers go on running under the keeper, and the next daemon takes them
 // back (live restore).
@@ -47,7 +54,8 @@ func main() {
 		stateDir  = flag.String("state", "/var/lib/enginefs", "directory for the engine's persistent state")
 		runDir    = flag.String("run", "/run/enginefs", "directory for sockets and the pid file")
 		mountDir  = flag.String("mount", "/mnt/engine", `where to mount the tree with FUSE ("" to not mount)`)
-		ninepAdr  = flag.StringArray("9p", nil, "9P address to serve, unix:PATH or tcp:HOST:PORT (loopback); repeatable (default unix:<run>/9p.sock)")
+		ninepAdr  = flag.StringArray("9p", nil, "9P address to serve, unix:PATH or tcp:HOST:PORT (loopback, with --insecure-tcp); repeatable (default unix:<run>/9p.sock)")
+		insecTCP  = flag.Bool("insecure-tcp", false, "allow --9p tcp:...: 9P has no authentication, so any local user or host-network container gets root through it (default off)")
 		debug     = flag.Bool("debug", false, "log every FUSE request")
 		keeperBin = flag.String("keeper", "", "the enginefs-keeper binary (default: beside this binary, else in $PATH)")
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
@@ -76,6 +84,10 @@ func main() {
 	if len(*ninepAdr) == 0 {
 		*ninepAdr = []string{"unix:" + filepath.Join(*runDir, "9p.sock")}
 	}
+	if err := checkNinepTCP(*ninepAdr, *insecTCP); err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
 	if len(*dockerAdr) == 0 {
 		*dockerAdr = []string{"unix:" + filepath.Join(*runDir, "docker.sock")}
 	}
@@ -102,7 +114,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
 		os.Exit(2)
 	}
-	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, debug: *debug,
+	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, insecureTCP: *insecTCP, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
 		docker: *dockerAdr, tls: tc}
 	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, ca: *regCA, regs: imagestore.Registries{
@@ -121,6 +133,7 @@ func main() {
 type config struct {
 	state, run, mount string
 	ninep             []string
+	insecureTCP       bool // 9P on TCP was allowed with --insecure-tcp
 	debug             bool
 	keeper            string
 	keeperIdle        time.Duration
@@ -178,14 +191,19 @@ func keeperBinary(flagValue string) (string, error) {
 // reverse order.
 func run(ctx context.Context, cfg config) error {
 	stateDir, runDir, mountDir, ninepAddrs, debug := cfg.state, cfg.run, cfg.mount, cfg.ninep, cfg.debug
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
+	if err := privateDir(runDir); err != nil {
 		return err
 	}
+	logNofile()
 	pidFile := filepath.Join(runDir, "enginefs.pid")
-	if data, err := os.ReadFile(pidFile); err == nil {
-		var pid int
-		if _, err := fmt.Sscan(string(data), &pid); err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
-			return fmt.Errorf("another enginefs (pid %d) uses %s", pid, runDir)
+	if pid := livePid(pidFile); pid > 0 {
+		return fmt.Errorf("another enginefs (pid %d) uses %s", pid, runDir)
+	}
+	// The mount point is checked before anything starts: a live mount of
+	// another daemon stops this one before it touches the state.
+	if mountDir != "" {
+		if err := prepareMountpoint(ctx, mountDir); err != nil {
+			return err
 		}
 	}
 	images, err := imagestore.New(filepath.Join(stateDir, "images"), imagestore.WithRegistries(cfg.registry.regs))
@@ -255,6 +273,9 @@ func run(ctx context.Context, cfg config) error {
 			}
 		}()
 		log.Printf("serving 9P on %s", addr)
+		if strings.HasPrefix(addr, "tcp:") {
+			log.Printf("WARNING: 9P on %s has no authentication: any local user or host-network container gets root through it (--insecure-tcp)", addr)
+		}
 	}
 	if cfg.registry.addr != "" {
 		stopRegistry, err := serveRegistry(cfg.registry, images)
@@ -282,9 +303,6 @@ func run(ctx context.Context, cfg config) error {
 		log.Printf("serving the Docker API on %s", addr)
 	}
 	if mountDir != "" {
-		if err := os.MkdirAll(mountDir, 0o755); err != nil {
-			return err
-		}
 		var opts []fusefs.Option
 		if debug {
 			opts = append(opts, fusefs.WithDebug(true))

@@ -117,6 +117,13 @@ type Proc struct {
 	ContainerID string
 	ExecID      string
 	Pid         int
+	// StartedAt is when the runtime's start returned, on the keeper's
+	// clock. The process's exit status is never earlier (the keeper
+	// moves an ExitedAt before it up to it): a process as short as
+	// `true` can exit before its start returns, and a start time taken
+	// by the client after the call could then follow its exit. Zero
+	// from a keeper that does not report it.
+	StartedAt time.Time `json:",omitzero"`
 }
 
 // State is what the keeper knows of a process: running, or its exit status

@@ -34,6 +34,7 @@ type proc struct {
 	key     key
 	pid     int
 	rp      runtime.Process
+	started time.Time // when the runtime's start returned; no exit is earlier
 	log     *logs.Writer
 	outs    []output       // what the copiers read
 	tty     *os.File       // the terminal's master; nil without a terminal
@@ -196,6 +197,11 @@ func (s *server) reap(p *proc) {
 	st, err := p.rp.Wait(context.Background())
 	if err != nil {
 		s.logf("%v: %v", p, err)
+	}
+	// A process that exits before its start returns has an ExitedAt
+	// before StartedAt: the two would read as finished before started.
+	if st.ExitedAt.Before(p.started) {
+		st.ExitedAt = p.started
 	}
 	p.exiting.Store(true)
 	deadline := time.Now().Add(drainGrace)

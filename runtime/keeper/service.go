@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/logs"
@@ -213,7 +214,7 @@ func (s *server) launch(k key, c *container, logDir string, openStdin, terminal 
 		lw.Close()
 		return Proc{}, err
 	}
-	p := &proc{key: k, pid: rp.Pid(), rp: rp, log: lw, stdin: pp.stdin}
+	p := &proc{key: k, pid: rp.Pid(), rp: rp, started: time.Now(), log: lw, stdin: pp.stdin}
 	if terminal {
 		if con := rp.Console(); con == nil {
 			s.logf("%s: the runtime gave no terminal; its output is lost", name)
@@ -236,7 +237,7 @@ func (s *server) launch(k key, c *container, logDir string, openStdin, terminal 
 	}
 	s.mu.Unlock()
 	go s.reap(p)
-	return Proc{ContainerID: k.id, ExecID: k.exec, Pid: p.pid}, nil
+	return Proc{ContainerID: k.id, ExecID: k.exec, Pid: p.pid, StartedAt: p.started}, nil
 }
 
 // proc returns the process pp names.
@@ -315,7 +316,7 @@ func (s *server) list() []State {
 	defer s.mu.Unlock()
 	out := make([]State, 0, len(s.procs))
 	for k, p := range s.procs {
-		out = append(out, State{Proc: Proc{ContainerID: k.id, ExecID: k.exec, Pid: p.pid}, Running: !p.exited, Exit: p.status})
+		out = append(out, State{Proc: Proc{ContainerID: k.id, ExecID: k.exec, Pid: p.pid, StartedAt: p.started}, Running: !p.exited, Exit: p.status})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].ContainerID != out[j].ContainerID {
