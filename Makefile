@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./fs/ninep -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh
