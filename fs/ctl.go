@@ -144,7 +144,16 @@ func (h *ctlHandle) WriteAt(ctx context.Context, p []byte, _ int64) (int, error)
 		}
 	}
 	carried := len(h.buf) > 0 || h.dropping > 0 // p begins inside a line
-	items := h.split(p)
+	items, ended := h.split(p)
+	if h.scan.quote != 0 && len(h.buf) > 0 && (!carried || ended) && p[len(p)-1] == '\n' {
+		// A line begun in this write whose quote is still open at the
+		// write's final newline (`echo "kill 'TERM" > ctl`): the writer
+		// meant it whole, and it fails now, on its write, as a bad
+		// quoting. (A line with an open quote cannot run, so no fragment
+		// of a longer one ever does.)
+		items = append(items, ctlItem{line: string(h.buf)})
+		h.buf, h.scan = h.buf[:0], lineScanner{}
+	}
 	var out strings.Builder
 	for i, it := range items {
 		err := it.err
@@ -177,8 +186,8 @@ func (h *ctlHandle) WriteAt(ctx context.Context, p []byte, _ int64) (int, error)
 // split adds p to the stream and returns the lines it completes, in order;
 // a line over MaxCtlLine is an item with its refusal. What follows the last
 // newline stays in buf, or is dropped as the start of a line too long.
-func (h *ctlHandle) split(p []byte) []ctlItem {
-	var items []ctlItem
+// ended says whether a line ended in p.
+func (h *ctlHandle) split(p []byte) (items []ctlItem, ended bool) {
 	for len(p) > 0 {
 		i := h.scan.next(p)
 		if i < 0 {
@@ -191,8 +200,9 @@ func (h *ctlHandle) split(p []byte) []ctlItem {
 			default:
 				h.buf = append(h.buf, p...)
 			}
-			return items
+			return items, ended
 		}
+		ended = true
 		switch {
 		case h.dropping > 0:
 			items = append(items, ctlItem{err: errLineTooLong(h.dropping + int64(i))})
@@ -208,7 +218,7 @@ func (h *ctlHandle) split(p []byte) []ctlItem {
 		h.buf = h.buf[:0]
 		p = p[i+1:]
 	}
-	return items
+	return items, ended
 }
 
 // fail records err as the reply and in Errors, and forgets what is

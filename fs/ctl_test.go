@@ -203,6 +203,9 @@ func TestCtlScannerMatchesSplitLines(t *testing.T) {
 		r, _, h := openCtl(t)
 		for rest := text; rest != ""; {
 			k := min(len(rest), 1+rng.Intn(5))
+			for k < len(rest) && rest[k-1] == '\n' {
+				k++ // a write ending at a newline in quotes ends its line (TestCtlOpenQuote)
+			}
 			_ = write(t, h, rest[:k])
 			rest = rest[k:]
 		}
@@ -212,5 +215,27 @@ func TestCtlScannerMatchesSplitLines(t *testing.T) {
 		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 			t.Fatalf("%q: ran %q, SplitLines gives %q", text, got, want)
 		}
+	}
+}
+
+// TestCtlOpenQuote checks that a write of a line whose quote never closes
+// fails on that write (the parser refuses it) instead of waiting for more.
+func TestCtlOpenQuote(t *testing.T) {
+	r, _, h := openCtl(t)
+	if err := write(t, h, "fail 'TERM\n"); err == nil {
+		t.Fatal("a line with an open quote did not run at its write")
+	}
+	if got := r.ran(); len(got) != 1 || got[0] != "fail 'TERM\n" {
+		t.Fatalf("ran %q", got)
+	}
+	// A quoted newline cut between two writes still joins the line.
+	if err := write(t, h, "echo 'a\nb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(t, h, "'\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ran(); len(got) != 2 {
+		t.Fatalf("ran %q", got)
 	}
 }
