@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzCreateRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzJSONEndpoints$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./fs/ninep -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 
-	"github.com/enginefs/enginefs/ctl"
 	"github.com/enginefs/enginefs/errdefs"
 )
 
@@ -147,64 +144,6 @@ func ErrFile(slot *ErrSlot) ReadFile {
 		return nil, nil
 	}
 }
-
-// CtlFile is a file that takes commands. Each line written (ctl.SplitLines:
-// newlines inside quotes do not end a line) is passed to Exec, in order, until
-// one fails: like a shell script under set -e, the lines before it took effect;
-// the write fails with the first failing command's error (its class becomes the
-// errno) and that message is recorded in Errors. Reading the same open file
-// returns the reply of the last command (Exec's text, or the error message), so
-// a client that opened ctl read-write learns what happened without races.
-type CtlFile struct {
-	Exec   func(ctx context.Context, line string) (reply string, err error)
-	Errors *ErrSlot // may be nil
-}
-
-// Attr implements Node.
-func (f *CtlFile) Attr(context.Context) (Attr, error) { return Attr{Mode: 0o644}, nil }
-
-// Open implements File.
-func (f *CtlFile) Open(context.Context, int) (Handle, error) { return &ctlHandle{f: f}, nil }
-
-type ctlHandle struct {
-	f     *CtlFile
-	mu    sync.Mutex
-	reply []byte
-}
-
-func (h *ctlHandle) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return readAtBytes(h.reply, p, off)
-}
-
-// WriteAt runs the lines in p. The offset is ignored: a ctl file is a stream of
-// commands, not a document.
-func (h *ctlHandle) WriteAt(ctx context.Context, p []byte, _ int64) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out strings.Builder
-	lines := ctl.SplitLines(string(p))
-	for i, line := range lines {
-		reply, err := h.f.Exec(ctx, line)
-		if err != nil && len(lines) > 1 {
-			// The lines before ran; say which one failed.
-			err = fmt.Errorf("line %d of %d: %w", i+1, len(lines), err)
-		}
-		if err != nil {
-			h.reply = []byte(err.Error() + "\n")
-			h.f.Errors.Set(err)
-			return 0, err
-		}
-		if reply != "" {
-			out.WriteString(strings.TrimSuffix(reply, "\n") + "\n")
-		}
-	}
-	h.reply = []byte(out.String())
-	return len(p), nil
-}
-
-func (h *ctlHandle) Close() error { return nil }
 
 // BlockingFile is a read-only file whose content may not exist yet. Open calls
 // the function, which must not block: it fixes what the open waits for (say,

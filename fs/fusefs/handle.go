@@ -50,9 +50,22 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	return uint32(n), 0
 }
 
-// Flush implements gofs.FileFlusher: close(2) has nothing to report, since
-// commands run (and fail) in Write.
-func (h *handle) Flush(context.Context) syscall.Errno { return 0 }
+// Flush implements gofs.FileFlusher. The kernel sends FLUSH at each close(2)
+// of a descriptor of the file and close(2) returns its error, so this is
+// where a ctl line written without its newline runs (fs.Flusher) and fails.
+// Release comes later, from no process, and its error reaches nobody.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	f, ok := h.h.(fs.Flusher)
+	if !ok {
+		return 0
+	}
+	ctx, cancel := h.srv.opContext(ctx)
+	defer cancel()
+	if err := f.Flush(ctx); err != nil {
+		return h.srv.errno(err)
+	}
+	return 0
+}
 
 // Fsync implements gofs.FileFsyncer: there is nothing to sync.
 func (h *handle) Fsync(context.Context, uint32) syscall.Errno { return 0 }

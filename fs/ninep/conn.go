@@ -3,12 +3,14 @@ package ninep
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
 )
 
@@ -61,6 +63,12 @@ type serverConn struct {
 
 	// Requests given to p9 and replies it wrote, counted for settle.
 	delivered, answered atomic.Int64
+
+	opts      *options // the limits and the log of refusals
+	client    string   // who is at the other end, for the log
+	versioned bool     // a Tversion came (Read's alone)
+	making    int      // requests in flight that would make a fid (under mu)
+	fidsFull  bool     // the fid cap was logged (under mu)
 }
 
 // request is a request p9 is handling.
@@ -73,6 +81,7 @@ type request struct {
 	newfid uint32
 	names  []string
 	name   string
+	makes  bool // the request makes a fid: counted in serverConn.making
 }
 
 // conns are the connections one Serve serves, so that a rename on one
@@ -106,6 +115,7 @@ func (cs *conns) all() []*serverConn {
 
 func newServerConn(ctx context.Context, cancel context.CancelFunc, nc net.Conn, root fs.Dir, peers *conns) *serverConn {
 	return &serverConn{
+		opts:     newOptions(nil),
 		nc:       nc,
 		ctx:      ctx,
 		cancel:   cancel,
@@ -124,10 +134,23 @@ func newServerConn(ctx context.Context, cancel context.CancelFunc, nc net.Conn, 
 func (c *serverConn) Read(p []byte) (int, error) {
 	for len(c.rbuf) == 0 {
 		f, err := readFrame(c.nc)
+		if err == nil {
+			err = checkRequest(f)
+		}
 		if err != nil {
+			switch {
+			case timedOut(err) && !c.versioned:
+				c.opts.refused("9P connection", c.client, errNoVersion(c.opts.limits.VersionTimeout))
+			case errors.Is(err, errdefs.ErrInvalid):
+				c.opts.refused("9P message", c.client, err)
+			}
 			c.cancel()
 			c.settle()
 			return 0, err
+		}
+		if f.typ() == msgTversion && !c.versioned {
+			c.versioned = true
+			_ = c.nc.SetReadDeadline(time.Time{})
 		}
 		if !c.intercept(f) {
 			c.delivered.Add(1)
@@ -181,10 +204,29 @@ func (c *serverConn) intercept(f frame) bool {
 	req := &request{typ: f.typ(), done: make(chan struct{})}
 	fid, _ := f.fid()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if tag != noTag {
+	c.parse(req, f, fid)
+	err := c.reserveFid(req)
+	logIt := err != nil && !c.fidsFull
+	if err != nil {
+		c.fidsFull = true
+	} else if tag != noTag {
 		c.inflight[tag] = req
 	}
+	c.mu.Unlock()
+	if err != nil {
+		// Logged once per connection: a client that walks in a loop
+		// would otherwise fill the log.
+		if logIt {
+			c.opts.refused("9P fid", c.client, err)
+		}
+		c.reply(rlerror(tag, syscall.EMFILE))
+		return true
+	}
+	return false
+}
+
+// parse reads into req the fields of f the connection follows.
+func (c *serverConn) parse(req *request, f frame, fid uint32) {
 	switch req.typ {
 	case msgTread, msgTwrite, msgTlopen, msgTattach:
 		req.fid = fid
@@ -204,7 +246,33 @@ func (c *serverConn) intercept(f frame) bool {
 			file.shutdown()
 		}
 	}
-	return false
+}
+
+// reserveFid counts a request that would make a fid (Tattach, Twalk to a
+// new fid) and refuses it when the connection holds its cap of fids (with
+// those being made). Called under mu.
+func (c *serverConn) reserveFid(req *request) error {
+	var newfid uint32
+	switch req.typ {
+	case msgTattach:
+		newfid = req.fid
+	case msgTwalk, msgTwalkgetattr:
+		if req.newfid == req.fid {
+			return nil
+		}
+		newfid = req.newfid
+	default:
+		return nil
+	}
+	if _, held := c.fids[newfid]; held {
+		return nil // p9 refuses a fid in use
+	}
+	if max := c.opts.limits.MaxFids; len(c.fids)+c.making >= max {
+		return errdefs.Unavailable("%d fids open on one connection (cap --9p-max-fids)", len(c.fids)+c.making)
+	}
+	req.makes = true
+	c.making++
+	return nil
 }
 
 // flush cancels the request oldtag names, if it reads or writes an open
@@ -263,6 +331,9 @@ func (c *serverConn) send(f frame) error {
 	req := c.inflight[f.tag()]
 	delete(c.inflight, f.tag())
 	if req != nil {
+		if req.makes {
+			c.making--
+		}
 		c.trackFid(req, f.typ())
 		switch {
 		case opens(req.typ, f.typ()) && len(f) >= headerLen+13:

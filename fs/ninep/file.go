@@ -380,7 +380,11 @@ func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
 }
 
 // Close implements p9.File; it runs once the fid is clunked and no request
-// uses it any more.
+// uses it any more, inside p9's Tclunk handler, whose reply carries its
+// error. A handle that holds work not yet done (fs.Flusher: a ctl line
+// written without its newline) does it now, so that the client's close
+// learns how it went. (p9 holds the connection's fid table while Close runs:
+// other requests of the connection wait for such a command.)
 func (f *file) Close() error {
 	f.mu.Lock()
 	h, stop := f.h, f.stop
@@ -392,11 +396,15 @@ func (f *file) Close() error {
 	if stop != nil {
 		stop()
 	}
+	var err error
 	if h != nil {
+		if fl, ok := h.(fs.Flusher); ok {
+			err = fl.Flush(f.c.ctx)
+		}
 		f.c.untrack(f)
 		_ = h.Close()
 	}
-	return nil
+	return errno(err)
 }
 
 // StatFS implements p9.File.

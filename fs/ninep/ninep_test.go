@@ -47,6 +47,12 @@ func (s *server) stop(t *testing.T) {
 // test ends.
 func serve(t *testing.T, network string, root fs.Dir) *server {
 	t.Helper()
+	return serveWith(t, network, root)
+}
+
+// serveWith is serve with Serve's options.
+func serveWith(t *testing.T, network string, root fs.Dir, opts ...ninep.Option) *server {
+	t.Helper()
 	addr := "tcp:127.0.0.1:0"
 	if network == "unix" {
 		addr = "unix:" + filepath.Join(t.TempDir(), "9p.sock")
@@ -61,7 +67,7 @@ func serve(t *testing.T, network string, root fs.Dir) *server {
 		s.addr = "tcp:" + l.Addr().String()
 		s.host = l.Addr().String()
 	}
-	go func() { s.done <- ninep.Serve(ctx, l, root) }()
+	go func() { s.done <- ninep.Serve(ctx, l, root, opts...) }()
 	t.Cleanup(func() { s.stop(t) })
 	return s
 }

@@ -105,7 +105,17 @@ func removeStale(ctx context.Context, path string) error {
 // in the tree (a wait file) return and the connection can end. Serve closes
 // l and every connection, waits for them to end, and returns nil once ctx
 // is done; the error of Accept otherwise.
-func Serve(ctx context.Context, l net.Listener, root fs.Dir) error {
+//
+// The Limits given WithLimits (every one at its default otherwise) bound
+// what clients hold: a connection over the listener's cap, or over its
+// host's, is closed at once; one that sends no Tversion in time is closed;
+// a Tattach or Twalk that would make a fid over the connection's cap is
+// answered EMFILE; a message that is not 9P2000.L (a bad size, an unknown
+// type, a body too short) ends its connection. Each refusal is logged once
+// (WithLogf), with the client.
+func Serve(ctx context.Context, l net.Listener, root fs.Dir, opts ...Option) error {
+	o := newOptions(opts)
+	adm := &admission{limits: o.limits, hosts: map[string]int{}}
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -138,10 +148,17 @@ func Serve(ctx context.Context, l net.Listener, root fs.Dir) error {
 			return fmt.Errorf("ninep: accept: %w", err)
 		}
 		delay = 0
+		client, host := peer(nc)
+		if err := adm.admit(host); err != nil {
+			o.refused("9P connection", client, err)
+			nc.Close()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			serveConn(sctx, nc, root, peers)
+			defer adm.leave(host)
+			serveConn(sctx, nc, root, peers, o, client)
 		}()
 	}
 }
@@ -149,12 +166,15 @@ func Serve(ctx context.Context, l net.Listener, root fs.Dir) error {
 // serveConn serves one connection with a p9 server of its own (p9's path
 // locks are then per connection too) and returns once it is closed and every
 // request on it has returned.
-func serveConn(ctx context.Context, nc net.Conn, root fs.Dir, peers *conns) {
+func serveConn(ctx context.Context, nc net.Conn, root fs.Dir, peers *conns, o *options, client string) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
+	// Until its Tversion (serverConn.Read lifts the deadline).
+	_ = nc.SetReadDeadline(time.Now().Add(o.limits.VersionTimeout))
 	c := newServerConn(ctx, cancel, nc, root, peers)
+	c.opts, c.client = o, client
 	peers.add(c)
 	defer peers.remove(c)
 	defer func() {
