@@ -56,6 +56,7 @@ func main() {
 		mountDir  = flag.String("mount", "/mnt/engine", `where to mount the tree with FUSE ("" to not mount)`)
 		ninepAdr  = flag.StringArray("9p", nil, "9P address to serve, unix:PATH or tcp:HOST:PORT (loopback, with --insecure-tcp); repeatable (default unix:<run>/9p.sock)")
 		insecTCP  = flag.Bool("insecure-tcp", false, "allow --9p tcp:...: 9P has no authentication, so any local user or host-network container gets root through it (default off)")
+		ninepLim  = ninepFlags()
 		debug     = flag.Bool("debug", false, "log every FUSE request")
 		keeperBin = flag.String("keeper", "", "the enginefs-keeper binary (default: beside this binary, else in $PATH)")
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
@@ -116,7 +117,7 @@ func main() {
 	}
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, insecureTCP: *insecTCP, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
-		docker: *dockerAdr, tls: tc}
+		docker: *dockerAdr, tls: tc, ninepLimits: ninepLim()}
 	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, ca: *regCA, regs: imagestore.Registries{
 		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
 	if err := cfg.registry.check(*stateDir); err != nil {
@@ -134,6 +135,7 @@ type config struct {
 	state, run, mount string
 	ninep             []string
 	insecureTCP       bool // 9P on TCP was allowed with --insecure-tcp
+	ninepLimits       ninep.Limits
 	debug             bool
 	keeper            string
 	keeperIdle        time.Duration
@@ -268,7 +270,7 @@ func run(ctx context.Context, cfg config) error {
 		servers.Add(1)
 		go func() {
 			defer servers.Done()
-			if err := ninep.Serve(serveCtx, l, root); err != nil && !errors.Is(err, context.Canceled) {
+			if err := ninep.Serve(serveCtx, l, root, ninep.WithLimits(cfg.ninepLimits), ninep.WithLogf(log.Printf)); err != nil && !errors.Is(err, context.Canceled) {
 				log.Printf("9P %s: %v", addr, err)
 			}
 		}()
