@@ -83,7 +83,7 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 		Memory: num(hc.Memory), MemorySwap: num(hc.MemorySwap), MemoryReservation: num(hc.MemoryReservation),
 		CPUShares: num(hc.CPUShares), CPUQuota: num(hc.CPUQuota), CPUPeriod: num(hc.CPUPeriod), CpusetCPUs: hc.CpusetCpus,
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
-		SecurityOpt: hc.SecurityOpt, ShmSize: num(hc.ShmSize),
+		SecurityOpt: hc.SecurityOpt, ShmSize: num(hc.ShmSize), Userns: string(hc.UsernsMode),
 	}
 	if cfg.Entrypoint != nil && len(cfg.Entrypoint) == 0 {
 		c.Entrypoint = []string{""} // entrypoint= clears the image's

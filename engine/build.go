@@ -157,6 +157,9 @@ func (e *Engine) CommitContainer(ctx context.Context, ref string, pause bool, sp
 	spec.Parent = rec.ImageID
 	spec.Dir = filepath.Join(e.containerDir(c.id), "upper")
 	spec.Exclude = readStubs(e.containerDir(c.id))
+	if e.remapped(&rec.Config) {
+		spec.IDMap = e.remap.remap.ToContainer // the layer holds the ids the container saw
+	}
 	img, err := e.CreateImage(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", c.id, err)

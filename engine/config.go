@@ -70,6 +70,9 @@ type Config struct {
 	// (docker's HostConfig fields of those names).
 	MaskedPaths   []string `json:"MaskedPaths"`
 	ReadonlyPaths []string `json:"ReadonlyPaths"`
+	// UsernsMode "host" keeps a container out of the daemon's user
+	// namespace (--userns-remap); "" puts it in.
+	UsernsMode string `json:"UsernsMode,omitempty"`
 	// Sysctls are namespaced kernel parameters (docker's --sysctl).
 	Sysctls map[string]string `json:"Sysctls,omitempty"`
 	Ulimits []Ulimit          `json:"Ulimits,omitempty"`

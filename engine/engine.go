@@ -52,6 +52,7 @@ type Engine struct {
 
 	net   Networks
 	vols  Volumes
+	remap *remapping            // --userns-remap, or nil
 	xfers map[string]*transfers // pulls and pushes, by kind (transfers.go)
 }
 
@@ -98,6 +99,9 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 	for _, o := range opts {
 		o(e)
 	}
+	if e.remap != nil && e.runtime == "builtin" {
+		return nil, errdefs.Invalid("--userns-remap: the default runtime builtin cannot run containers in a user namespace yet; choose --default-runtime runc or crun")
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	// The scratch directory holds what lives as long as an open file of
 	// a client (an image archive on its way in or out); what a killed
@@ -110,6 +114,9 @@ func New(ctx context.Context, dir string, images *imagestore.Store, k Keeper, op
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "containers"), 0o700); err != nil {
 		return nil, fmt.Errorf("engine state: %w", err)
+	}
+	if err := e.openForRemap(dir); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(filepath.Join(dir, "engine.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/enginefs/enginefs/runtime"
 )
 
 // Info is the system-wide summary served as /info; field names follow
@@ -53,7 +51,7 @@ func (e *Engine) Info(ctx context.Context) Info {
 		RootDir:         e.dir,
 		Runtimes:        map[string]RuntimeInfo{},
 		DefaultRuntime:  e.runtime,
-		SecurityOptions: runtime.SecurityOptions(),
+		SecurityOptions: e.securityOptions(),
 	}
 	for name := range e.runtimes {
 		in.Runtimes[name] = RuntimeInfo{Path: name}

@@ -114,7 +114,14 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		return keeper.Proc{}, "", nil, nil, err
 	}
 	dir, rootfs := e.containerDir(rec.ID), e.rootfs(rec.ID)
-	if err := e.images.Mount(ctx, img, rootfs, dir); err != nil {
+	if e.remapped(&rec.Config) {
+		// The remapped root must reach its root filesystem (docker's
+		// 0710 root:remapped-root has the same effect).
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return keeper.Proc{}, "", nil, nil, err
+		}
+	}
+	if err := e.images.Mount(ctx, img, rootfs, dir, e.mountOptions(&rec.Config)...); err != nil {
 		return keeper.Proc{}, "", nil, nil, err
 	}
 	var sb *network.Sandbox
@@ -129,7 +136,11 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		}
 		return keeper.Proc{}, "", nil, nil, err
 	}
-	sb, err = e.net.Up(ctx, e.netView(rec))
+	view := e.netView(rec)
+	if e.remapped(&rec.Config) {
+		view.Spawn = e.remap.remap.Spawn // its network namespace is its user namespace's
+	}
+	sb, err = e.net.Up(ctx, view)
 	if err != nil {
 		return fail(err)
 	}
@@ -137,6 +148,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
+	e.giveVolumes(ctx, &rec.Config, rec.Mounts)
 	vm, err := e.vols.Mount(ctx, rec.ID, rec.Mounts, rootfs)
 	if err != nil {
 		return fail(err)

@@ -66,6 +66,7 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 	if err := cfg.specSecurity(&opts); err != nil {
 		return runtime.SpecOptions{}, err
 	}
+	e.specUserns(&cfg, &opts)
 	if cfg.PidsLimit != nil {
 		opts.Resources.PidsLimit = *cfg.PidsLimit
 	}

@@ -49,6 +49,8 @@ type VolumeMounter interface {
 	// Restore takes back what Mount took for a container that runs
 	// since before the daemon's restart.
 	Restore(ctx context.Context, id string, mounts []MountPoint)
+	// Path is where a local volume's data is on the host.
+	Path(ctx context.Context, name string) (string, error)
 }
 
 var _ Volumes = (*volume.Manager)(nil)

@@ -35,6 +35,9 @@ type ImageSpec struct {
 	// directory among them is left out only when nothing below it is
 	// kept. Ignored for Tar.
 	Exclude []string
+	// IDMap, when not nil, maps the owners of Dir's nodes to the layer's
+	// (Dir was written by a container in a user namespace).
+	IDMap func(uid, gid int) (int, int)
 	// Tar is a layer tar, plain or gzip-, zstd- or bzip2-compressed (the
 	// body of docker import). Create reads it to its end, or until it
 	// fails.
@@ -110,7 +113,7 @@ func (s *Store) Create(ctx context.Context, spec ImageSpec) (*Image, error) {
 	var layer *Layer
 	switch {
 	case spec.Dir != "":
-		layer, err = s.layerFromDir(ctx, spec.Dir, spec.Exclude)
+		layer, err = s.layerFromDir(ctx, spec.Dir, spec.Exclude, spec.IDMap)
 	case spec.Tar != nil:
 		layer, err = s.layerFromTar(ctx, spec.Tar)
 	}

@@ -53,13 +53,16 @@ const selinuxXattr = "security.selinux"
 // no symlinks, nothing outside dir). A node that changes type while it is
 // read, or a regular file that shrinks, is errdefs.ErrBusy: the caller
 // should not let anything write to dir meanwhile.
-func writeDiffTar(ctx context.Context, dir string, exclude []string, w io.Writer) (int, error) {
+//
+// idmap, if not nil, maps each node's owner from the host's ids to the
+// layer's (a container in a user namespace wrote dir).
+func writeDiffTar(ctx context.Context, dir string, exclude []string, idmap func(uid, gid int) (int, int), w io.Writer) (int, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, classify(&os.PathError{Op: "open", Path: dir, Err: err}, "layer from %s: %w", dir)
 	}
 	defer unix.Close(fd)
-	d := &diffTar{dir: dir, tw: tar.NewWriter(w), links: map[fileID]string{}, exclude: map[string]bool{}}
+	d := &diffTar{dir: dir, tw: tar.NewWriter(w), links: map[fileID]string{}, exclude: map[string]bool{}, idmap: idmap}
 	for _, p := range exclude {
 		if rel := path.Clean("/" + p)[1:]; rel != "" {
 			d.exclude[rel] = true
@@ -82,6 +85,7 @@ type diffTar struct {
 	links map[fileID]string // first name of each node with several links
 
 	exclude map[string]bool // clean relative paths left out
+	idmap   func(uid, gid int) (int, int)
 }
 
 // fileID identifies a node on the host.
@@ -297,7 +301,7 @@ func (d *diffTar) file(dfd int, p, name string) error {
 
 // header is the part of an entry's header every type shares.
 func (d *diffTar) header(name string, st *unix.Stat_t) *tar.Header {
-	return &tar.Header{
+	h := &tar.Header{
 		Name:    name,
 		Mode:    int64(st.Mode & 0o7777),
 		Uid:     int(st.Uid),
@@ -305,6 +309,10 @@ func (d *diffTar) header(name string, st *unix.Stat_t) *tar.Header {
 		ModTime: time.Unix(st.Mtim.Sec, 0).UTC(),
 		Format:  tar.FormatPAX, // only when needed: USTAR is a subset
 	}
+	if d.idmap != nil {
+		h.Uid, h.Gid = d.idmap(h.Uid, h.Gid)
+	}
+	return h
 }
 
 // hardlink turns hdr into a hard link to the first name of its node, if

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/enginefs/enginefs/errdefs"
@@ -32,7 +33,17 @@ const maxLayers = 500
 // Errors: a target that already is a mount point is errdefs.ErrBusy; an
 // image whose layers are not in this store errdefs.ErrNotFound; a host
 // without overlayfs errdefs.ErrUnavailable.
-func (s *Store) Mount(ctx context.Context, img *Image, target, scratch string) error {
+//
+// WithIDMap makes the layers appear owned as a user namespace sees them
+// (idmapped mounts of each layer under the overlay) and gives the upper
+// and work directories to that namespace's root: a remapped container's
+// root owns its image's root-owned files, while the layers on disk stay as
+// they are, shared with every other container.
+func (s *Store) Mount(ctx context.Context, img *Image, target, scratch string, opts ...MountOption) error {
+	var o mountOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := ctx.Err(); err != nil {
 		return classify(err, "mount %s: %w", img.ID)
 	}
@@ -65,10 +76,80 @@ func (s *Store) Mount(ctx context.Context, img *Image, target, scratch string) e
 	} else if mounted {
 		return errdefs.Busy("mount %s: %s is already a mount point", img.ID, target)
 	}
+	if o.userns != nil {
+		for _, d := range []string{upper, work} {
+			if err := os.Lchown(d, o.uid, o.gid); err != nil {
+				return classify(err, "mount %s: %w", img.ID)
+			}
+		}
+		staged, release, err := idmapLayers(lowers, filepath.Join(scratch, "lower"), o.userns)
+		defer release()
+		if err != nil {
+			return fmt.Errorf("mount %s: %w", img.ID, err)
+		}
+		lowers = staged
+	}
 	if err := mountOverlay(lowers, upper, work, target); err != nil {
 		return fmt.Errorf("mount %s at %s: %w", img.ID, target, err)
 	}
 	return nil
+}
+
+// MountOption changes how Mount mounts.
+type MountOption func(*mountOptions)
+
+type mountOptions struct {
+	userns   *os.File
+	uid, gid int
+}
+
+// WithIDMap maps the layers through the user namespace ns (an open
+// /proc/PID/ns/user) and gives the upper directory to uid:gid, the host ids
+// of the namespace's root.
+func WithIDMap(ns *os.File, uid, gid int) MountOption {
+	return func(o *mountOptions) { o.userns, o.uid, o.gid = ns, uid, gid }
+}
+
+// idmapLayers makes an idmapped mount of each layer directory under dir (the
+// overlay takes lower directories by path) and returns their paths. release
+// detaches them: the overlay keeps its own references.
+func idmapLayers(layers []string, dir string, ns *os.File) (staged []string, release func(), err error) {
+	var mounted []string
+	release = func() {
+		for _, m := range mounted {
+			_ = unix.Unmount(m, unix.MNT_DETACH)
+			_ = os.Remove(m)
+		}
+		_ = os.Remove(dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, release, classify(err, "idmap: %w")
+	}
+	for i, l := range layers {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, l, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err != nil {
+			return nil, release, classify(err, "idmap layer %s: open_tree: %w", l)
+		}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
+		if err == nil {
+			p := filepath.Join(dir, strconv.Itoa(i))
+			if err = os.Mkdir(p, 0o700); err == nil {
+				if err = unix.MoveMount(fd, "", unix.AT_FDCWD, p, unix.MOVE_MOUNT_F_EMPTY_PATH); err == nil {
+					mounted = append(mounted, p)
+					staged = append(staged, p)
+				}
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+				return nil, release, errdefs.Unavailable("idmap layer %s: the host cannot idmap mounts of it (Linux 5.12+, and a file system that allows it): %w", l, err)
+			}
+			return nil, release, classify(err, "idmap layer %s: %w", l)
+		}
+	}
+	return staged, release, nil
 }
 
 // isMountPoint reports whether p is the root of a mount.

@@ -39,7 +39,7 @@ var errAbandoned = errors.New("layer blob abandoned")
 // layerFromDir writes the layer of dir, an overlayfs upper directory
 // (writeDiffTar), without the paths in exclude, stores it and unpacks
 // it. It returns nil for a directory with nothing to write.
-func (s *Store) layerFromDir(ctx context.Context, dir string, exclude []string) (*Layer, error) {
+func (s *Store) layerFromDir(ctx context.Context, dir string, exclude []string, idmap func(uid, gid int) (int, int)) (*Layer, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, classify(err, "layer from %s: %w", dir)
@@ -53,7 +53,7 @@ func (s *Store) layerFromDir(ctx context.Context, dir string, exclude []string) 
 		return nil, classify(err, "layer from %s: %w", dir)
 	}
 	return s.storeLayer(ctx, func(w io.Writer) (int, error) {
-		return writeDiffTar(ctx, dir, exclude, w)
+		return writeDiffTar(ctx, dir, exclude, idmap, w)
 	})
 }
 

@@ -51,6 +51,36 @@ func CreateNamespace(path string) (Namespace, error) {
 	return ns, nil
 }
 
+// BindNamespace makes the namespace file src (a /proc/PID/ns/... of a
+// process that made it) live at path, as CreateNamespace does for the ones
+// it makes; for a network namespace, lo is brought up. It is how a network
+// namespace owned by a container's user namespace is kept: only a process
+// in that user namespace can make it.
+func BindNamespace(src, path string, network bool) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("namespace %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if errors.Is(err, os.ErrExist) {
+		return errdefs.AlreadyExists("namespace %s already exists", path)
+	}
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", path, err)
+	}
+	f.Close()
+	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("namespace %s: bind mount: %w", path, err)
+	}
+	if network {
+		if err := Namespace(path).loopbackUp(); err != nil {
+			_ = DeleteNamespace(path)
+			return err
+		}
+	}
+	return nil
+}
+
 // unshareAt makes a new network namespace on a thread of its own and binds it
 // at path. The thread goes back to the daemon's namespace; if it cannot, it
 // stays locked and dies with its goroutine rather than serve other

@@ -78,6 +78,10 @@ type SpecOptions struct {
 	// of a default mount replaces it (--tmpfs /dev/shm), as in Docker.
 	// Destinations must be absolute, as must the sources of binds.
 	Mounts []specs.Mount
+	// UIDMappings and GIDMappings, when set, put the container in a user
+	// namespace of its own with these maps (the daemon's --userns-remap):
+	// its root is not the host's.
+	UIDMappings, GIDMappings []specs.LinuxIDMapping
 	// Sysctls are kernel parameters of the container's namespaces
 	// (docker's --sysctl): kernel.msg*, kernel.sem, kernel.shm*,
 	// fs.mqueue.* and net.*; any other is errdefs.ErrInvalid, as in
@@ -186,6 +190,23 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 			Resources:   &specs.LinuxResources{Devices: defaultDeviceRules()},
 			Sysctl:      sysctls,
 		},
+	}
+	if len(opts.UIDMappings) > 0 || len(opts.GIDMappings) > 0 {
+		if len(opts.UIDMappings) == 0 || len(opts.GIDMappings) == 0 {
+			return nil, errdefs.Invalid("container %s: a user namespace needs both uid and gid mappings", opts.ID)
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = slices.Clone(opts.UIDMappings)
+		s.Linux.GIDMappings = slices.Clone(opts.GIDMappings)
+		// sysfs can only be mounted by the user namespace that owns the
+		// network namespace, which the engine made outside it: /sys is
+		// the host's, bound read-only (as runc does when rootless).
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" && m.Type == "sysfs" {
+				s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+					Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+			}
+		}
 	}
 	if err := opts.Resources.linuxResources(s.Linux.Resources); err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)

@@ -20,7 +20,7 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 		Image: c.Image, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.Workdir, Hostname: c.Hostname, User: c.User,
 		GroupAdd: c.GroupAdd, Tty: c.Tty, OpenStdin: c.Stdin, StdinOnce: c.StdinOnce, StopSignal: c.StopSignal,
 		AutoRemove: c.Rm, Runtime: c.Runtime, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
-		ReadonlyRootfs: c.ReadOnly, SecurityOpt: c.SecurityOpt,
+		ReadonlyRootfs: c.ReadOnly, SecurityOpt: c.SecurityOpt, UsernsMode: c.Userns,
 	}
 	// entrypoint= clears the image's; repeated, the words of a longer one.
 	if eps := c.Entrypoint; len(eps) > 0 {

@@ -61,6 +61,7 @@ func TestCreateKeyFields(t *testing.T) {
 			c.MaskedPaths = []string{"/proc/version", "/proc/cmdline"}
 		}},
 		{"readonly-path", "readonly-path=", func(c *engine.Config) { c.ReadonlyPaths = []string{} }},
+		{"userns", "userns=host", func(c *engine.Config) { c.UsernsMode = "host" }},
 		{"ulimit", "ulimit=nofile=10:20 ulimit=nproc=5", func(c *engine.Config) {
 			c.Ulimits = []engine.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}, {Name: "nproc", Soft: 5, Hard: 5}}
 		}},

@@ -19,7 +19,7 @@ var createSamples = map[string]string{
 	"memory": "64m", "memory-swap": "128m", "memory-reservation": "32m", "cpus": "0.5", "cpu-shares": "512",
 	"cpu-quota": "50000", "cpu-period": "100000", "cpuset-cpus": "0", "pids-limit": "10",
 	"cap-add": "NET_ADMIN", "cap-drop": "CHOWN", "privileged": "true", "read-only": "true",
-	"security-opt": "no-new-privileges", "sysctl": "net.ipv4.ip_forward=1", "masked-path": "/proc/version",
+	"security-opt": "no-new-privileges", "sysctl": "net.ipv4.ip_forward=1", "userns": "host", "masked-path": "/proc/version",
 	"readonly-path": "/proc/cmdline", "ulimit": "nofile=10:20", "shm-size": "8m", "label": "k=v",
 	"console-size": "24x80", "network": "net1", "ip": "10.0.0.2", "alias": "www",
 	"publish": "8080:80", "publish-all": "true", "expose": "81", "volume": "data:/data", "mount": "type=tmpfs,dst=/t",

@@ -46,6 +46,7 @@ type inspectHost struct {
 	MaskedPaths    []string             `json:"MaskedPaths"`
 	ReadonlyPaths  []string             `json:"ReadonlyPaths"`
 	Sysctls        map[string]string    `json:"Sysctls,omitempty"`
+	UsernsMode     string               `json:"UsernsMode"`
 	Ulimits        []engine.Ulimit      `json:"Ulimits"`
 	ShmSize        int64                `json:"ShmSize"`
 	engine.Resources
@@ -136,6 +137,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			ReadonlyRootfs:  r.Config.ReadonlyRootfs,
 			SecurityOpt:     r.Config.SecurityOpt,
 			Sysctls:         r.Config.Sysctls,
+			UsernsMode:      r.Config.UsernsMode,
 			Ulimits:         r.Config.Ulimits,
 			ShmSize:         r.Config.ShmSize,
 			Resources:       r.Config.Resources,

@@ -42,6 +42,7 @@ import (
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/fs/fusefs"
 	"github.com/enginefs/enginefs/fs/ninep"
+	"github.com/enginefs/enginefs/idmap"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime/keeper"
 	"github.com/enginefs/enginefs/tree"
@@ -57,6 +58,9 @@ func main() {
 		ninepAdr  = flag.StringArray("9p", nil, "9P address to serve, unix:PATH or tcp:HOST:PORT (loopback, with --insecure-tcp); repeatable (default unix:<run>/9p.sock)")
 		insecTCP  = flag.Bool("insecure-tcp", false, "allow --9p tcp:...: 9P has no authentication, so any local user or host-network container gets root through it (default off)")
 		ninepLim  = ninepFlags()
+		remapFl   = flag.String("userns-remap", "", `run containers in a user namespace of USER[:GROUP]'s subordinate ids ("default": the dockremap user, made if missing), so that their root is not the host's; needs --default-runtime runc or crun`)
+		subuid    = flag.String("subuid-file", idmap.SystemFiles.SubUID, "where --userns-remap reads subordinate uids")
+		subgid    = flag.String("subgid-file", idmap.SystemFiles.SubGID, "where --userns-remap reads subordinate gids")
 		debug     = flag.Bool("debug", false, "log every FUSE request")
 		keeperBin = flag.String("keeper", "", "the enginefs-keeper binary (default: beside this binary, else in $PATH)")
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
@@ -118,6 +122,14 @@ func main() {
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, insecureTCP: *insecTCP, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
 		docker: *dockerAdr, tls: tc, ninepLimits: ninepLim()}
+	if *remapFl != "" {
+		r, err := idmap.Resolve(*remapFl, idmap.Files{SubUID: *subuid, SubGID: *subgid})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+			os.Exit(2)
+		}
+		cfg.remap = r
+	}
 	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, ca: *regCA, regs: imagestore.Registries{
 		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
 	if err := cfg.registry.check(*stateDir); err != nil {
@@ -136,6 +148,7 @@ type config struct {
 	ninep             []string
 	insecureTCP       bool // 9P on TCP was allowed with --insecure-tcp
 	ninepLimits       ninep.Limits
+	remap             *idmap.Remap // --userns-remap, or nil
 	debug             bool
 	keeper            string
 	keeperIdle        time.Duration
@@ -228,12 +241,28 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.remap != nil {
+		// Remapped roots reach their volumes through it (as dockerd's
+		// root is 0711 when it remaps).
+		if err := os.Chmod(filepath.Join(stateDir, "volumes"), 0o711); err != nil {
+			return err
+		}
+	}
 	vols := volume.New(localVolumes, volume.WithPlugins(plugin.NewRegistry(cfg.pluginDir, 0)))
 	// Networks: the drivers and the firewall of the flags, and the
 	// embedded DNS the manager makes.
 	nets := network.New(cfg.net)
-	eng, err := engine.New(ctx, stateDir, images, kc, engine.WithRuntimes(cfg.defaultRuntime, names...),
-		engine.WithNetworks(nets), engine.WithVolumes(vols))
+	engOpts := []engine.Option{engine.WithRuntimes(cfg.defaultRuntime, names...), engine.WithNetworks(nets), engine.WithVolumes(vols)}
+	if cfg.remap != nil {
+		ns, err := cfg.remap.NewUserns()
+		if err != nil {
+			return fmt.Errorf("--userns-remap: %w", err)
+		}
+		defer ns.Close()
+		engOpts = append(engOpts, engine.WithUsernsRemap(cfg.remap, ns))
+		log.Printf("containers run in a user namespace of %s:%s: uids %v, gids %v (userns=host keeps one out)", cfg.remap.User, cfg.remap.Group, cfg.remap.UIDs, cfg.remap.GIDs)
+	}
+	eng, err := engine.New(ctx, stateDir, images, kc, engOpts...)
 	if err != nil {
 		return err
 	}

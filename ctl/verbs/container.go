@@ -36,6 +36,7 @@ type Create struct {
 	ReadOnly          bool     `ctl:"read-only" flag:"read-only" help:"mount the container's root filesystem as read only"`
 	SecurityOpt       []string `ctl:"security-opt" usage:"OPT" flag:"security-opt" help:"security options (no-new-privileges, seccomp=unconfined|PROFILE.json, systempaths=unconfined, apparmor=, label=)"`
 	Sysctl            []string `ctl:"sysctl" usage:"KEY=VALUE" flag:"sysctl" help:"namespaced kernel parameters (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"`
+	Userns            string   `ctl:"userns" usage:"host" flag:"userns" help:"user namespace to use: host, or none for the daemon's (--userns-remap)"`
 	MaskedPath        []string `ctl:"masked-path" usage:"PATH"`
 	ReadonlyPath      []string `ctl:"readonly-path" usage:"PATH"`
 	Ulimit            []string `ctl:"ulimit" usage:"nofile=SOFT[:HARD]" flag:"ulimit" help:"ulimit options (nofile=1024:2048)"`

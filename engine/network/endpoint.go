@@ -76,6 +76,11 @@ type Container struct {
 	Endpoints map[string]*Endpoint
 	// Ports are the ports its current run published.
 	Ports nat.PortMap
+	// Spawn, when set, starts a process in a new user namespace (the
+	// container's, --userns-remap) and new namespaces of flags, and ends
+	// it with done: the network namespace is made by it, owned by that
+	// user namespace, which the container then joins too (Sandbox.Apply).
+	Spawn func(flags uintptr) (pid int, done func(), err error)
 	// Created is false for an id reserved and not configured yet; Live
 	// is true while it has a process (running or paused).
 	Created, Live bool

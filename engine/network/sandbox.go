@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-connections/proxy"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/netdrv"
@@ -29,6 +30,7 @@ type Sandbox struct {
 	c       Container // the container as it was when it started
 	mode    string
 	ns      netdrv.Namespace
+	userns  string // the container's user namespace file, when it made the network namespace
 	dns     bool
 	addrs   []netip.Addr // the container's addresses, for its /etc/hosts
 	proxies []proxy.Proxy
@@ -114,11 +116,14 @@ func (m *Manager) Up(ctx context.Context, c Container) (*Sandbox, error) {
 		// Left by a run the daemon could not end (a crash): start over.
 		m.down(ctx, c.ID, &Sandbox{mode: mode, ns: netdrv.Namespace(path)})
 	}
-	ns, err := netdrv.CreateNamespace(path)
+	if _, err := os.Lstat(path + usernsSuffix); err == nil {
+		_ = netdrv.DeleteNamespace(path + usernsSuffix)
+	}
+	ns, userns, err := m.namespaces(c, path)
 	if err != nil {
 		return nil, err
 	}
-	sb.ns = ns
+	sb.ns, sb.userns = ns, userns
 	ok := false
 	defer func() {
 		if !ok {
@@ -184,6 +189,9 @@ func (sb *Sandbox) Apply(s *specs.Spec) {
 			}
 			ns.Path = sb.ns.Path()
 		}
+		if ns.Type == specs.UserNamespace && sb.userns != "" {
+			ns.Path = sb.userns // the one that owns the network namespace
+		}
 		out = append(out, ns)
 	}
 	s.Linux.Namespaces = out
@@ -228,6 +236,39 @@ func (m *Manager) down(ctx context.Context, id string, sb *Sandbox) {
 	if err := netdrv.DeleteNamespace(sb.ns.Path()); err != nil {
 		m.logf("container %s: %v", short(id), err)
 	}
+	if sb.userns != "" {
+		if err := netdrv.DeleteNamespace(sb.userns); err != nil {
+			m.logf("container %s: %v", short(id), err)
+		}
+	}
+}
+
+// usernsSuffix names the file of a container's user namespace, beside its
+// network namespace's.
+const usernsSuffix = ".user"
+
+// namespaces makes the container's network namespace at path: by the
+// daemon, or, for a container of its own user namespace, by a process in
+// that user namespace, whose user namespace is kept at path+".user".
+func (m *Manager) namespaces(c Container, path string) (netdrv.Namespace, string, error) {
+	if c.Spawn == nil {
+		ns, err := netdrv.CreateNamespace(path)
+		return ns, "", err
+	}
+	pid, done, err := c.Spawn(unix.CLONE_NEWNET)
+	if err != nil {
+		return "", "", err
+	}
+	defer done()
+	userns := path + usernsSuffix
+	if err := netdrv.BindNamespace(fmt.Sprintf("/proc/%d/ns/user", pid), userns, false); err != nil {
+		return "", "", err
+	}
+	if err := netdrv.BindNamespace(fmt.Sprintf("/proc/%d/ns/net", pid), path, true); err != nil {
+		_ = netdrv.DeleteNamespace(userns)
+		return "", "", err
+	}
+	return netdrv.Namespace(path), userns, nil
 }
 
 // hotplug joins a running container to one more network (network connect).
@@ -317,6 +358,9 @@ func (m *Manager) Restore(ctx context.Context) {
 				continue
 			}
 			sb.ns = netdrv.Namespace(path)
+			if netdrv.IsNamespace(path + usernsSuffix) {
+				sb.userns = path + usernsSuffix
+			}
 			m.mu.RLock()
 			for _, ep := range c.Endpoints {
 				if n := m.nets[ep.NetworkID]; n != nil {
