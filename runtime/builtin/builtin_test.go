@@ -201,7 +201,10 @@ func TestStartErrors(t *testing.T) {
 		{"unknown capability", "", func(s *specs.Spec) {
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_NOSUCH"}}
 		}, errdefs.ErrInvalid},
-		{"seccomp", "", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, errdefs.ErrUnavailable},
+		{"seccomp without an action", "", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, errdefs.ErrInvalid},
+		{"seccomp notify", "", func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActNotify}
+		}, errdefs.ErrInvalid},
 		{"user namespace", "", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, errdefs.ErrUnavailable},

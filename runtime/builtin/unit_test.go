@@ -222,7 +222,7 @@ func TestSupported(t *testing.T) {
 		{"default spec", func(*specs.Spec) {}, ""},
 		{"capabilities", func(s *specs.Spec) { s.Process.Capabilities = &specs.LinuxCapabilities{} }, ""},
 		{"selinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }, "selinuxLabel"},
-		{"seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, "linux.seccomp"},
+		{"seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow} }, ""},
 		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }, "apparmorProfile"},
 		{"hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/x"}}} }, "hooks"},
 		{"empty hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{} }, ""},
