@@ -171,7 +171,7 @@ func (h *ctlHandle) WriteAt(ctx context.Context, p []byte, _ int64) (int, error)
 			// The lines before ran; say which one failed.
 			err = fmt.Errorf("line %d of %d: %w", i+1, len(items), err)
 		}
-		h.fail(err)
+		h.fail(ctx, err)
 		if i == 0 && carried {
 			h.failed, h.failedErr = bytes.Clone(p), err
 		}
@@ -223,7 +223,8 @@ func (h *ctlHandle) split(p []byte) (items []ctlItem, ended bool) {
 
 // fail records err as the reply and in Errors, and forgets what is
 // pending: nothing of a failed write stays to run later.
-func (h *ctlHandle) fail(err error) {
+func (h *ctlHandle) fail(ctx context.Context, err error) {
+	logRefused(ctx, "ctl line", err)
 	h.reply = []byte(err.Error() + "\n")
 	h.f.Errors.Set(err)
 	h.buf, h.dropping, h.scan = nil, 0, lineScanner{}
@@ -240,7 +241,7 @@ func (h *ctlHandle) Flush(ctx context.Context) error {
 func (h *ctlHandle) flushLocked(ctx context.Context) error {
 	if n := h.dropping; n > 0 {
 		err := errLineTooLong(n)
-		h.fail(err)
+		h.fail(ctx, err)
 		return err
 	}
 	line := string(h.buf)
@@ -250,7 +251,7 @@ func (h *ctlHandle) flushLocked(ctx context.Context) error {
 	}
 	reply, err := h.f.Exec(ctx, line)
 	if err != nil {
-		h.fail(err)
+		h.fail(ctx, err)
 		return err
 	}
 	h.reply = nil

@@ -239,3 +239,30 @@ func TestCtlOpenQuote(t *testing.T) {
 		t.Fatalf("ran %q", got)
 	}
 }
+
+// TestCtlRefusedLogged: a refused line is logged once, with the client the
+// context names and the reason; a line that runs is not.
+func TestCtlRefusedLogged(t *testing.T) {
+	var logged []string
+	old := fs.RefusedLogf
+	fs.RefusedLogf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	defer func() { fs.RefusedLogf = old }()
+	f := &fs.CtlFile{Exec: func(_ context.Context, line string) (string, error) {
+		if line == "bad" {
+			return "", errdefs.Invalid("unknown command %q", line)
+		}
+		return "", nil
+	}}
+	h, err := f.Open(context.Background(), os.O_RDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := fs.WithClient(context.Background(), "fuse pid 7 uid 0")
+	if _, err := h.WriteAt(ctx, []byte("good\nbad\n"), 0); err == nil {
+		t.Fatal("a bad line was taken")
+	}
+	want := `refused ctl line from fuse pid 7 uid 0: line 2 of 2: unknown command "bad"`
+	if len(logged) != 1 || logged[0] != want {
+		t.Errorf("logged %q, want [%q]", logged, want)
+	}
+}

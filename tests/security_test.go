@@ -146,3 +146,35 @@ func TestSecurityOptions(t *testing.T) {
 		t.Errorf("refused creates left containers: %q", after)
 	}
 }
+
+// TestRefusedLogged: refused input is logged once by the daemon with the
+// client and the reason: a bad line through the mount, a bad create over
+// 9P (dctl), a create the bridge refuses.
+func TestRefusedLogged(t *testing.T) {
+	d := startDockerd(t)
+	if _, _, err := d.trySh("echo 'frobnicate now' > " + d.mnt + "/containers/ctl"); err == nil {
+		t.Errorf("a bad ctl line was taken")
+	}
+	if _, _, code := d.dctl("create", "--security-opt", "sideways=1", "busybox", "true"); code == 0 {
+		t.Errorf("a bad security option was taken over 9P")
+	}
+	if _, _, code := d.docker("create", "--security-opt", "sideways=2", "busybox", "true"); code == 0 {
+		t.Errorf("a bad security option was taken by the bridge")
+	}
+	log := d.out.String()
+	for _, want := range []string{
+		`refused ctl line from fuse pid `,
+		`frobnicate`,
+		`refused ctl line from 9P unix pid `,
+		`"sideways=1"`,
+		`refused ctl line from in-process: `,
+		`"sideways=2"`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the daemon's log has no %q:\n%s", want, log)
+		}
+	}
+	if n := strings.Count(log, "sideways=1"); n != 1 {
+		t.Errorf("the refusal over 9P was logged %d times, want once:\n%s", n, log)
+	}
+}

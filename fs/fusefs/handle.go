@@ -43,7 +43,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	ctx, cancel := h.srv.opContext(ctx)
 	defer cancel()
-	n, err := h.h.WriteAt(ctx, data, off)
+	n, err := h.h.WriteAt(withClient(ctx), data, off)
 	if err != nil {
 		return 0, h.srv.errno(err)
 	}
@@ -61,7 +61,7 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	}
 	ctx, cancel := h.srv.opContext(ctx)
 	defer cancel()
-	if err := f.Flush(ctx); err != nil {
+	if err := f.Flush(withClient(ctx)); err != nil {
 		return h.srv.errno(err)
 	}
 	return 0

@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"sync"
@@ -427,7 +428,16 @@ func refresh(ctx context.Context, in *gofs.Inode, cur fs.Node, p string) {
 // to the process that makes it.
 func withCaller(ctx context.Context) context.Context {
 	if c, ok := fuse.FromContext(ctx); ok {
-		return fs.WithOwner(ctx, fs.Owner{UID: c.Uid, GID: c.Gid, HasUID: true, HasGID: true})
+		return fs.WithOwner(withClient(ctx), fs.Owner{UID: c.Uid, GID: c.Gid, HasUID: true, HasGID: true})
+	}
+	return ctx
+}
+
+// withClient returns ctx naming the calling process, for the log of
+// refused input (fs.ClientOf).
+func withClient(ctx context.Context) context.Context {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return fs.WithClient(ctx, fmt.Sprintf("fuse pid %d uid %d", c.Pid, c.Uid))
 	}
 	return ctx
 }

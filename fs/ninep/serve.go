@@ -167,6 +167,7 @@ func Serve(ctx context.Context, l net.Listener, root fs.Dir, opts ...Option) err
 // locks are then per connection too) and returns once it is closed and every
 // request on it has returned.
 func serveConn(ctx context.Context, nc net.Conn, root fs.Dir, peers *conns, o *options, client string) {
+	ctx = fs.WithClient(ctx, "9P "+client)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
