@@ -74,7 +74,7 @@ func FuzzServe(f *testing.F) {
 		f.Add(s)
 	}
 	tr := fstest.NewTree(f)
-	limits := ninep.Limits{MaxFids: 8, VersionTimeout: time.Second}
+	limits := ninep.Limits{MaxFids: 8, VersionTimeout: 100 * time.Millisecond}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
 		client, server := net.Pipe()
