@@ -103,13 +103,20 @@ func (s *Store) unpackLayer(ctx context.Context, diffID, blob v1.Hash) (int64, e
 		return 0, classify(err, "layer %s: %w", diffID)
 	}
 	h := sha256.New()
-	tee := io.TeeReader(withContext(ctx, r), h)
+	tooBig := func() error { return tooLarge("layer "+diffID.String(), "unpacks to", s.maxLayer, flagMaxLayer) }
+	tee := io.TeeReader(newCapReader(withContext(ctx, r), s.maxLayer, tooBig), h)
 	stats, err := Unpack(ctx, tee, tmp)
+	if overCap(err) {
+		return 0, tooBig()
+	}
 	if err != nil {
 		return 0, classify(err, "layer %s: %w", diffID)
 	}
 	// The digest covers the tar's padding after its end marker too.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
+		if overCap(err) {
+			return 0, err
+		}
 		return 0, readError(err, "layer "+diffID.String())
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID.String() {
