@@ -43,6 +43,8 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./ctl -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchiveMetadata$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
 
