@@ -199,6 +199,10 @@ func compressionOf(head []byte) types.MediaType {
 	return types.OCIUncompressedLayer
 }
 
+// zstdMaxWindow is the largest zstd window decompress accepts: 128 MiB,
+// what zstd --long=27 writes (the default level's window is 8 MiB).
+const zstdMaxWindow = 128 << 20
+
 // decompress returns the uncompressed content of r, which may be gzip,
 // zstd or plain.
 func decompress(r io.Reader) (io.ReadCloser, error) {
@@ -208,7 +212,10 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 	case types.OCILayer:
 		return gzip.NewReader(br)
 	case types.OCILayerZStd:
-		zr, err := zstd.NewReader(br)
+		// One decoder goroutine (the stream is read in order anyway) and
+		// a window of at most zstdMaxWindow: a frame may not make the
+		// daemon allocate the format's 3.75 TiB limit.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
 		if err != nil {
 			return nil, err
 		}
