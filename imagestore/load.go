@@ -37,7 +37,8 @@ import (
 // image for the store's platform (WithPlatform) is taken.
 //
 // Errors: a missing file is errdefs.ErrNotFound; a malformed, truncated or
-// hostile archive (bad digest, layer escaping its directory) is
+// hostile archive (bad digest, layer escaping its directory, a layer or
+// archive over its cap: WithMaxLayerSize, WithMaxArchiveSize) is
 // errdefs.ErrInvalid; a full disk or a cancelled ctx errdefs.ErrUnavailable.
 func (s *Store) Load(ctx context.Context, path string) ([]*Image, error) {
 	loaded, err := s.LoadTagged(ctx, path)
