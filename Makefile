@@ -51,6 +51,8 @@ fuzz:
 	$(GO) test ./imagestore/imageref -run '^$$' -fuzz '^FuzzReference$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./cmd/dctl -run '^$$' -fuzz '^FuzzVolumeFlags$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchiveMetadata$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzCreateRequest$$' -fuzztime $(FUZZTIME)

@@ -118,6 +118,11 @@ func (s *Store) Create(ctx context.Context, spec ImageSpec) (*Image, error) {
 		layer, err = s.layerFromTar(ctx, spec.Tar)
 	}
 	if err != nil {
+		if spec.Tar != nil {
+			s.logRefusal("image import", "archive", err)
+		} else {
+			s.logRefusal("image of "+spec.Dir, "container", err)
+		}
 		return nil, fmt.Errorf("create image: %w", err)
 	}
 	config, err := spec.Config(layer)

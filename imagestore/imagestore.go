@@ -20,6 +20,11 @@
 // for docker build, commit and import; Store.Cached finds an image by its
 // parent and build-cache key, Store.Children the images built on one.
 //
+// Caps: what a client sends (a registry's layers, an archive, an imported
+// tar) is counted as it streams and refused over WithMaxLayerSize or
+// WithMaxArchiveSize (DefaultMaxLayerSize, DefaultMaxArchiveSize), leaving
+// nothing behind; the refusal is logged once.
+//
 // Also: Store.List and Store.Tag; ParseReference and Familiar, docker's
 // reference normalisation and short form; Unpack, which writes one layer
 // tar into a directory (overlayfs whiteouts, never outside it). The on-disk

@@ -103,13 +103,20 @@ func (s *Store) unpackLayer(ctx context.Context, diffID, blob v1.Hash) (int64, e
 		return 0, classify(err, "layer %s: %w", diffID)
 	}
 	h := sha256.New()
-	tee := io.TeeReader(withContext(ctx, r), h)
+	tooBig := func() error { return tooLarge("layer "+diffID.String(), "unpacks to", s.maxLayer, flagMaxLayer) }
+	tee := io.TeeReader(newCapReader(withContext(ctx, r), s.maxLayer, tooBig), h)
 	stats, err := Unpack(ctx, tee, tmp)
+	if overCap(err) {
+		return 0, tooBig()
+	}
 	if err != nil {
 		return 0, classify(err, "layer %s: %w", diffID)
 	}
 	// The digest covers the tar's padding after its end marker too.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
+		if overCap(err) {
+			return 0, err
+		}
 		return 0, readError(err, "layer "+diffID.String())
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID.String() {
@@ -192,6 +199,10 @@ func compressionOf(head []byte) types.MediaType {
 	return types.OCIUncompressedLayer
 }
 
+// zstdMaxWindow is the largest zstd window decompress accepts: 128 MiB,
+// what zstd --long=27 writes (the default level's window is 8 MiB).
+const zstdMaxWindow = 128 << 20
+
 // decompress returns the uncompressed content of r, which may be gzip,
 // zstd or plain.
 func decompress(r io.Reader) (io.ReadCloser, error) {
@@ -201,7 +212,10 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 	case types.OCILayer:
 		return gzip.NewReader(br)
 	case types.OCILayerZStd:
-		zr, err := zstd.NewReader(br)
+		// One decoder goroutine (the stream is read in order anyway) and
+		// a window of at most zstdMaxWindow: a frame may not make the
+		// daemon allocate the format's 3.75 TiB limit.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
 		if err != nil {
 			return nil, err
 		}

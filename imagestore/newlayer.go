@@ -60,6 +60,9 @@ func (s *Store) layerFromDir(ctx context.Context, dir string, exclude []string, 
 // layerFromTar stores the layer tar r (plain, gzip, zstd or bzip2) and
 // unpacks it. It returns nil for a tar without entries.
 func (s *Store) layerFromTar(ctx context.Context, r io.Reader) (*Layer, error) {
+	r = newCapReader(r, s.maxArchive, func() error {
+		return tooLarge("layer tar", "is", s.maxArchive, flagMaxArchive)
+	})
 	return s.storeLayer(ctx, func(w io.Writer) (int, error) {
 		dr, err := decompressImport(withContext(ctx, r))
 		if err != nil {
@@ -101,14 +104,18 @@ func (s *Store) storeLayer(ctx context.Context, write func(io.Writer) (int, erro
 		err error
 	}
 	done := make(chan result, 1)
+	cw := &capWriter{left: s.maxLayer, err: func() error {
+		return tooLarge("new layer", "unpacks to", s.maxLayer, flagMaxLayer)
+	}}
 	go func() {
 		gz, err := gzip.NewWriterLevel(pw, gzip.BestSpeed)
+		cw.w = io.MultiWriter(h, gz)
 		if err != nil { // only for a bad level
 			pw.CloseWithError(err)
 			done <- result{err: err}
 			return
 		}
-		n, err := write(io.MultiWriter(h, gz))
+		n, err := write(cw)
 		if err == nil {
 			err = gz.Close()
 		}
@@ -118,6 +125,14 @@ func (s *Store) storeLayer(ctx context.Context, write func(io.Writer) (int, erro
 	blob, size, err := s.putBlob(ctx, pr, v1.Hash{})
 	pr.CloseWithError(errAbandoned) // a writer still writing stops
 	res := <-done
+	if cw.over != nil {
+		return nil, cw.over // the cause, however the tar reader wrapped it
+	}
+	if overCap(res.err) {
+		var le *limitError
+		errors.As(res.err, &le)
+		return nil, errdefs.Invalid("%w", le)
+	}
 	if res.err != nil && !errors.Is(res.err, errAbandoned) {
 		return nil, res.err // the cause; putBlob only saw it arrive
 	}
@@ -152,4 +167,22 @@ func decompressImport(r io.Reader) (io.ReadCloser, error) {
 		return nil, readError(err, "layer tar")
 	}
 	return dr, nil
+}
+
+// capWriter writes to w and fails, writing nothing more, once more than
+// left bytes came through; over keeps that error.
+type capWriter struct {
+	w    io.Writer
+	left int64
+	err  func() error
+	over error
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		c.over = c.err()
+		return 0, c.over
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
 }

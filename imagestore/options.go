@@ -16,6 +16,8 @@ type options struct {
 	platform    v1.Platform
 	logf        func(format string, args ...any)
 	registries  Registries
+	maxLayer    int64 // WithMaxLayerSize
+	maxArchive  int64 // WithMaxArchiveSize
 }
 
 func defaultOptions() options {
@@ -23,6 +25,8 @@ func defaultOptions() options {
 		lockTimeout: 5 * time.Second,
 		platform:    v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH},
 		logf:        log.Printf,
+		maxLayer:    DefaultMaxLayerSize,
+		maxArchive:  DefaultMaxArchiveSize,
 	}
 }
 

@@ -3,11 +3,7 @@ package imagestore
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +61,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*PullRe
 	rep := newReporter(opts.Progress)
 	res, err := s.pullRef(ctx, ref, opts, rep)
 	if err != nil {
+		s.logRefusal("image "+ref, registryOf(ref), err)
 		rep.send(Progress{Error: err.Error(), ErrorDetail: &ErrorDetail{Message: err.Error()}})
 		return nil, err
 	}
@@ -228,15 +225,13 @@ func (s *Store) fetchImage(ctx context.Context, img v1.Image, rep *reporter) (*f
 			return nil, errdefs.Invalid("unsupported layer digest %q", l.Digest)
 		}
 	}
-	if _, _, err := s.putBlob(ctx, bytes.NewReader(rawConfig), m.Config.Digest); err != nil {
-		return nil, err
-	}
-	mdigest, _, err := s.putBlob(ctx, bytes.NewReader(rawManifest), v1.Hash{})
-	if err != nil {
-		return nil, err
+	for _, l := range m.Layers {
+		if l.Size > s.maxLayer {
+			return nil, tooLarge("layer "+l.Digest.String(), "is", s.maxLayer, flagMaxLayer)
+		}
 	}
 	f := &fetched{
-		rec: &record{ID: m.Config.Digest.String(), ManifestDigest: mdigest.String(), Manifest: rawManifest,
+		rec: &record{ID: m.Config.Digest.String(), ManifestDigest: "sha256:" + sha256Hex(rawManifest), Manifest: rawManifest,
 			Config: rawConfig, Layers: make([]string, len(m.Layers)), Blobs: make([]string, len(m.Layers))},
 		layers: map[string]int64{},
 	}
@@ -257,6 +252,14 @@ func (s *Store) fetchImage(ctx context.Context, img v1.Image, rep *reporter) (*f
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// The config and manifest go last: a pull refused for a layer
+	// leaves no blob of its own behind.
+	if _, _, err := s.putBlob(ctx, bytes.NewReader(rawConfig), m.Config.Digest); err != nil {
+		return nil, err
+	}
+	if _, _, err := s.putBlob(ctx, bytes.NewReader(rawManifest), v1.Hash{}); err != nil {
 		return nil, err
 	}
 	for i, d := range f.rec.Layers {
@@ -321,7 +324,10 @@ func (s *Store) fetchBlob(ctx context.Context, layer v1.Layer, l v1.Descriptor, 
 	}
 	defer rc.Close()
 	c := rep.counter(shortID(l.Digest.String()), "Downloading", l.Size)
-	if _, _, err := s.putBlob(ctx, &progressReader{r: rc, c: c}, l.Digest); err != nil {
+	in := newCapReader(&progressReader{r: rc, c: c}, s.maxLayer, func() error {
+		return tooLarge("layer "+l.Digest.String(), "is", s.maxLayer, flagMaxLayer)
+	})
+	if _, _, err := s.putBlob(ctx, in, l.Digest); err != nil {
 		return err
 	}
 	c.done()
@@ -329,99 +335,43 @@ func (s *Store) fetchBlob(ctx context.Context, layer v1.Layer, l v1.Descriptor, 
 	return nil
 }
 
-// fetchAndUnpack downloads a layer blob and unpacks it in the same pass:
-// the bytes go to the blob file, its digest, and through decompression
-// to Unpack and the diff id's digest. Both land under their final names
-// only once both digests match.
+// fetchAndUnpack downloads a layer blob and unpacks it in the same pass
+// (streamLayer): the bytes go to the blob file, its digest, and through
+// decompression to Unpack and the diff id's digest. Both land under their
+// final names only once both digests match.
 func (s *Store) fetchAndUnpack(ctx context.Context, layer v1.Layer, l v1.Descriptor, diffID v1.Hash, rep *reporter) (int64, error) {
 	id := shortID(l.Digest.String())
+	if l.Size > s.maxLayer {
+		return 0, tooLarge("layer "+l.Digest.String(), "is", s.maxLayer, flagMaxLayer)
+	}
 	rc, err := layer.Compressed()
 	if err != nil {
 		return 0, registryError(err, "layer %s", l.Digest)
 	}
 	defer rc.Close()
-	blob, err := os.CreateTemp(s.tmpDir(), "blob-")
-	if err != nil {
-		return 0, classify(err, "layer %s: %w", l.Digest)
-	}
-	defer func() {
-		blob.Close()
-		os.Remove(blob.Name()) // a no-op once renamed
-	}()
-	dir, err := os.MkdirTemp(s.tmpDir(), "layer-")
-	if err != nil {
-		return 0, classify(err, "layer %s: %w", l.Digest)
-	}
-	defer os.RemoveAll(dir) // a no-op once renamed
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return 0, classify(err, "layer %s: %w", l.Digest)
-	}
-
-	type result struct {
-		stats UnpackStats
-		diff  string
-		err   error
-	}
-	pr, pw := io.Pipe()
-	done := make(chan result, 1)
-	go func() {
-		var res result
-		defer func() { done <- res }()
-		r, err := decompress(pr)
-		if err != nil {
-			res.err = errdefs.Invalid("layer %s: %w", l.Digest, err)
-			pr.CloseWithError(res.err)
-			return
-		}
-		h := sha256.New()
-		tee := io.TeeReader(r, h)
-		res.stats, res.err = Unpack(ctx, tee, dir)
-		if res.err == nil {
-			// The diff id covers the tar's padding after its end marker.
-			if _, err := io.Copy(io.Discard, tee); err != nil {
-				res.err = readError(err, "layer "+l.Digest.String())
-			}
-		}
-		r.Close()
-		if res.err != nil {
-			pr.CloseWithError(res.err)
-			return
-		}
-		io.Copy(io.Discard, pr) // whatever follows the compressed stream
-		res.diff = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	}()
-	bh := sha256.New()
 	c := rep.counter(id, "Downloading", l.Size)
-	_, cerr := io.Copy(io.MultiWriter(blob, bh, c, pw), withContext(ctx, rc))
-	pw.CloseWithError(cerr)
-	res := <-done
-	switch {
-	case res.err != nil && cerr != nil && !errors.Is(cerr, io.ErrClosedPipe) && errdefs.Class(res.err) == errdefs.ErrInvalid:
-		// The unpacker saw a cut or bad stream: the download's error
-		// says why.
-		return 0, downloadError(cerr, l.Digest)
-	case res.err != nil:
-		return 0, fmt.Errorf("layer %s: %w", l.Digest, res.err)
-	case cerr != nil:
-		return 0, downloadError(cerr, l.Digest)
+	what := "layer " + l.Digest.String()
+	t, err := s.streamLayer(ctx, &progressReader{r: rc, c: c}, what, func(err error) error {
+		return downloadError(err, l.Digest)
+	})
+	if err != nil {
+		return 0, err
 	}
+	defer t.cleanup()
 	c.done()
 	rep.status(id, "Verifying Checksum")
-	if got := "sha256:" + hex.EncodeToString(bh.Sum(nil)); got != l.Digest.String() {
-		return 0, errdefs.Invalid("layer %s: content has digest %s", l.Digest, got)
+	if t.digest != l.Digest {
+		return 0, errdefs.Invalid("%s: content has digest %s", what, t.digest)
 	}
-	if res.diff != diffID.String() {
-		return 0, errdefs.Invalid("layer %s: content has diff id %s, its config says %s", l.Digest, res.diff, diffID)
+	if t.diffID != diffID {
+		return 0, errdefs.Invalid("%s: content has diff id %s, its config says %s", what, t.diffID, diffID)
 	}
 	rep.status(id, "Download complete")
 	rep.send(Progress{ID: id, Status: "Extracting", Detail: &ProgressDetail{Current: l.Size, Total: l.Size}, Bar: bar(l.Size, l.Size)})
-	if err := s.keepBlob(blob, l.Digest); err != nil {
+	if err := s.keep(t, l.Digest, diffID, what); err != nil {
 		return 0, err
 	}
-	if err := s.keepLayer(dir, diffID); err != nil {
-		return 0, err
-	}
-	return res.stats.Size, nil
+	return t.stats.Size, nil
 }
 
 // downloadError classes the error of reading a blob from a registry.
@@ -473,4 +423,13 @@ func (s *Store) keepLayer(dir string, diffID v1.Hash) error {
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+// registryOf names the registry a reference is pulled from, for logs.
+func registryOf(ref string) string {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return "registry"
+	}
+	return "registry " + r.Context().RegistryStr()
 }

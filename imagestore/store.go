@@ -40,6 +40,9 @@ type Store struct {
 	logf     func(format string, args ...any)
 	regs     *registries
 
+	maxLayer   int64 // cap on a layer's unpacked size and its blob's (WithMaxLayerSize)
+	maxArchive int64 // cap on an archive's uncompressed size (WithMaxArchiveSize)
+
 	// gc is held shared by everything that writes blobs and layers
 	// before committing them (Load, Pull), and exclusively by Prune, so
 	// a collection never takes what a transfer is about to commit.
@@ -116,10 +119,13 @@ func New(root string, opts ...Option) (*Store, error) {
 		platform: o.platform,
 		logf:     o.logf,
 		regs:     &registries{cfg: o.registries},
-		images:   map[string]*entry{},
-		refs:     map[string]string{},
-		layers:   map[string]int64{},
-		flights:  map[string]*flight{},
+
+		maxLayer:   o.maxLayer,
+		maxArchive: o.maxArchive,
+		images:     map[string]*entry{},
+		refs:       map[string]string{},
+		layers:     map[string]int64{},
+		flights:    map[string]*flight{},
 	}
 	// The lock is ours: whatever tmp holds was left by a dead load.
 	tmp := filepath.Join(root, "tmp")

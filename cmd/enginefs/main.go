@@ -81,6 +81,9 @@ func main() {
 		tlsKey    = flag.String("tls-key", "", "the key of --tls-cert")
 		tlsCA     = flag.String("tls-ca", "", "the CA that client certificates must be signed by (mutual TLS)")
 	)
+	maxLayer, maxArchive := imagestore.Size(imagestore.DefaultMaxLayerSize), imagestore.Size(imagestore.DefaultMaxArchiveSize)
+	flag.Var(&maxLayer, "max-layer-size", "the most a layer may unpack to (pull, load, import, build); larger ones are refused")
+	flag.Var(&maxArchive, "max-archive-size", "the most an image archive (load) or imported tar may hold, uncompressed")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "enginefs: unexpected argument %q\n", flag.Arg(0))
@@ -130,6 +133,7 @@ func main() {
 		}
 		cfg.remap = r
 	}
+	cfg.imageOpts = []imagestore.Option{imagestore.WithMaxLayerSize(int64(maxLayer)), imagestore.WithMaxArchiveSize(int64(maxArchive))}
 	cfg.registry = registryConfig{addr: *regAddr, cert: *regCert, key: *regKey, ca: *regCA, regs: imagestore.Registries{
 		Insecure: *insecure, CAFiles: *regCAs, CertsDir: *certsDir, AuthFile: *authFile}}
 	if err := cfg.registry.check(*stateDir); err != nil {
@@ -157,8 +161,9 @@ type config struct {
 	registry          registryConfig
 	net               network.Config
 	pluginDir         string
-	docker            []string    // Docker API addresses ("" entries: none)
-	tls               *tls.Config // for TCP Docker API listeners, or nil
+	docker            []string            // Docker API addresses ("" entries: none)
+	tls               *tls.Config         // for TCP Docker API listeners, or nil
+	imageOpts         []imagestore.Option // --max-layer-size, --max-archive-size
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -221,7 +226,7 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 	}
-	images, err := imagestore.New(filepath.Join(stateDir, "images"), imagestore.WithRegistries(cfg.registry.regs))
+	images, err := imagestore.New(filepath.Join(stateDir, "images"), append(cfg.imageOpts, imagestore.WithRegistries(cfg.registry.regs))...)
 	if err != nil {
 		return err
 	}
