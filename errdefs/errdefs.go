@@ -70,3 +70,21 @@ func Class(err error) error {
 	}
 	return nil
 }
+
+// ErrLogged marks an error whose refusal was logged where it was made (with
+// the client and the reason), so that the layers it passes through on its
+// way to the client do not log it again. It is not a class.
+var ErrLogged = errors.New("logged")
+
+type logged struct{ err error }
+
+func (e *logged) Error() string   { return e.err.Error() }
+func (e *logged) Unwrap() []error { return []error{e.err, ErrLogged} }
+
+// MarkLogged returns err marked as logged (nil for nil), its class kept.
+func MarkLogged(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &logged{err: err}
+}

@@ -29,9 +29,10 @@ func ClientOf(ctx context.Context) string {
 // client and the reason (the daemon's log).
 var RefusedLogf = log.Printf
 
-// logRefused logs err if it refuses the client's input (errdefs.ErrInvalid).
+// logRefused logs err if it refuses the client's input (errdefs.ErrInvalid)
+// and was not logged where it was made (errdefs.ErrLogged).
 func logRefused(ctx context.Context, what string, err error) {
-	if errors.Is(err, errdefs.ErrInvalid) {
+	if errors.Is(err, errdefs.ErrInvalid) && !errors.Is(err, errdefs.ErrLogged) {
 		RefusedLogf("refused %s from %s: %v", what, ClientOf(ctx), err)
 	}
 }

@@ -119,9 +119,9 @@ func (s *Store) Create(ctx context.Context, spec ImageSpec) (*Image, error) {
 	}
 	if err != nil {
 		if spec.Tar != nil {
-			s.logRefusal("image import", "archive", err)
+			err = s.logRefusal("image import", "archive", err)
 		} else {
-			s.logRefusal("image of "+spec.Dir, "container", err)
+			err = s.logRefusal("image of "+spec.Dir, "container", err)
 		}
 		return nil, fmt.Errorf("create image: %w", err)
 	}

@@ -113,10 +113,13 @@ func overCap(err error) bool {
 
 // logRefusal logs, once per refused operation, input a cap refused:
 // what was refused, from which client (a registry, "archive"), and why.
-func (s *Store) logRefusal(what, client string, err error) {
+// It returns err, marked as logged when it was (errdefs.MarkLogged).
+func (s *Store) logRefusal(what, client string, err error) error {
 	if err != nil && overCap(err) {
 		s.logf("refused %s from %s: %v", what, client, err)
+		return errdefs.MarkLogged(err)
 	}
+	return err
 }
 
 // capReader reads r and fails with err once more than limit bytes came

@@ -70,7 +70,7 @@ func (s *Store) LoadTagged(ctx context.Context, path string) ([]LoadedImage, err
 	}
 	imgs, err := s.load(ctx, path)
 	if err != nil {
-		s.logRefusal("image archive "+path, "archive", err)
+		err = s.logRefusal("image archive "+path, "archive", err)
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return imgs, nil

@@ -61,7 +61,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*PullRe
 	rep := newReporter(opts.Progress)
 	res, err := s.pullRef(ctx, ref, opts, rep)
 	if err != nil {
-		s.logRefusal("image "+ref, registryOf(ref), err)
+		err = s.logRefusal("image "+ref, registryOf(ref), err)
 		rep.send(Progress{Error: err.Error(), ErrorDetail: &ErrorDetail{Message: err.Error()}})
 		return nil, err
 	}
