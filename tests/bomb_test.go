@@ -67,9 +67,11 @@ func (l *bombLayer) DiffID() (v1.Hash, error) { return l.diff, nil }
 func (l *bombLayer) Compressed() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(l.blob)), nil
 }
-func (l *bombLayer) Uncompressed() (io.ReadCloser, error) { return gzip.NewReader(bytes.NewReader(l.blob)) }
-func (l *bombLayer) Size() (int64, error)                 { return int64(len(l.blob)), nil }
-func (l *bombLayer) MediaType() (types.MediaType, error)  { return types.DockerLayer, nil }
+func (l *bombLayer) Uncompressed() (io.ReadCloser, error) {
+	return gzip.NewReader(bytes.NewReader(l.blob))
+}
+func (l *bombLayer) Size() (int64, error)                { return int64(len(l.blob)), nil }
+func (l *bombLayer) MediaType() (types.MediaType, error) { return types.DockerLayer, nil }
 
 // storeFiles lists what the daemon's image store holds but meta.db.
 func storeFiles(t *testing.T, d *daemon) []string {
