@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/mountinfo"
 )
 
 // fuseType is the file system type of the tree's mount in mountinfo
@@ -47,29 +48,9 @@ func parseMountinfo(data string) []mountEntry {
 		if len(f) < 5 || len(g) < 2 {
 			continue
 		}
-		out = append(out, mountEntry{point: unescapeMount(f[4]), fstype: g[0], source: g[1]})
+		out = append(out, mountEntry{point: mountinfo.Unescape(f[4]), fstype: g[0], source: g[1]})
 	}
 	return out
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space, \011,
-// \012, \134).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // topMount returns the last (topmost) mount at point, if any.

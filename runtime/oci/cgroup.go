@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +50,7 @@ func readCgroupMounts() cgroupMounts {
 		if len(pf) < 5 || len(sf) < 3 {
 			continue
 		}
-		mnt := unescapeMount(pf[4])
+		mnt := mountinfo.Unescape(pf[4])
 		switch sf[0] {
 		case "cgroup":
 			for _, opt := range strings.Split(sf[2], ",") {
@@ -70,25 +71,6 @@ func readCgroupMounts() cgroupMounts {
 		}
 	}
 	return m
-}
-
-// unescapeMount undoes the octal escapes of mountinfo (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // oomCounter returns what tells whether the kernel OOM-killed a process of

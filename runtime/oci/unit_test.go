@@ -67,19 +67,6 @@ not json
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		"/sys/fs/cgroup/memory": "/sys/fs/cgroup/memory",
-		`/mnt/a\040b`:           "/mnt/a b",
-		`/mnt/tab\011`:          "/mnt/tab\t",
-		`/mnt/x\`:               `/mnt/x\`,
-	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestParentOf(t *testing.T) {
 	ppid, err := parentOf(os.Getpid())
 	if err != nil || ppid != os.Getppid() {
