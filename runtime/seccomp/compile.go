@@ -320,26 +320,14 @@ func conditional(a *asm, nr uint32, args []specs.LinuxSeccompArg, ret uint32) er
 			a.jumpIf(bpf.JumpEqual, vhi, noLabel, pass)
 			a.load(lo)
 			a.jumpIf(bpf.JumpEqual, vlo, fail, pass)
-		case specs.OpGreaterThan, specs.OpGreaterEqual:
-			cond := bpf.JumpGreaterThan
-			if c.Op == specs.OpGreaterEqual {
-				cond = bpf.JumpGreaterOrEqual
-			}
+		case specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpLessThan, specs.OpLessEqual:
+			// The high words decide unless equal; then the low ones do.
+			o := ordered[c.Op]
 			a.load(hi)
-			a.jumpIf(bpf.JumpGreaterThan, vhi, pass, noLabel)
+			a.jumpIf(o.strict, vhi, pass, noLabel)
 			a.jumpIf(bpf.JumpEqual, vhi, noLabel, fail)
 			a.load(lo)
-			a.jumpIf(cond, vlo, pass, fail)
-		case specs.OpLessThan, specs.OpLessEqual:
-			cond := bpf.JumpLessThan
-			if c.Op == specs.OpLessEqual {
-				cond = bpf.JumpLessOrEqual
-			}
-			a.load(hi)
-			a.jumpIf(bpf.JumpLessThan, vhi, pass, noLabel)
-			a.jumpIf(bpf.JumpEqual, vhi, noLabel, fail)
-			a.load(lo)
-			a.jumpIf(cond, vlo, pass, fail)
+			a.jumpIf(o.low, vlo, pass, fail)
 		case specs.OpMaskedEqual:
 			// (arg & Value) == ValueTwo
 			a.load(hi)
@@ -358,4 +346,13 @@ func conditional(a *asm, nr uint32, args []specs.LinuxSeccompArg, ret uint32) er
 	a.load(offNr)
 	a.bind(next)
 	return nil
+}
+
+// ordered are the jumps of the ordered comparisons: strict on the high
+// words, the operator's own on the low ones.
+var ordered = map[specs.LinuxSeccompOperator]struct{ strict, low bpf.JumpTest }{
+	specs.OpGreaterThan:  {bpf.JumpGreaterThan, bpf.JumpGreaterThan},
+	specs.OpGreaterEqual: {bpf.JumpGreaterThan, bpf.JumpGreaterOrEqual},
+	specs.OpLessThan:     {bpf.JumpLessThan, bpf.JumpLessThan},
+	specs.OpLessEqual:    {bpf.JumpLessThan, bpf.JumpLessOrEqual},
 }
