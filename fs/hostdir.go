@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"golang.org/x/sys/unix"
 )
 
 // HostDir serves a real directory of the host, read-write: files, directories
@@ -237,7 +238,7 @@ func (n hostNode) SetAttr(_ context.Context, a SetAttr) error {
 		if a.Mtime != nil {
 			mt = *a.Mtime
 		}
-		if err := r.Chtimes(name, at, mt); err != nil {
+		if err := lchtimes(r, name, at, mt); err != nil {
 			return hostErr(err)
 		}
 	}
@@ -508,3 +509,27 @@ func (h rwHandle) Stat(context.Context) (Attr, error) {
 }
 
 func (h rwHandle) Close() error { return h.f.Close() }
+
+// lchtimes sets the times of name in r without following it when it is a
+// symlink (utimensat with AT_SYMLINK_NOFOLLOW, as cp -a asks through
+// FUSE): os.Root's Chtimes would follow the link, failing with ENOENT on a
+// dangling one and changing its target's times otherwise. A zero time is
+// left as it is.
+func lchtimes(r *os.Root, name string, at, mt time.Time) error {
+	dir, err := r.Open(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	ts := func(t time.Time) unix.Timespec {
+		if t.IsZero() {
+			return unix.Timespec{Nsec: unix.UTIME_OMIT}
+		}
+		return unix.NsecToTimespec(t.UnixNano())
+	}
+	base := path.Base(name)
+	if err := unix.UtimesNanoAt(int(dir.Fd()), base, []unix.Timespec{ts(at), ts(mt)}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimensat", Path: name, Err: err}
+	}
+	return nil
+}

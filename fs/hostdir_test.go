@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/enginefs/enginefs/fs"
 	"github.com/enginefs/enginefs/internal/testenv"
@@ -158,5 +159,49 @@ func TestHostDirOwnerAndMode(t *testing.T) {
 		if fi.Mode() != want.mode || st.Uid != want.uid || st.Gid != want.gid {
 			t.Errorf("%s: %v %d:%d, want %v %d:%d", name, fi.Mode(), st.Uid, st.Gid, want.mode, want.uid, want.gid)
 		}
+	}
+}
+
+// TestHostDirSymlinkTimes: times set on a symlink are the link's (cp -a
+// sets them with AT_SYMLINK_NOFOLLOW), whether its target exists or not;
+// the target's are left alone.
+func TestHostDirSymlinkTimes(t *testing.T) {
+	base := t.TempDir()
+	if err := os.WriteFile(filepath.Join(base, "target"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []struct{ name, to string }{{"dangling", "nosuch/file"}, {"link", "target"}} {
+		if err := os.Symlink(l.to, filepath.Join(base, l.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := os.Stat(filepath.Join(base, "target"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := fs.HostDir(base)
+	when := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, name := range []string{"dangling", "link"} {
+		n, err := d.Lookup(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.(fs.AttrSetter).SetAttr(context.Background(), fs.SetAttr{Mtime: &when}); err != nil {
+			t.Fatalf("%s: SetAttr mtime: %v", name, err)
+		}
+		fi, err := os.Lstat(filepath.Join(base, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(when) {
+			t.Errorf("%s: the link's mtime is %v, want %v", name, fi.ModTime(), when)
+		}
+	}
+	after, err := os.Stat(filepath.Join(base, "target"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the link's target's mtime changed: %v → %v", before.ModTime(), after.ModTime())
 	}
 }
