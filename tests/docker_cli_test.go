@@ -348,7 +348,7 @@ func TestDockerErrors(t *testing.T) {
 	if status, body := d.call("POST", "/v1.50/containers/busy/start", ""); status != 304 || len(body) != 0 {
 		t.Errorf("start of a running container: %d %q, want 304 and no body", status, body)
 	}
-	if status, body := d.call("DELETE", "/v1.50/containers/busy", ""); status != 409 || !strings.Contains(message(body), "stop it first") {
+	if status, body := d.call("DELETE", "/v1.50/containers/busy", ""); status != 409 || !strings.Contains(message(body), "You cannot remove a running container") {
 		t.Errorf("remove of a running container: %d %s, want 409", status, body)
 	}
 	if status, body := d.call("POST", "/v1.50/containers/busy/exec", `{"Cmd": []}`); status != 400 || !strings.Contains(message(body), "No exec command specified") {

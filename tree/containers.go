@@ -262,6 +262,12 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 			return "", nil
 		case verbs.ContainerRename:
 			return "", t.e.Rename(ctx, id, v.Name)
+		case verbs.ContainerUpdate:
+			u, err := updateFromVerb(v)
+			if err != nil {
+				return "", err
+			}
+			return "", t.e.Update(ctx, id, u)
 		case verbs.ContainerCommit:
 			img, err := t.b.Commit(ctx, id, builder.CommitOptions{Ref: v.Ref, Author: v.Author, Comment: v.Comment,
 				Changes: v.Change, NoPause: v.NoPause})

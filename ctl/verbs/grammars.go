@@ -8,7 +8,8 @@ var (
 	// Container is the ctl of a container (and containers/clone, whose
 	// writes go to the new container's ctl).
 	Container = Grammar{Create{}, ContainerStart{}, ContainerStop{}, ContainerRestart{}, ContainerKill{},
-		ContainerPause{}, ContainerResume{}, ContainerResize{}, ContainerRm{}, ContainerRename{}, ContainerCommit{}}
+		ContainerPause{}, ContainerResume{}, ContainerResize{}, ContainerRm{}, ContainerRename{}, ContainerCommit{},
+		ContainerUpdate{}}
 	// Exec is the ctl of an exec (and a container's exec/clone).
 	Exec = Grammar{ExecCreate{}, ExecStart{}, ExecKill{}, ExecResize{}}
 	// ContainerLogs is the options line of a container's logs.
