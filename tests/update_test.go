@@ -1,0 +1,161 @@
+//go:build linux
+
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cgroupValue reads one limit of a container's cgroup on the host: the v1
+// file under its controller, or the v2 file.
+func cgroupValue(t *testing.T, id, v1controller, v1file, v2file string) string {
+	t.Helper()
+	for _, p := range []string{
+		filepath.Join("/sys/fs/cgroup", v1controller, "enginefs", id, v1file),
+		filepath.Join("/sys/fs/cgroup/enginefs", id, v2file),
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	t.Fatalf("container %s: no cgroup file %s/%s nor %s (cgroups: %v)", id, v1controller, v1file, v2file, cgroupsOf(id))
+	return ""
+}
+
+// TestDockerUpdate: docker update changes a running container's limits at
+// once (its cgroup, under the built-in runtime and runc), its restart
+// policy, and a stopped container's limits for its next start; refusals
+// are dockerd's and change nothing; dctl update does the same.
+func TestDockerUpdate(t *testing.T) {
+	d := startDockerd(t)
+	for _, rt := range []string{"enginefs", "runc"} {
+		t.Run(rt, func(t *testing.T) {
+			name := "upd-" + rt
+			args := []string{"run", "-d", "--name", name}
+			if rt != "enginefs" {
+				args = append(args, "--runtime", rt)
+			}
+			d.mustDocker(append(args, "busybox", "sleep", "300")...)
+			defer d.docker("rm", "-f", name)
+			id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", name))
+
+			out := d.mustDocker("update", "-m", "64m", "--memory-swap", "128m", "--cpus", "0.5", "--pids-limit", "50",
+				"--restart", "always", name)
+			if out != name+"\n" {
+				t.Errorf("docker update printed %q, want %q", out, name+"\n")
+			}
+			if got := cgroupValue(t, id, "memory", "memory.limit_in_bytes", "memory.max"); got != "67108864" {
+				t.Errorf("memory limit after update = %s, want 67108864", got)
+			}
+			if got := cgroupValue(t, id, "pids", "pids.max", "pids.max"); got != "50" {
+				t.Errorf("pids.max after update = %s, want 50", got)
+			}
+			if got := cgroupValue(t, id, "cpu", "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
+				t.Errorf("cpu quota after update = %s, want 50000", got)
+			}
+			in := d.mustDocker("inspect", "-f",
+				"{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}", name)
+			if want := "67108864 134217728 500000000 50 always\n"; in != want {
+				t.Errorf("inspect after update = %q, want %q", in, want)
+			}
+
+			// dockerd's refusals, word for word; nothing changes.
+			_, errOut, code := d.docker("update", "-m", "200m", name)
+			if code == 0 || !strings.Contains(errOut, "Cannot update container "+id+": Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time") {
+				t.Errorf("update -m 200m: exit %d, stderr %q; want dockerd's memoryswap refusal", code, errOut)
+			}
+			_, errOut, code = d.docker("update", "--cpu-quota", "20000", name)
+			if code == 0 || !strings.Contains(errOut, "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set") {
+				t.Errorf("update --cpu-quota after --cpus: exit %d, stderr %q", code, errOut)
+			}
+			if got := cgroupValue(t, id, "memory", "memory.limit_in_bytes", "memory.max"); got != "67108864" {
+				t.Errorf("memory limit after refused updates = %s, want 67108864", got)
+			}
+
+			// dctl, over 9P: lifts the pids limit.
+			if out := d.mustDctl("update", "--pids-limit", "-1", name); out != name+"\n" {
+				t.Errorf("dctl update printed %q", out)
+			}
+			if got := cgroupValue(t, id, "pids", "pids.max", "pids.max"); got != "max" {
+				t.Errorf("pids.max after dctl update --pids-limit -1 = %s, want max", got)
+			}
+		})
+	}
+
+	t.Run("stopped", func(t *testing.T) {
+		d.mustDocker("create", "--name", "upd-stopped", "busybox", "sleep", "300")
+		defer d.docker("rm", "-f", "upd-stopped")
+		d.mustDocker("update", "-m", "32m", "--memory-swap", "64m", "upd-stopped")
+		d.mustDocker("start", "upd-stopped")
+		id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "upd-stopped"))
+		if got := cgroupValue(t, id, "memory", "memory.limit_in_bytes", "memory.max"); got != "33554432" {
+			t.Errorf("memory limit of a container updated while stopped = %s, want 33554432", got)
+		}
+	})
+
+	t.Run("api", func(t *testing.T) {
+		d.mustDocker("run", "-d", "--name", "upd-api", "busybox", "sleep", "300")
+		defer d.docker("rm", "-f", "upd-api")
+		status, body := d.call("POST", "/v1.50/containers/upd-api/update", `{"CpuShares":512}`)
+		if status != 200 || strings.TrimSpace(string(body)) != `{"Warnings":[]}` {
+			t.Errorf("POST update = %d %s, want 200 {\"Warnings\":[]}", status, body)
+		}
+		status, body = d.call("POST", "/v1.50/containers/upd-api/update", `{"BlkioWeight":300}`)
+		if status != 400 || !strings.Contains(errMessage(t, body), "BlkioWeight") {
+			t.Errorf("POST update BlkioWeight = %d %s, want 400 naming BlkioWeight", status, body)
+		}
+		status, body = d.call("POST", "/v1.50/containers/nosuch/update", `{"CpuShares":512}`)
+		if status != 404 || errMessage(t, body) != "No such container: nosuch" {
+			t.Errorf("POST update of nosuch = %d %s", status, body)
+		}
+	})
+}
+
+// TestDockerNotSwarm: the swarm endpoints answer as a dockerd in no swarm
+// (503 and its text), which clients tolerate; the docker CLI prints it.
+func TestDockerNotSwarm(t *testing.T) {
+	d := startDockerd(t)
+	const msg = `This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`
+	for _, p := range []string{"/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs", "/swarm/unlockkey"} {
+		status, body := d.call("GET", "/v1.50"+p, "")
+		if status != 503 || errMessage(t, body) != msg {
+			t.Errorf("GET %s = %d %s, want 503 %q", p, status, body, msg)
+		}
+	}
+	if status, body := d.call("POST", "/v1.50/swarm/leave", ""); status != 503 || errMessage(t, body) != "This node is not part of a swarm" {
+		t.Errorf("POST /swarm/leave = %d %s", status, body)
+	}
+	_, errOut, code := d.docker("node", "ls")
+	if code == 0 || !strings.Contains(errOut, msg) {
+		t.Errorf("docker node ls: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestDockerRmRunningText: rm of a running container is refused in
+// dockerd's words, which clients match on.
+func TestDockerRmRunningText(t *testing.T) {
+	d := startDockerd(t)
+	d.mustDocker("run", "-d", "--name", "busy", "busybox", "sleep", "300")
+	defer d.docker("rm", "-f", "busy")
+	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "busy"))
+	_, errOut, code := d.docker("rm", "busy")
+	want := "Error response from daemon: You cannot remove a running container " + id +
+		". Stop the container before attempting removal or force remove"
+	if code == 0 || !strings.Contains(errOut, want) {
+		t.Errorf("docker rm of a running container: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+}
+
+// errMessage is the message of docker's JSON error body.
+func errMessage(t *testing.T, body []byte) string {
+	t.Helper()
+	var m struct{ Message string }
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Errorf("error body %q is not docker's JSON: %v", body, err)
+	}
+	return m.Message
+}
