@@ -35,6 +35,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Containers.
 	h("GET /containers/json", s.listContainers)
 	route("POST /containers/create", createBody, s.createContainer)
+	h("POST /containers/prune", s.pruneContainers)
 	h("GET /containers/{name}/json", s.inspectContainer)
 	h("POST /containers/{name}/start", s.startContainer)
 	h("POST /containers/{name}/stop", s.stopContainer)

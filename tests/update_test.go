@@ -159,3 +159,49 @@ func errMessage(t *testing.T, body []byte) string {
 	}
 	return m.Message
 }
+
+// TestDockerPruneAndSizes: docker container prune (with filters) and
+// docker system prune remove the stopped containers and say the space
+// reclaimed; ps -s, inspect -s and system df show the sizes of the
+// containers' changes; dctl container prune does the same over 9P.
+func TestDockerPruneAndSizes(t *testing.T) {
+	d := startDockerd(t)
+	d.mustDocker("run", "--name", "p1", "busybox", "dd", "if=/dev/zero", "of=/big", "bs=1000", "count=100")
+	d.mustDocker("create", "--name", "p2", "--label", "keep=1", "busybox", "true")
+	d.mustDocker("run", "-d", "--name", "p3", "busybox", "sleep", "300")
+	defer d.docker("rm", "-f", "p3")
+	id1 := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "p1"))
+
+	if out := d.mustDocker("inspect", "-s", "-f", "{{.SizeRw}}", "p1"); out != "100000\n" {
+		t.Errorf("inspect -s SizeRw of p1 = %q, want 100000", out)
+	}
+	if out := d.mustDocker("ps", "-a", "-s", "--filter", "name=p1", "--format", "{{.Size}}"); !strings.HasPrefix(out, "100kB (virtual ") {
+		t.Errorf("ps -s of p1 = %q, want 100kB (virtual ...)", out)
+	}
+	if out := d.mustDocker("system", "df", "--format", "{{.Type}} {{.Size}}"); !strings.Contains(out, "Containers 100kB\n") {
+		t.Errorf("system df = %q, want Containers 100kB", out)
+	}
+
+	out := d.mustDocker("container", "prune", "-f", "--filter", "label!=keep")
+	if want := "Deleted Containers:\n" + id1 + "\n\nTotal reclaimed space: 100kB\n"; out != want {
+		t.Errorf("container prune = %q, want %q", out, want)
+	}
+	if out := d.mustDocker("ps", "-a", "--format", "{{.Names}}"); out != "p3\np2\n" && out != "p2\np3\n" {
+		t.Errorf("after container prune, ps -a = %q, want p2 and p3", out)
+	}
+	status, body := d.call("POST", "/v1.50/containers/prune?filters=%7B%22name%22%3A%5B%22x%22%5D%7D", "")
+	if status != 400 || !strings.Contains(errMessage(t, body), "name") {
+		t.Errorf("prune with a name filter = %d %s, want 400", status, body)
+	}
+
+	d.mustDocker("system", "prune", "-f")
+	if out := d.mustDocker("ps", "-a", "--format", "{{.Names}}"); out != "p3\n" {
+		t.Errorf("after system prune, ps -a = %q, want p3", out)
+	}
+
+	d.mustDocker("create", "--name", "p4", "busybox", "true")
+	id4 := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "p4"))
+	if out := d.mustDctl("container", "prune", "-f"); out != "Deleted Containers:\n"+id4+"\n\nTotal reclaimed space: 0B\n" {
+		t.Errorf("dctl container prune = %q", out)
+	}
+}

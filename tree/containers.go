@@ -58,6 +58,9 @@ func (t *tree) containersCtl(ctx context.Context, line string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if p, ok := v.(verbs.ContainerPrune); ok {
+		return t.pruneContainers(ctx, p)
+	}
 	name, cfg, err := configFromCreate(v.(verbs.Create))
 	if err != nil {
 		return "", err
@@ -163,6 +166,13 @@ func (t *tree) container(id string) fs.Dir {
 				return nil, err
 			}
 			return jsonDoc(inspect(r, t.e.LogPath(id), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
+		})},
+		{Name: "size", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
+			r, err := record()
+			if err != nil {
+				return nil, err
+			}
+			return t.sizeDoc(ctx, r)
 		})},
 		{Name: "log", Node: fs.HostFile(func() (string, error) {
 			if _, err := get(); err != nil {

@@ -120,6 +120,17 @@ type ContainerUpdate struct {
 	Restart           string `ctl:"restart" usage:"no|always|unless-stopped|on-failure[:N]" flag:"restart" help:"restart policy to apply when a container exits"`
 }
 
+// ContainerPrune is prune on containers/ctl: the removal of every created
+// or exited container that matches (docker container prune's filters:
+// until=, a TIME as RFC 3339, Unix seconds or a duration back from now;
+// label= and label-not=, K or K=V). The reply is a line "ID SIZE" per
+// container removed, SIZE the bytes of its changes.
+type ContainerPrune struct {
+	Until    string   `ctl:"until" usage:"TIME"`
+	Label    []string `ctl:"label" usage:"K[=V]"`
+	LabelNot []string `ctl:"label-not" usage:"K[=V]"`
+}
+
 // ContainerCommit is commit: the container's changes as an image,
 // tagged Ref if given; the reply is the image id.
 type ContainerCommit struct {
@@ -180,6 +191,7 @@ func (ContainerRm) Verb() string      { return "rm" }
 func (ContainerRename) Verb() string  { return "rename" }
 func (ContainerCommit) Verb() string  { return "commit" }
 func (ContainerUpdate) Verb() string  { return "update" }
+func (ContainerPrune) Verb() string   { return "prune" }
 func (ExecCreate) Verb() string       { return "create" }
 func (ExecStart) Verb() string        { return "start" }
 func (ExecKill) Verb() string         { return "kill" }

@@ -4,7 +4,7 @@ package verbs
 // line before they are read: a container's logs, images/save).
 var (
 	// Containers is containers/ctl.
-	Containers = Grammar{Create{}}
+	Containers = Grammar{Create{}, ContainerPrune{}}
 	// Container is the ctl of a container (and containers/clone, whose
 	// writes go to the new container's ctl).
 	Container = Grammar{Create{}, ContainerStart{}, ContainerStop{}, ContainerRestart{}, ContainerKill{},
