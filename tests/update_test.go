@@ -205,3 +205,36 @@ func TestDockerPruneAndSizes(t *testing.T) {
 		t.Errorf("dctl container prune = %q", out)
 	}
 }
+
+// TestDockerInspectImageDefaults: inspect and ps show the image's
+// defaults merged into the container's config, as dockerd does (compose
+// ps shows the command): Cmd, Entrypoint, Env with PATH, WorkingDir, User,
+// ExposedPorts and Labels, the container's own values over them.
+func TestDockerInspectImageDefaults(t *testing.T) {
+	d := startDockerd(t)
+	d.mustDocker("create", "--name", "plain", "busybox")
+	if out := d.mustDocker("inspect", "-f", "{{json .Config.Cmd}} {{json .Config.Env}} {{.Path}}", "plain"); out != `["sh"] ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] sh`+"\n" {
+		t.Errorf("inspect of a container using the image's defaults = %q", out)
+	}
+	if out := d.mustDocker("ps", "-a", "--filter", "name=plain", "--format", "{{.Command}}"); out != `"sh"`+"\n" {
+		t.Errorf("ps Command = %q, want \"sh\"", out)
+	}
+
+	// (commit of a container never started fails: it has no upper
+	// directory yet; a run one is committed.)
+	d.mustDocker("run", "--name", "ran", "busybox", "true")
+	d.mustDocker("commit", "--change", "LABEL a=b", "--change", "WORKDIR /srv", "--change", "EXPOSE 8080",
+		"--change", "USER nobody", "--change", `ENTRYPOINT ["echo"]`, "--change", `CMD ["hi"]`, "ran", "defimg")
+	d.mustDocker("create", "--name", "over", "-e", "A=1", "--label", "c=d", "defimg")
+	out := d.mustDocker("inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.Env}} {{.Config.WorkingDir}} "+
+		"{{.Config.User}} {{json .Config.ExposedPorts}} {{json .Config.Labels}}", "over")
+	want := `["echo"] ["hi"] ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","A=1"] /srv nobody {"8080/tcp":{}} {"a":"b","c":"d"}` + "\n"
+	if out != want {
+		t.Errorf("inspect of a container over an image's defaults =\n%s want\n%s", out, want)
+	}
+	// A command given replaces the image's Cmd, not its Entrypoint.
+	d.mustDocker("create", "--name", "cmd", "defimg", "there")
+	if out := d.mustDocker("inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Cmd}}", "cmd"); out != `["echo"] ["there"]`+"\n" {
+		t.Errorf("inspect with a command = %q", out)
+	}
+}

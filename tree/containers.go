@@ -160,11 +160,12 @@ func (t *tree) container(id string) fs.Dir {
 			}
 			return []byte(statusLine(r.State) + "\n"), nil
 		})},
-		{Name: "inspect", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
+		{Name: "inspect", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
 			r, err := record()
 			if err != nil {
 				return nil, err
 			}
+			r = newImageDefaults(t.e).apply(ctx, r)
 			return jsonDoc(inspect(r, t.e.LogPath(id), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
 		})},
 		{Name: "size", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
