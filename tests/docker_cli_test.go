@@ -306,7 +306,7 @@ func TestDockerErrors(t *testing.T) {
 		{"POST", "/v1.50/containers/nope/wait?condition=whenever", ``, 400, "invalid condition"},
 		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"Links": ["a:b"]}}`, 400, "links are not supported"},
 		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "x"}]}}}`, 400, "port"},
-		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"NetworkMode": "nonet"}}`, 404, "network nonet not found"},
+		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"NetworkMode": "nonet"}}`, 400, "network nonet not found"},
 		{"GET", "/v1.50/images/nosuch:v9/json", ``, 404, "No such image: nosuch:v9"},
 		{"GET", "/v1.50/images/nosuch:v9/history", ``, 404, "No such image: nosuch:v9"},
 		{"DELETE", "/v1.50/images/nosuch:v9", ``, 404, "No such image: nosuch:v9"},

@@ -238,3 +238,47 @@ func TestDockerInspectImageDefaults(t *testing.T) {
 		t.Errorf("inspect with a command = %q", out)
 	}
 }
+
+// TestDockerCreateAndLoadErrors: a create naming a missing network or
+// --volumes-from container is refused as a bad parameter (400), not a
+// missing object, so that the docker CLI prints the reason rather than
+// trying to pull the image; a failed load streams 200 and an errorDetail,
+// as dockerd.
+func TestDockerCreateAndLoadErrors(t *testing.T) {
+	d := startDockerd(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"create", "--network", "nosuchnet", "busybox", "true"}, 1, "network nosuchnet not found"},
+		{[]string{"run", "--network", "nosuchnet", "busybox", "true"}, 125, "network nosuchnet not found"},
+		{[]string{"create", "--volumes-from", "nosuch", "busybox", "true"}, 1, "Error response from daemon: No such container: nosuch"},
+	} {
+		_, errOut, code := d.docker(tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.msg) || strings.Contains(errOut, "Unable to find image") {
+			t.Errorf("docker %s: exit %d, stderr %q; want exit %d, %q and no pull", strings.Join(tc.args, " "), code, errOut, tc.code, tc.msg)
+		}
+	}
+	if out := d.mustDocker("ps", "-aq"); out != "" {
+		t.Errorf("refused creates left containers: %q", out)
+	}
+	status, body := d.call("POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"VolumesFrom":["nosuch"]}}`)
+	if status != 400 || errMessage(t, body) != "No such container: nosuch" {
+		t.Errorf("create with volumes-from nosuch = %d %s, want 400 No such container: nosuch", status, body)
+	}
+
+	status, body = d.call("POST", "/v1.50/images/load", "not a tar")
+	var m struct {
+		Error       string `json:"error"`
+		ErrorDetail struct {
+			Message string `json:"message"`
+		} `json:"errorDetail"`
+	}
+	if err := json.Unmarshal(body, &m); status != 200 || err != nil || m.Error == "" || m.ErrorDetail.Message != m.Error {
+		t.Errorf("a failed load = %d %s, want 200 and an errorDetail", status, body)
+	}
+	if _, errOut, code := d.dockerIn("not a tar", "load"); code != 1 || !strings.Contains(errOut, "not a readable tar archive") {
+		t.Errorf("docker load of garbage: exit %d, stderr %q", code, errOut)
+	}
+}
