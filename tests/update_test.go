@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -180,6 +181,11 @@ func TestDockerPruneAndSizes(t *testing.T) {
 	}
 	if out := d.mustDocker("system", "df", "--format", "{{.Type}} {{.Size}}"); !strings.Contains(out, "Containers 100kB\n") {
 		t.Errorf("system df = %q, want Containers 100kB", out)
+	}
+
+	df := d.mustDctl("system", "df")
+	if !regexp.MustCompile(`(?m)^Containers +3 +1 +100kB +100kB \(100%\)$`).MatchString(df) {
+		t.Errorf("dctl system df =\n%s\nwant Containers 3 1 100kB 100kB (100%%)", df)
 	}
 
 	out := d.mustDocker("container", "prune", "-f", "--filter", "label!=keep")

@@ -79,7 +79,7 @@ func main() {
 		c.simple("unpause", "Unpause all processes within one or more containers", verbs.ContainerResume{}),
 		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(), c.updateCmd(),
 		c.attachCmd(), c.execCmd(), c.topCmd(), c.statsCmd(), c.containerCmd(),
-		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(),
+		c.imagesCmd(), c.loadCmd(), c.versionCmd(), c.infoCmd(), c.systemCmd(),
 		c.pullCmd(), c.pushCmd(), c.tagCmd(), c.rmiCmd(), c.saveCmd(), c.historyCmd(), c.imageCmd(),
 		c.loginCmd(), c.logoutCmd(),
 		c.networkCmd(), c.volumeCmd(),
