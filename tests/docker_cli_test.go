@@ -171,7 +171,7 @@ func TestDockerCLI(t *testing.T) {
 			t.Errorf("wait: %q", out)
 		}
 		d.mustDocker("start", "life")
-		if _, errOut, code := d.docker("rm", "life"); code == 0 || !strings.Contains(errOut, "cannot remove container") {
+		if _, errOut, code := d.docker("rm", "life"); code == 0 || !strings.Contains(errOut, "You cannot remove a running container") {
 			t.Errorf("rm of a running container: exit %d, %q", code, errOut)
 		}
 		d.mustDocker("rm", "-f", "life")
