@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/enginefs/enginefs/internal/testenv"
 )
 
 // cgroupValue reads one limit of a container's cgroup on the host: the v1
@@ -286,5 +288,40 @@ func TestDockerCreateAndLoadErrors(t *testing.T) {
 	}
 	if _, errOut, code := d.dockerIn("not a tar", "load"); code != 1 || !strings.Contains(errOut, "not a readable tar archive") {
 		t.Errorf("docker load of garbage: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// dockerPyUpdate is what a python3-docker user writes for update, prune,
+// sizes, image defaults and the swarm check.
+const dockerPyUpdate = `
+import docker, sys
+c = docker.DockerClient(base_url=sys.argv[1])
+d = c.containers.run("busybox", "sleep 300", detach=True, name="pyupd")
+print("update", d.update(mem_limit="64m", memswap_limit="128m", cpu_shares=512, restart_policy={"Name": "always"}))
+d.reload()
+hc = d.attrs["HostConfig"]
+print("limits", hc["Memory"], hc["CpuShares"], hc["RestartPolicy"]["Name"])
+p = c.containers.create("busybox", name="pyplain")
+print("cmd", p.attrs["Config"]["Cmd"], any(e.startswith("PATH=") for e in p.attrs["Config"]["Env"]))
+e = c.containers.run("busybox", ["sh", "-c", "echo 12345 > /f"], detach=True, name="pyex")
+e.wait()
+print("size", c.api.containers(all=True, size=True, filters={"name": "pyex"})[0]["SizeRw"])
+r = c.containers.prune()
+print("prune", sorted(r["ContainersDeleted"]) == sorted([e.id, p.id]), r["SpaceReclaimed"])
+try:
+    c.swarm.reload()
+except docker.errors.APIError as err:
+    print("swarm", err.status_code)
+d.remove(force=True)
+`
+
+// TestDockerPyUpdate: the same through python3-docker.
+func TestDockerPyUpdate(t *testing.T) {
+	testenv.NeedBinary(t, debianPython, "Debian's python3 with python3-docker")
+	d := startDockerd(t)
+	out := runPy(t, dockerPyUpdate, d.host)
+	want := "update {'Warnings': []}\nlimits 67108864 512 always\ncmd ['sh'] True\nsize 6\nprune True 6\nswarm 503\n"
+	if out != want {
+		t.Errorf("python3-docker printed\n%s\nwant\n%s", out, want)
 	}
 }
