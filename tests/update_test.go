@@ -5,6 +5,7 @@ package tests
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -323,5 +324,32 @@ func TestDockerPyUpdate(t *testing.T) {
 	want := "update {'Warnings': []}\nlimits 67108864 512 always\ncmd ['sh'] True\nsize 6\nprune True 6\nswarm 503\n"
 	if out != want {
 		t.Errorf("python3-docker printed\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestComposePsCommand: docker-compose ps shows the image's command of a
+// service that gives none (the image's Cmd merged into the container's).
+func TestComposePsCommand(t *testing.T) {
+	bin := testenv.NeedBinary(t, "docker-compose", "docker-compose")
+	d := startDockerd(t)
+	dir := t.TempDir()
+	const file = "version: \"3\"\nservices:\n  shell:\n    image: busybox\n    tty: true\n    stdin_open: true\n    stop_signal: SIGKILL\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compose := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-p", "efsu"}, args...)...)
+		cmd.Dir, cmd.Env = dir, d.env()
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(t, cmd, err)
+	}
+	defer compose("down")
+	if out, code := compose("up", "-d"); code != 0 {
+		t.Fatalf("up -d: exit %d\n%s", code, out)
+	}
+	out, code := compose("ps")
+	if code != 0 || !regexp.MustCompile(`(?m)^efsu_shell_1 +sh +Up`).MatchString(out) {
+		t.Errorf("compose ps (exit %d) does not show the command sh:\n%s", code, out)
 	}
 }
