@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/enginefs/enginefs/errdefs"
@@ -36,6 +37,10 @@ func (e *Engine) Update(ctx context.Context, ref string, u Update) error {
 	if c.rec.State.Status == StatusNew {
 		return errdefs.Busy("container %s is not created yet", c.id)
 	}
+	if c.starting {
+		// Its spec may be written already, with the old limits.
+		return errdefs.Busy("container %s is being started", c.id)
+	}
 	rec := c.rec
 	cfg := rec.Config
 	if err := u.apply(&cfg); err != nil {
@@ -51,7 +56,9 @@ func (e *Engine) Update(ctx context.Context, ref string, u Update) error {
 		return errdefs.Invalid("Cannot update container %s: Restart policy cannot be updated because AutoRemove is enabled for the container", c.id)
 	}
 	if rec.State.Status.live() {
-		if err := runtime.UpdateResources(ctx, c.id, runtimeResources(cfg)); err != nil {
+		// A container whose run just ended has no cgroup: its record
+		// alone changes, as for a stopped one.
+		if err := runtime.UpdateResources(ctx, c.id, runtimeResources(cfg)); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			// Put back what the first writes changed; the old
 			// values were accepted before.
 			if err2 := runtime.UpdateResources(ctx, c.id, runtimeResources(rec.Config)); err2 != nil {
