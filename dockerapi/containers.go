@@ -85,6 +85,13 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if boolValue(r, "size") {
+		rw, rootfs, err := s.containerSize(r.Context(), ir.ID)
+		if err != nil {
+			return err
+		}
+		ir.SizeRw, ir.SizeRootFs = &rw, &rootfs
+	}
 	return writeJSON(w, http.StatusOK, ir)
 }
 
@@ -123,6 +130,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	all := boolValue(r, "all") || limit > 0
+	size := boolValue(r, "size")
 	var list []listEntry
 	if err := s.readJSON(r.Context(), "containers/list", &list); err != nil {
 		return err
@@ -152,6 +160,11 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
 		}
 		if sum.NetworkSettings == nil {
 			sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
+		}
+		if size {
+			if sum.SizeRw, sum.SizeRootFs, err = s.containerSize(r.Context(), sum.ID); err != nil {
+				continue // removed meanwhile
+			}
 		}
 		out = append(out, sum)
 		if limit > 0 && len(out) == limit {

@@ -352,12 +352,15 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) error {
 		return abort(errdefs.Invalid("docker load: the archive ended after %d of %d bytes", off, r.ContentLength))
 	}
 	replyb, err := fs.ReadHandle(ctx, h)
-	if err != nil {
-		return err
-	}
-	reply := string(replyb)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
+	if err != nil {
+		// dockerd streams a failed load as 200 and an error message,
+		// which the CLI prints and exits 1 on.
+		msg := err.Error()
+		return writeJSONBody(w, loadError{Error: msg, ErrorDetail: loadErrorDetail{Message: msg}})
+	}
+	reply := string(replyb)
 	for _, line := range strings.Split(reply, "\n") {
 		if line != "" {
 			if err := writeJSONBody(w, map[string]string{"stream": line + "\n"}); err != nil {
@@ -366,4 +369,15 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// loadError is the last message of a failed load's stream, dockerd's
+// jsonmessage with an errorDetail.
+type loadError struct {
+	ErrorDetail loadErrorDetail `json:"errorDetail"`
+	Error       string          `json:"error"`
+}
+
+type loadErrorDetail struct {
+	Message string `json:"message"`
 }

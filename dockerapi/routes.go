@@ -35,6 +35,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Containers.
 	h("GET /containers/json", s.listContainers)
 	route("POST /containers/create", createBody, s.createContainer)
+	h("POST /containers/prune", s.pruneContainers)
 	h("GET /containers/{name}/json", s.inspectContainer)
 	h("POST /containers/{name}/start", s.startContainer)
 	h("POST /containers/{name}/stop", s.stopContainer)
@@ -50,6 +51,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("GET /containers/{name}/logs", s.containerLogs)
 	h("GET /containers/{name}/top", s.topContainer)
 	h("GET /containers/{name}/stats", s.containerStats)
+	h("POST /containers/{name}/update", s.updateContainer)
 
 	// Execs.
 	h("POST /containers/{name}/exec", s.createExec)
@@ -87,6 +89,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("POST /volumes/prune", s.pruneVolumes)
 	h("GET /volumes/{name}", s.inspectVolume)
 	h("DELETE /volumes/{name}", s.removeVolume)
+
+	// Swarm: enginefs is a node in no swarm.
+	s.swarmRoutes(h)
 }
 
 // endpoint is one route: an error its function returns before the response

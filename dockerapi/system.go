@@ -165,6 +165,9 @@ func (s *Server) systemDF(w http.ResponseWriter, r *http.Request) error {
 		if sum.Mounts == nil {
 			sum.Mounts = []container.MountPoint{}
 		}
+		if rw, rootfs, err := s.containerSize(ctx, sum.ID); err == nil {
+			sum.SizeRw, sum.SizeRootFs = rw, rootfs
+		}
 		du.Containers = append(du.Containers, &sum)
 	}
 	// Each image's layers: DIFF-ID BLOB-DIGEST UNPACKED-SIZE per line.

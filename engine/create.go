@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -117,7 +118,7 @@ func (e *Engine) Configure(ctx context.Context, c *Container, name string, cfg C
 	defer unuse()
 	att, err := e.net.Attach(network.Container{ID: c.id, Settings: cfg.Networking.settings()}, imagePorts(img))
 	if err != nil {
-		return err
+		return createInput(err)
 	}
 	// The attachment ends before the volumes are let go, and before a
 	// failure removes the volumes made (the order of the locks).
@@ -307,4 +308,14 @@ func (e *Engine) SetConfig(ctx context.Context, ref string, cfg Config) (err err
 	replaced = c.rec.Networks
 	c.rec = rec
 	return nil
+}
+
+// createInput reclasses a not-found error of what a create names besides
+// its image (a network) as invalid input, keeping its message: a not-found
+// create means a missing image to docker's clients, which then pull it.
+func createInput(err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return errdefs.Invalid("%s", err)
+	}
+	return err
 }

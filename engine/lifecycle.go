@@ -571,7 +571,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 		case st.live() || st == StatusRestarting:
 			c.mu.Unlock()
 			if !force {
-				return errdefs.Busy("cannot remove container %s: it is %s (stop it first, or rm force)", c.id, st)
+				return cannotRemove(c.id, st)
 			}
 			if e.markStopped(c) {
 				continue // a pending restart was cancelled: it is exited now
@@ -655,4 +655,14 @@ func startedAt(proc keeper.Proc) time.Time {
 		return time.Now().UTC()
 	}
 	return proc.StartedAt.UTC()
+}
+
+// cannotRemove is dockerd's refusal to remove a live container without
+// force, word for word: clients match on "You cannot remove a running
+// container".
+func cannotRemove(id string, st Status) error {
+	if st == StatusPaused {
+		return errdefs.Busy("You cannot remove a paused container %s. Unpause and then stop the container before attempting removal or force remove", id)
+	}
+	return errdefs.Busy("You cannot remove a %s container %s. Stop the container before attempting removal or force remove", st, id)
 }

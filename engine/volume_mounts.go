@@ -133,6 +133,11 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 		ref, mode, _ := strings.Cut(v, ":")
 		c, err := e.Get(ref)
 		if err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				// dockerd's words and class: a bad parameter, so that
+				// clients do not take it for a missing image.
+				return nil, nil, errdefs.Invalid("No such container: %s", ref)
+			}
 			return nil, nil, fmt.Errorf("volumes-from %s: %w", ref, err)
 		}
 		for _, mp := range c.Record().Mounts {

@@ -171,7 +171,7 @@ func TestDockerCLI(t *testing.T) {
 			t.Errorf("wait: %q", out)
 		}
 		d.mustDocker("start", "life")
-		if _, errOut, code := d.docker("rm", "life"); code == 0 || !strings.Contains(errOut, "cannot remove container") {
+		if _, errOut, code := d.docker("rm", "life"); code == 0 || !strings.Contains(errOut, "You cannot remove a running container") {
 			t.Errorf("rm of a running container: exit %d, %q", code, errOut)
 		}
 		d.mustDocker("rm", "-f", "life")
@@ -306,7 +306,7 @@ func TestDockerErrors(t *testing.T) {
 		{"POST", "/v1.50/containers/nope/wait?condition=whenever", ``, 400, "invalid condition"},
 		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"Links": ["a:b"]}}`, 400, "links are not supported"},
 		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "x"}]}}}`, 400, "port"},
-		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"NetworkMode": "nonet"}}`, 404, "network nonet not found"},
+		{"POST", "/v1.50/containers/create", `{"Image": "busybox", "HostConfig": {"NetworkMode": "nonet"}}`, 400, "network nonet not found"},
 		{"GET", "/v1.50/images/nosuch:v9/json", ``, 404, "No such image: nosuch:v9"},
 		{"GET", "/v1.50/images/nosuch:v9/history", ``, 404, "No such image: nosuch:v9"},
 		{"DELETE", "/v1.50/images/nosuch:v9", ``, 404, "No such image: nosuch:v9"},
@@ -348,7 +348,7 @@ func TestDockerErrors(t *testing.T) {
 	if status, body := d.call("POST", "/v1.50/containers/busy/start", ""); status != 304 || len(body) != 0 {
 		t.Errorf("start of a running container: %d %q, want 304 and no body", status, body)
 	}
-	if status, body := d.call("DELETE", "/v1.50/containers/busy", ""); status != 409 || !strings.Contains(message(body), "stop it first") {
+	if status, body := d.call("DELETE", "/v1.50/containers/busy", ""); status != 409 || !strings.Contains(message(body), "You cannot remove a running container") {
 		t.Errorf("remove of a running container: %d %s, want 409", status, body)
 	}
 	if status, body := d.call("POST", "/v1.50/containers/busy/exec", `{"Cmd": []}`); status != 400 || !strings.Contains(message(body), "No exec command specified") {

@@ -58,6 +58,9 @@ func (t *tree) containersCtl(ctx context.Context, line string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if p, ok := v.(verbs.ContainerPrune); ok {
+		return t.pruneContainers(ctx, p)
+	}
 	name, cfg, err := configFromCreate(v.(verbs.Create))
 	if err != nil {
 		return "", err
@@ -157,12 +160,20 @@ func (t *tree) container(id string) fs.Dir {
 			}
 			return []byte(statusLine(r.State) + "\n"), nil
 		})},
-		{Name: "inspect", Node: fs.ReadFile(func(context.Context) ([]byte, error) {
+		{Name: "inspect", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
 			r, err := record()
 			if err != nil {
 				return nil, err
 			}
+			r = newImageDefaults(t.e).apply(ctx, r)
 			return jsonDoc(inspect(r, t.e.LogPath(id), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
+		})},
+		{Name: "size", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
+			r, err := record()
+			if err != nil {
+				return nil, err
+			}
+			return t.sizeDoc(ctx, r)
 		})},
 		{Name: "log", Node: fs.HostFile(func() (string, error) {
 			if _, err := get(); err != nil {
@@ -262,6 +273,12 @@ func (t *tree) ctlFile(id string) *fs.CtlFile {
 			return "", nil
 		case verbs.ContainerRename:
 			return "", t.e.Rename(ctx, id, v.Name)
+		case verbs.ContainerUpdate:
+			u, err := updateFromVerb(v)
+			if err != nil {
+				return "", err
+			}
+			return "", t.e.Update(ctx, id, u)
 		case verbs.ContainerCommit:
 			img, err := t.b.Commit(ctx, id, builder.CommitOptions{Ref: v.Ref, Author: v.Author, Comment: v.Comment,
 				Changes: v.Change, NoPause: v.NoPause})

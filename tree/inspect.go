@@ -185,11 +185,13 @@ type listEntry struct {
 func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 	now := time.Now()
 	out := []listEntry{}
+	defaults := newImageDefaults(t.e)
 	for _, c := range t.e.List() {
 		r := c.Record()
 		if r.State.Status == engine.StatusNew {
 			continue
 		}
+		r = defaults.apply(ctx, r)
 		le := listEntry{
 			ID:       r.ID,
 			Names:    []string{"/" + r.Name},

@@ -163,7 +163,7 @@ func TestParseErrors(t *testing.T) {
 		line, word string
 		msg        string
 	}{
-		{Container, "strat", "strat", `unknown command "strat" (usage: one of commit, create, kill, pause, rename, resize, restart, resume, rm, start, stop)`},
+		{Container, "strat", "strat", `unknown command "strat" (usage: one of commit, create, kill, pause, rename, resize, restart, resume, rm, start, stop, update)`},
 		{Container, "start now", "now", `start: unexpected argument "now" (usage: start)`},
 		{Container, "stop 1 2", "2", `stop: unexpected argument "2" (usage: stop [SECONDS] [signal=SIG])`},
 		{Container, "rename", "", `rename: missing argument (usage: rename NAME)`},

@@ -104,6 +104,33 @@ type ContainerRename struct {
 	Name string `arg:"NAME"`
 }
 
+// ContainerUpdate is update: new resource limits or restart policy. A
+// running container's cgroup changes at once; a stopped one's record
+// does, for its next start. Keys not given keep their values.
+type ContainerUpdate struct {
+	Memory            string `ctl:"memory" usage:"64m" flag:"memory,m" help:"memory limit (e.g. 64m)"`
+	MemorySwap        string `ctl:"memory-swap" usage:"128m" flag:"memory-swap" help:"memory plus swap limit: -1 for unlimited swap"`
+	MemoryReservation string `ctl:"memory-reservation" usage:"32m" flag:"memory-reservation" help:"memory soft limit"`
+	CPUs              string `ctl:"cpus" usage:"0.5" flag:"cpus" help:"number of CPUs (e.g. 0.5)"`
+	CPUShares         string `ctl:"cpu-shares" usage:"N" flag:"cpu-shares,c" help:"CPU shares (relative weight)"`
+	CPUQuota          string `ctl:"cpu-quota" usage:"US" flag:"cpu-quota" help:"limit CPU CFS quota (µs)"`
+	CPUPeriod         string `ctl:"cpu-period" usage:"US" flag:"cpu-period" help:"limit CPU CFS period (µs)"`
+	CpusetCPUs        string `ctl:"cpuset-cpus" usage:"0-1" flag:"cpuset-cpus" help:"CPUs in which to allow execution (0-3, 0,1)"`
+	PidsLimit         string `ctl:"pids-limit" usage:"N" flag:"pids-limit" help:"tune the container's pids limit (-1 for unlimited)"`
+	Restart           string `ctl:"restart" usage:"no|always|unless-stopped|on-failure[:N]" flag:"restart" help:"restart policy to apply when a container exits"`
+}
+
+// ContainerPrune is prune on containers/ctl: the removal of every created
+// or exited container that matches (docker container prune's filters:
+// until=, a TIME as RFC 3339, Unix seconds or a duration back from now;
+// label= and label-not=, K or K=V). The reply is a line "ID SIZE" per
+// container removed, SIZE the bytes of its changes.
+type ContainerPrune struct {
+	Until    string   `ctl:"until" usage:"TIME"`
+	Label    []string `ctl:"label" usage:"K[=V]"`
+	LabelNot []string `ctl:"label-not" usage:"K[=V]"`
+}
+
 // ContainerCommit is commit: the container's changes as an image,
 // tagged Ref if given; the reply is the image id.
 type ContainerCommit struct {
@@ -163,6 +190,8 @@ func (ContainerResize) Verb() string  { return "resize" }
 func (ContainerRm) Verb() string      { return "rm" }
 func (ContainerRename) Verb() string  { return "rename" }
 func (ContainerCommit) Verb() string  { return "commit" }
+func (ContainerUpdate) Verb() string  { return "update" }
+func (ContainerPrune) Verb() string   { return "prune" }
 func (ExecCreate) Verb() string       { return "create" }
 func (ExecStart) Verb() string        { return "start" }
 func (ExecKill) Verb() string         { return "kill" }

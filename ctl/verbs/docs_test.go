@@ -123,7 +123,7 @@ func TestDocVerbs(t *testing.T) {
 	}{
 		{"/containers/ctl", Containers},
 		{"/containers/<id|name>/", Grammar{ContainerStart{}, ContainerStop{}, ContainerRestart{}, ContainerKill{}, ContainerPause{},
-			ContainerResume{}, ContainerResize{}, ContainerRm{}, ContainerRename{}, ContainerCommit{}, Logs{}}},
+			ContainerResume{}, ContainerResize{}, ContainerRm{}, ContainerRename{}, ContainerCommit{}, ContainerUpdate{}, Logs{}}},
 		{"/containers/<id>/exec/", Exec},
 		{"/images/ctl", Images},
 		{"/images/<repo", Image},

@@ -4,11 +4,12 @@ package verbs
 // line before they are read: a container's logs, images/save).
 var (
 	// Containers is containers/ctl.
-	Containers = Grammar{Create{}}
+	Containers = Grammar{Create{}, ContainerPrune{}}
 	// Container is the ctl of a container (and containers/clone, whose
 	// writes go to the new container's ctl).
 	Container = Grammar{Create{}, ContainerStart{}, ContainerStop{}, ContainerRestart{}, ContainerKill{},
-		ContainerPause{}, ContainerResume{}, ContainerResize{}, ContainerRm{}, ContainerRename{}, ContainerCommit{}}
+		ContainerPause{}, ContainerResume{}, ContainerResize{}, ContainerRm{}, ContainerRename{}, ContainerCommit{},
+		ContainerUpdate{}}
 	// Exec is the ctl of an exec (and a container's exec/clone).
 	Exec = Grammar{ExecCreate{}, ExecStart{}, ExecKill{}, ExecResize{}}
 	// ContainerLogs is the options line of a container's logs.
