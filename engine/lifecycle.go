@@ -98,6 +98,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	// path: until it is on disk, a daemon that crashed would find the
 	// container through the keeper and adopt it.
 	go e.monitor(c, true)
+	e.startHealth(c, false)
 	return nil
 }
 
@@ -221,12 +222,14 @@ func (e *Engine) monitor(c *Container, save bool) {
 	c.mu.Lock()
 	started := c.rec.State.StartedAt
 	c.rec.Ports = nil
+	c.stopHealth()
 	c.rec.State = State{
 		Status:     StatusExited,
 		StartedAt:  started,
 		FinishedAt: st.ExitedAt.UTC(),
 		ExitCode:   st.Code,
 		OOMKilled:  st.OOMKilled,
+		Health:     c.rec.State.Health,
 	}
 	if err != nil {
 		c.rec.State.Error = err.Error()
