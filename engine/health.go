@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -249,12 +250,16 @@ func (e *Engine) probe(c *Container, hc HealthConfig, shell []string, stop chan 
 	if err := createLog(dir); err != nil {
 		return fail(err)
 	}
+	// Docker's probes are execs, with their events.
+	line := strings.Join(cmd, " ")
+	e.emit(c.Record(), "exec_create: "+line, "execID", id)
 	if _, err := e.launchExec(e.ctx, c, id, &ExecConfig{Cmd: cmd}); err != nil {
 		if e.ctx.Err() != nil {
 			return nil
 		}
 		return fail(err)
 	}
+	e.emit(c.Record(), "exec_start: "+line, "execID", id)
 	defer func() {
 		if err := e.keeper.Forget(e.ctx, c.id, id); err != nil && !isGone(err) && e.ctx.Err() == nil {
 			e.logf("container %s exec %s: %v", c.id, id, err)
@@ -267,6 +272,9 @@ func (e *Engine) probe(c *Container, hc HealthConfig, shell []string, stop chan 
 	done := make(chan ended, 1)
 	go func() {
 		st, err := e.wait(c.id, id)
+		if err == nil {
+			e.emit(c.Record(), "exec_die", "execID", id, "exitCode", itoa(st.Code))
+		}
 		done <- ended{st, err}
 	}()
 	timeout := orDefault(hc.Timeout, DefaultHealthTimeout)
@@ -339,26 +347,8 @@ func (e *Engine) healthResult(c *Container, hc HealthConfig, res *HealthResult, 
 	if h == nil {
 		return
 	}
-	retries := hc.Retries
-	if retries <= 0 {
-		retries = DefaultHealthRetries
-	}
 	old := h.Status
-	h.Log = append(h.Log, res)
-	if len(h.Log) > HealthLogEntries {
-		h.Log = append([]*HealthResult(nil), h.Log[len(h.Log)-HealthLogEntries:]...)
-	}
-	if res.ExitCode == 0 {
-		h.FailingStreak = 0
-		h.Status = container.Healthy
-	} else if h.Status != container.Starting || res.Start.Sub(c.rec.State.StartedAt) >= hc.StartPeriod {
-		// A failure within the start period of a container that was
-		// never healthy does not count.
-		h.FailingStreak++
-		if h.FailingStreak >= retries {
-			h.Status = container.Unhealthy
-		}
-	}
+	record(h, hc, res, c.rec.State.StartedAt)
 	if err := e.put(c.rec); err != nil {
 		e.logf("container %s: saving health: %v", c.id, err)
 	}
@@ -379,4 +369,31 @@ func CloneHealth(h *Health) *Health {
 		out.Log[i] = &cp
 	}
 	return out
+}
+
+// record adds a probe's result to a health as docker's handleProbeResult:
+// a success makes it healthy; a failure counts in the failing streak
+// (except within the start period of a container never healthy yet), and
+// retries failures in a row make it unhealthy.
+func record(h *Health, hc HealthConfig, res *HealthResult, startedAt time.Time) {
+	retries := hc.Retries
+	if retries <= 0 {
+		retries = DefaultHealthRetries
+	}
+	h.Log = append(h.Log, res)
+	if len(h.Log) > HealthLogEntries {
+		h.Log = append([]*HealthResult(nil), h.Log[len(h.Log)-HealthLogEntries:]...)
+	}
+	switch {
+	case res.ExitCode == 0:
+		h.FailingStreak = 0
+		h.Status = container.Healthy
+	case h.Status == container.Starting && res.Start.Sub(startedAt) < hc.StartPeriod:
+		// Within the start period a failure does not count.
+	default:
+		h.FailingStreak++
+		if h.FailingStreak >= retries {
+			h.Status = container.Unhealthy
+		}
+	}
 }

@@ -38,22 +38,25 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() (bool
 }
 
 // health reads State.Health of a container through docker inspect.
-func (d *dockerd) health(name string) *container.Health {
-	d.t.Helper()
-	out := d.mustDocker("inspect", "-f", "{{json .State.Health}}", name)
+func health(t *testing.T, d *dockerd, name string) *container.Health {
+	t.Helper()
+	out, errOut, code := d.docker("inspect", "-f", "{{json .State.Health}}", name)
 	var h *container.Health
+	if code != 0 {
+		t.Fatalf("inspect %s: exit %d: %s", name, code, errOut)
+	}
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
-		d.t.Fatalf("inspect %s: State.Health %q: %v", name, out, err)
+		t.Fatalf("inspect %s: State.Health %q: %v", name, out, err)
 	}
 	return h
 }
 
 // waitHealth waits until a container's health status is want.
-func (d *dockerd) waitHealth(name, want string) *container.Health {
-	d.t.Helper()
+func waitHealth(t *testing.T, d *dockerd, name, want string) *container.Health {
+	t.Helper()
 	var h *container.Health
-	waitUntil(d.t, 20*time.Second, name+" becomes "+want, func() (bool, string) {
-		h = d.health(name)
+	waitUntil(t, 20*time.Second, name+" becomes "+want, func() (bool, string) {
+		h = health(t, d, name)
 		if h == nil {
 			return false, "no State.Health"
 		}
@@ -78,7 +81,7 @@ func TestDockerHealth(t *testing.T) {
 	d.mustDocker("run", "-d", "--name", "slow", "--health-cmd", "true", "--health-interval", "1h", "busybox", "sleep", "300")
 
 	t.Run("healthy", func(t *testing.T) {
-		h := d.waitHealth("hc", "healthy")
+		h := waitHealth(t, d, "hc", "healthy")
 		last := h.Log[len(h.Log)-1]
 		if h.FailingStreak != 0 || last.ExitCode != 0 || last.Output != "fine\n" || last.End.Before(last.Start) {
 			t.Errorf("State.Health %+v, last result %+v; want a streak of 0 and exit 0 with output fine", h, last)
@@ -132,7 +135,7 @@ func TestDockerHealth(t *testing.T) {
 	})
 	t.Run("unhealthy", func(t *testing.T) {
 		d.mustDocker("exec", "hc", "touch", "/tmp/sick")
-		h := d.waitHealth("hc", "unhealthy")
+		h := waitHealth(t, d, "hc", "unhealthy")
 		last := h.Log[len(h.Log)-1]
 		if h.FailingStreak < 2 || last.ExitCode != 1 || len(h.Log) > 5 {
 			t.Errorf("State.Health %+v: want a streak of at least 2, the last exit 1 and at most 5 results", h)
@@ -141,11 +144,11 @@ func TestDockerHealth(t *testing.T) {
 			t.Error("docker ps does not show hc unhealthy")
 		}
 		waitUntil(t, 5*time.Second, "5 results kept", func() (bool, string) {
-			h := d.health("hc")
+			h := health(t, d, "hc")
 			return len(h.Log) == 5, strings.Repeat("x", len(h.Log))
 		})
 		d.mustDocker("exec", "hc", "rm", "/tmp/sick")
-		d.waitHealth("hc", "healthy")
+		waitHealth(t, d, "hc", "healthy")
 	})
 	t.Run("events", func(t *testing.T) {
 		out := d.mustDocker("events", "--since", itoa64(since), "--until", itoa64(time.Now().Unix()+1),
@@ -157,24 +160,24 @@ func TestDockerHealth(t *testing.T) {
 	t.Run("timeout and output cap", func(t *testing.T) {
 		d.mustDocker("run", "-d", "--name", "hang", "--health-cmd", "sleep 10", "--health-timeout", "300ms",
 			"--health-interval", "200ms", "--health-retries", "1", "busybox", "sleep", "300")
-		h := d.waitHealth("hang", "unhealthy")
+		h := waitHealth(t, d, "hang", "unhealthy")
 		if out := h.Log[0].Output; out != "Health check exceeded timeout (300ms)" || h.Log[0].ExitCode != -1 {
 			t.Errorf("a check past its timeout: exit %d, output %q", h.Log[0].ExitCode, out)
 		}
 		d.mustDocker("run", "-d", "--name", "chatty", "--health-cmd", "yes | head -c 5000",
 			"--health-interval", "200ms", "busybox", "sleep", "300")
-		h = d.waitHealth("chatty", "healthy")
+		h = waitHealth(t, d, "chatty", "healthy")
 		if out := h.Log[0].Output; len(out) != 4096+3 || !strings.HasSuffix(out, "y\n...") {
 			t.Errorf("5000 bytes of output kept as %d bytes ending %q; want 4096 and ...", len(out), out[max(0, len(out)-8):])
 		}
 	})
 	t.Run("stop", func(t *testing.T) {
 		d.mustDocker("stop", "-t", "0", "hang")
-		if h := d.health("hang"); h == nil || h.Status != "unhealthy" {
+		if h := health(t, d, "hang"); h == nil || h.Status != "unhealthy" {
 			t.Errorf("State.Health of a stopped container: %+v, want unhealthy as docker", h)
 		}
 		d.mustDocker("start", "hang")
-		if h := d.health("hang"); h == nil || h.Status != "starting" || h.FailingStreak != 0 {
+		if h := health(t, d, "hang"); h == nil || h.Status != "starting" || h.FailingStreak != 0 {
 			t.Errorf("State.Health of a container started again: %+v, want starting", h)
 		}
 	})
@@ -214,20 +217,20 @@ func TestDockerHealthImage(t *testing.T) {
 		t.Fatalf("docker build: exit %d\n%s\n%s", code, out, errOut)
 	}
 	d.mustDocker("run", "-d", "--name", "img", "hc-image", "sleep", "300")
-	d.waitHealth("img", "unhealthy")
+	waitHealth(t, d, "img", "unhealthy")
 	d.mustDocker("exec", "img", "touch", "/tmp/ok")
-	d.waitHealth("img", "healthy")
+	waitHealth(t, d, "img", "healthy")
 
 	// The container's command replaces the image's, its interval stays.
 	d.mustDocker("run", "-d", "--name", "over", "--health-cmd", "echo mine", "hc-image", "sleep", "300")
-	h := d.waitHealth("over", "healthy")
+	h := waitHealth(t, d, "over", "healthy")
 	if h.Log[0].Output != "mine\n" {
 		t.Errorf("--health-cmd over the image's HEALTHCHECK ran %q", h.Log[0].Output)
 	}
 
 	d.mustDocker("run", "-d", "--name", "none", "--no-healthcheck", "hc-image", "sleep", "300")
 	time.Sleep(time.Second)
-	if h := d.health("none"); h != nil {
+	if h := health(t, d, "none"); h != nil {
 		t.Errorf("--no-healthcheck: State.Health %+v, want none", h)
 	}
 	if got := d.mustDocker("ps", "--filter", "health=none", "--format", "{{.Names}}"); got != "none\n" {
@@ -240,16 +243,16 @@ func TestDockerHealthImage(t *testing.T) {
 func TestHealthDaemonRestart(t *testing.T) {
 	d := startDockerd(t)
 	d.mustDocker("run", "-d", "--name", "hc", "--health-cmd", "date +%s%N", "--health-interval", "200ms", "busybox", "sleep", "300")
-	before := d.waitHealth("hc", "healthy")
+	before := waitHealth(t, d, "hc", "healthy")
 	d.stop()
 	d.start()
-	after := d.health("hc")
+	after := health(t, d, "hc")
 	if after == nil || after.Status != "healthy" || len(after.Log) < len(before.Log) {
 		t.Fatalf("after a daemon restart State.Health is %+v; before it was %+v", after, before)
 	}
 	last := after.Log[len(after.Log)-1].End
 	waitUntil(t, 10*time.Second, "a check after the restart", func() (bool, string) {
-		h := d.health("hc")
+		h := health(t, d, "hc")
 		return h.Log[len(h.Log)-1].End.After(last), h.Log[len(h.Log)-1].End.String()
 	})
 }
