@@ -277,9 +277,13 @@ func (e *Engine) monitorExec(c *Container, x *Exec) {
 func (e *Engine) adoptExec(st keeper.State) {
 	c, ok := e.containers[st.ContainerID]
 	if !ok || strings.HasPrefix(st.ExecID, "health-") {
-		// A probe of the previous daemon: its result has no reader.
+		// A probe of the previous daemon: its result has no reader, and
+		// the next probes take numbers after its.
 		if ok && st.Running {
 			_ = e.keeper.Signal(e.ctx, st.ContainerID, st.ExecID, syscall.SIGKILL)
+		}
+		if n, err := strconv.Atoi(strings.TrimPrefix(st.ExecID, "health-")); ok && err == nil && n > c.nextProbe {
+			c.nextProbe = n
 		}
 		_ = e.keeper.Forget(e.ctx, st.ContainerID, st.ExecID)
 		return

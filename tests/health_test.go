@@ -98,13 +98,17 @@ func TestDockerHealth(t *testing.T) {
 				t.Errorf("docker ps shows no %q:\n%s", re, out)
 			}
 		}
+		d.mustDctl("run", "-d", "--name", "viadctl", "--health-cmd", "echo dctl", "--health-interval", "200ms", "busybox", "sleep", "300")
+		if h := waitHealth(t, d, "viadctl", "healthy"); h.Log[0].Output != "dctl\n" {
+			t.Errorf("dctl run --health-cmd: State.Health %+v", h)
+		}
 		out = d.mustDctl("ps")
 		if !regexpMatch(`Up .* \(healthy\)`, out) || !regexpMatch(`Up .* \(health: starting\)`, out) {
 			t.Errorf("dctl ps does not show the health:\n%s", out)
 		}
 	})
 	t.Run("ps filter health", func(t *testing.T) {
-		for health, want := range map[string]string{"healthy": "hc\n", "starting": "slow\n", "none": "plain\n", "unhealthy": ""} {
+		for health, want := range map[string]string{"healthy": "viadctl\nhc\n", "starting": "slow\n", "none": "plain\n", "unhealthy": ""} {
 			if got := d.mustDocker("ps", "--filter", "health="+health, "--format", "{{.Names}}"); got != want {
 				t.Errorf("ps --filter health=%s: %q, want %q", health, got, want)
 			}
