@@ -158,7 +158,7 @@ func (e *Engine) startHealth(c *Container, resume bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.rec.State.Status.live() || c.healthStop != nil {
+	if c.rec.State.Status != StatusRunning || c.healthStop != nil {
 		return
 	}
 	if !resume || c.rec.State.Health == nil {

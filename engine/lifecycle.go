@@ -497,6 +497,14 @@ func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
+	// As docker: a pause stops the health checks (the health is then
+	// unhealthy), an unpause starts them again once the lock is let go.
+	resumed := false
+	defer func() {
+		if resumed {
+			e.startHealth(c, true)
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.gate(); err != nil {
@@ -522,7 +530,9 @@ func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
 	action := "unpause"
 	if pause {
 		c.rec.State.Status, action = StatusPaused, "pause"
+		c.stopHealth()
 	}
+	resumed = !pause
 	e.emit(c.rec, action)
 	return e.put(c.rec)
 }

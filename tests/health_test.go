@@ -175,6 +175,14 @@ func TestDockerHealth(t *testing.T) {
 			t.Errorf("5000 bytes of output kept as %d bytes ending %q; want 4096 and ...", len(out), out[max(0, len(out)-8):])
 		}
 	})
+	t.Run("pause", func(t *testing.T) {
+		d.mustDocker("pause", "viadctl")
+		if h := health(t, d, "viadctl"); h == nil || h.Status != "unhealthy" {
+			t.Errorf("State.Health of a paused container: %+v, want unhealthy as docker", h)
+		}
+		d.mustDocker("unpause", "viadctl")
+		waitHealth(t, d, "viadctl", "healthy")
+	})
 	t.Run("stop", func(t *testing.T) {
 		d.mustDocker("stop", "-t", "0", "hang")
 		if h := health(t, d, "hang"); h == nil || h.Status != "unhealthy" {
