@@ -250,8 +250,9 @@ func TestDockerHealthImage(t *testing.T) {
 	}
 }
 
-// TestHealthDaemonRestart: a daemon stopped and started again keeps the
-// health of the running containers and goes on checking them.
+// TestHealthDaemonRestart: a daemon stopped (or killed with -9) and
+// started again keeps the health of the running containers and goes on
+// checking them.
 func TestHealthDaemonRestart(t *testing.T) {
 	d := startDockerd(t)
 	d.mustDocker("run", "-d", "--name", "hc", "--health-cmd", "date +%s%N", "--health-interval", "200ms", "busybox", "sleep", "300")
@@ -266,6 +267,18 @@ func TestHealthDaemonRestart(t *testing.T) {
 	waitUntil(t, 10*time.Second, "a check after the restart", func() (bool, string) {
 		h := health(t, d, "hc")
 		return h.Log[len(h.Log)-1].End.After(last), h.Log[len(h.Log)-1].End.String()
+	})
+	// A daemon killed with -9, maybe in the middle of a check.
+	d.kill9()
+	d.start()
+	after = health(t, d, "hc")
+	if after == nil || after.Status != "healthy" {
+		t.Fatalf("after kill -9 and a start State.Health is %+v", after)
+	}
+	last = after.Log[len(after.Log)-1].End
+	waitUntil(t, 10*time.Second, "a check after kill -9", func() (bool, string) {
+		h := health(t, d, "hc")
+		return h.Log[len(h.Log)-1].End.After(last) && h.Log[len(h.Log)-1].ExitCode == 0, h.Log[len(h.Log)-1].End.String()
 	})
 }
 
