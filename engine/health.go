@@ -85,40 +85,47 @@ func validateHealth(h *HealthConfig) error {
 	return nil
 }
 
-// EffectiveHealth merges a container's health check over its image's as
+// mergeHealth merges a container's health check over its image's as
 // docker's create does: fields the container leaves zero come from the
-// image. It returns nil when there is no check or it is NONE.
-func EffectiveHealth(img *imagestore.Image, c *HealthConfig) *HealthConfig {
-	var out HealthConfig
-	if img != nil && img.Config.Config.Healthcheck != nil {
-		ih := img.Config.Config.Healthcheck
-		out = HealthConfig{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout,
-			StartPeriod: ih.StartPeriod, Retries: ih.Retries}
+// image's HEALTHCHECK. A container's NONE stays NONE.
+func mergeHealth(img *imagestore.Image, c *HealthConfig) *HealthConfig {
+	if img == nil || img.Config.Config.Healthcheck == nil {
+		return c
 	}
-	if c != nil {
-		if len(c.Test) > 0 {
-			out.Test = c.Test
-		}
-		if c.Interval != 0 {
-			out.Interval = c.Interval
-		}
-		if c.Timeout != 0 {
-			out.Timeout = c.Timeout
-		}
-		if c.StartPeriod != 0 {
-			out.StartPeriod = c.StartPeriod
-		}
-		if c.StartInterval != 0 {
-			out.StartInterval = c.StartInterval
-		}
-		if c.Retries != 0 {
-			out.Retries = c.Retries
-		}
+	ih := img.Config.Config.Healthcheck
+	out := HealthConfig{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout, StartPeriod: ih.StartPeriod, Retries: ih.Retries}
+	if c == nil {
+		return &out
 	}
-	if len(out.Test) < 2 || (out.Test[0] != "CMD" && out.Test[0] != "CMD-SHELL") {
-		return nil
+	if len(c.Test) > 0 {
+		out.Test = c.Test
+	}
+	if c.Interval != 0 {
+		out.Interval = c.Interval
+	}
+	if c.Timeout != 0 {
+		out.Timeout = c.Timeout
+	}
+	if c.StartPeriod != 0 {
+		out.StartPeriod = c.StartPeriod
+	}
+	if c.StartInterval != 0 {
+		out.StartInterval = c.StartInterval
+	}
+	if c.Retries != 0 {
+		out.Retries = c.Retries
 	}
 	return &out
+}
+
+// EffectiveHealth is the health check a container runs: its own merged
+// over its image's (mergeHealth), or nil when there is none or it is NONE.
+func EffectiveHealth(img *imagestore.Image, c *HealthConfig) *HealthConfig {
+	h := mergeHealth(img, c)
+	if h == nil || len(h.Test) < 2 || (h.Test[0] != "CMD" && h.Test[0] != "CMD-SHELL") {
+		return nil
+	}
+	return h
 }
 
 // HealthStatus returns the health status of a record: "none" when it has

@@ -42,6 +42,20 @@ func TestEffectiveHealth(t *testing.T) {
 	}
 }
 
+// TestMergeHealth: the config a container keeps is docker's merge: NONE
+// stays, with the image's other fields (as dockerd 20.10 shows).
+func TestMergeHealth(t *testing.T) {
+	img := &imagestore.Image{}
+	img.Config.Config.Healthcheck = &v1.HealthConfig{Test: []string{"CMD-SHELL", "check"}, Interval: time.Second, Retries: 1}
+	got := mergeHealth(img, &HealthConfig{Test: []string{"NONE"}})
+	if want := (&HealthConfig{Test: []string{"NONE"}, Interval: time.Second, Retries: 1}); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got := mergeHealth(&imagestore.Image{}, nil); got != nil {
+		t.Errorf("no check anywhere: %+v", got)
+	}
+}
+
 // TestValidateHealth: dockerd's checks and messages.
 func TestValidateHealth(t *testing.T) {
 	for _, tc := range []struct {

@@ -229,6 +229,9 @@ func TestDockerHealthImage(t *testing.T) {
 		t.Fatalf("docker build: exit %d\n%s\n%s", code, out, errOut)
 	}
 	d.mustDocker("run", "-d", "--name", "img", "hc-image", "sleep", "300")
+	if got := d.mustDocker("inspect", "-f", "{{json .Config.Healthcheck}}", "img"); got != `{"Test":["CMD-SHELL","test -e /tmp/ok"],"Interval":200000000,"Retries":1}`+"\n" {
+		t.Errorf("Config.Healthcheck of a container of the image: %s", got)
+	}
 	waitHealth(t, d, "img", "unhealthy")
 	d.mustDocker("exec", "img", "touch", "/tmp/ok")
 	waitHealth(t, d, "img", "healthy")
@@ -239,11 +242,22 @@ func TestDockerHealthImage(t *testing.T) {
 	if h.Log[0].Output != "mine\n" {
 		t.Errorf("--health-cmd over the image's HEALTHCHECK ran %q", h.Log[0].Output)
 	}
+	// As dockerd 20.10 shows them: the container's fields over the image's.
+	for name, want := range map[string]string{
+		"over": `{"Test":["CMD-SHELL","echo mine"],"Interval":200000000,"Retries":1}`,
+	} {
+		if got := d.mustDocker("inspect", "-f", "{{json .Config.Healthcheck}}", name); got != want+"\n" {
+			t.Errorf("Config.Healthcheck of %s: %s, want %s", name, got, want)
+		}
+	}
 
 	d.mustDocker("run", "-d", "--name", "none", "--no-healthcheck", "hc-image", "sleep", "300")
 	time.Sleep(time.Second)
 	if h := health(t, d, "none"); h != nil {
 		t.Errorf("--no-healthcheck: State.Health %+v, want none", h)
+	}
+	if got, want := d.mustDocker("inspect", "-f", "{{json .Config.Healthcheck}}", "none"), `{"Test":["NONE"],"Interval":200000000,"Retries":1}`+"\n"; got != want {
+		t.Errorf("Config.Healthcheck with --no-healthcheck: %s, want %s", got, want)
 	}
 	if got := d.mustDocker("ps", "--filter", "health=none", "--format", "{{.Names}}"); got != "none\n" {
 		t.Errorf("ps --filter health=none: %q", got)
