@@ -251,6 +251,11 @@ func TestDockerHealthImage(t *testing.T) {
 		}
 	}
 
+	// docker commit keeps the container's check in the image.
+	d.mustDocker("commit", "over", "committed")
+	if got := d.mustDocker("image", "inspect", "-f", "{{json .Config.Healthcheck}}", "committed"); got != `{"Test":["CMD-SHELL","echo mine"],"Interval":200000000,"Retries":1}`+"\n" {
+		t.Errorf("Config.Healthcheck of the committed image: %s", got)
+	}
 	d.mustDocker("run", "-d", "--name", "none", "--no-healthcheck", "hc-image", "sleep", "300")
 	time.Sleep(time.Second)
 	if h := health(t, d, "none"); h != nil {
