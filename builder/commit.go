@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,6 +168,11 @@ func containerConfig(image *container.Config, rec engine.Record) *container.Conf
 	c.User = firstOf(cc.User, c.User)
 	c.Tty, c.OpenStdin, c.StdinOnce = cc.Tty, cc.OpenStdin, cc.StdinOnce
 	c.StopSignal = firstOf(cc.StopSignal, c.StopSignal)
+	if cc.Healthcheck != nil { // already merged over the image's at create
+		h := *cc.Healthcheck
+		h.Test = slices.Clone(cc.Healthcheck.Test)
+		c.Healthcheck = &h
+	}
 	if len(cc.Labels) > 0 {
 		if c.Labels == nil {
 			c.Labels = map[string]string{}

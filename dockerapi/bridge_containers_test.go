@@ -287,7 +287,7 @@ const psList = `[
  "NetworkSettings":{"Networks":{}},"HostConfig":{"NetworkMode":"bridge"}},
 {"Id":"bbbb000000000000000000000000000000000000000000000000000000000002","Names":["/web"],"Image":"nginx:alpine",
  "ImageID":"sha256:2222","Command":"nginx -g 'daemon off;'","Created":1700000100,"State":"running",
- "Status":"Up 2 hours","ExitCode":0,"Labels":{"app":"shop","tier":"front"},
+ "Status":"Up 2 hours (healthy)","ExitCode":0,"Health":"healthy","Labels":{"app":"shop","tier":"front"},
  "Ports":[{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"}],"Mounts":null,
  "NetworkSettings":null,"HostConfig":{"NetworkMode":""}},
 {"Id":"cccc000000000000000000000000000000000000000000000000000000000003","Names":["/job"],"Image":"busybox",
@@ -319,7 +319,10 @@ func TestBridgeListContainers(t *testing.T) {
 		{"ancestor by name", query("/containers/json", "all", "1", "filters", `{"ancestor":["busybox"]}`), "/cron /job", 200},
 		{"ancestor by id", query("/containers/json", "all", "1", "filters", `{"ancestor":["sha256:2222"]}`), "/web", 200},
 		{"bad status", query("/containers/json", "filters", `{"status":["sleeping"]}`), "", 400},
-		{"unknown filter", query("/containers/json", "filters", `{"health":["healthy"]}`), "", 400},
+		{"unknown filter", query("/containers/json", "filters", `{"bogus":["x"]}`), "", 400},
+		{"health", query("/containers/json", "all", "1", "filters", `{"health":["healthy"]}`), "/web", 200},
+		{"health none", query("/containers/json", "all", "1", "filters", `{"health":["none"]}`), "/cron /job /db", 200},
+		{"bad health", query("/containers/json", "filters", `{"health":["sick"]}`), "", 400},
 		{"bad limit", "/containers/json?limit=x", "", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -353,7 +356,7 @@ func TestBridgeListContainers(t *testing.T) {
 		want := `[{"Id":"bbbb000000000000000000000000000000000000000000000000000000000002","Names":["/web"],` +
 			`"Image":"nginx:alpine","ImageID":"sha256:2222","Command":"nginx -g 'daemon off;'","Created":1700000100,` +
 			`"Ports":[{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"}],"Labels":{"app":"shop","tier":"front"},` +
-			`"State":"running","Status":"Up 2 hours","HostConfig":{"NetworkMode":"default"},` +
+			`"State":"running","Status":"Up 2 hours (healthy)","HostConfig":{"NetworkMode":"default"},` +
 			`"NetworkSettings":{"Networks":{}},"Mounts":[]}]` + "\n"
 		if rec.Body.String() != want {
 			t.Errorf("body\n%s\nwant\n%s", rec.Body, want)

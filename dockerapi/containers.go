@@ -100,10 +100,12 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) error 
 type listEntry struct {
 	container.Summary
 	ExitCode int
+	// Health is the health status, "none" without a health check.
+	Health string
 }
 
 // psFilters are the filters of GET /containers/json that the bridge applies.
-var psFilters = map[string]bool{"status": true, "name": true, "id": true, "label": true, "ancestor": true, "exited": true}
+var psFilters = map[string]bool{"status": true, "name": true, "id": true, "label": true, "ancestor": true, "exited": true, "health": true}
 
 // listContainers is GET /containers/json: the tree's list, filtered as
 // docker filters it, newest first.
@@ -121,6 +123,11 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
 		case "created", "restarting", "running", "removing", "paused", "exited", "dead":
 		default:
 			return errdefs.Invalid("invalid filter 'status=%s'", st)
+		}
+	}
+	for _, h := range f.Get("health") {
+		if err := container.ValidateHealthStatus(h); err != nil {
+			return errdefs.Invalid("Unrecognised filter value for health: %s", h)
 		}
 	}
 	limit := -1
@@ -177,6 +184,9 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
 // matchContainer applies docker ps's filters to one container.
 func matchContainer(f filters.Args, c listEntry) bool {
 	if f.Contains("status") && !f.ExactMatch("status", string(c.State)) {
+		return false
+	}
+	if f.Contains("health") && !f.ExactMatch("health", firstNonEmpty(c.Health, container.NoHealthcheck)) {
 		return false
 	}
 	if f.Contains("id") && !f.Match("id", c.ID) {

@@ -119,6 +119,7 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 			c.Ulimit = append(c.Ulimit, verbs.FormatUlimit(*u))
 		}
 	}
+	healthOf(&c, cfg.Healthcheck)
 	if err := networkingOf(&c, cfg, hc, req.NetworkingConfig); err != nil {
 		return verbs.Create{}, err
 	}

@@ -59,6 +59,9 @@ func (e *Engine) RunBuild(ctx context.Context, r BuildRun) (string, int, error) 
 		ShmSize:     r.ShmSize,
 		Networking:  Networking{NetworkMode: r.NetworkMode},
 		StopTimeout: new(int),
+		// As docker's builder (withoutHealthcheck): a RUN step is not
+		// checked, whatever the image's HEALTHCHECK.
+		Healthcheck: &HealthConfig{Test: []string{"NONE"}},
 	}
 	c, err := e.Create(ctx, "", cfg)
 	if err != nil {

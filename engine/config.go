@@ -52,6 +52,10 @@ type Config struct {
 	// Runtime names the runtime that runs the container ("" is the
 	// daemon's default).
 	Runtime string `json:"Runtime,omitempty"`
+	// Healthcheck is the container's health check (docker's
+	// Config.Healthcheck); its zero fields take the image's HEALTHCHECK,
+	// Test ["NONE"] disables the image's (health.go).
+	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
 
 	Resources
 
@@ -159,6 +163,9 @@ const minMemory = 6 * 1024 * 1024
 func (c *Config) validate() error {
 	if c.Image == "" {
 		return errdefs.Invalid("no image given (image=)")
+	}
+	if err := validateHealth(c.Healthcheck); err != nil {
+		return err
 	}
 	if _, err := imagestore.ParseReference(c.Image); err != nil && !looksLikeID(c.Image) {
 		return err

@@ -43,6 +43,9 @@ type State struct {
 	OOMKilled  bool      `json:"OOMKilled"`
 	// Error is why the last start or run failed, if it did.
 	Error string `json:"Error,omitempty"`
+	// Health is the container's health when it has a health check
+	// (health.go); it is kept when the container stops.
+	Health *Health `json:"Health,omitempty"`
 }
 
 // Record is everything persisted about a container.
@@ -96,6 +99,10 @@ type Container struct {
 	backoff  time.Duration
 	execs    map[string]*Exec
 	nextExec int
+	// healthStop stops the running health monitor (nil when none);
+	// nextProbe numbers the probes' execs.
+	healthStop chan struct{}
+	nextProbe  int
 }
 
 func newContainer(id string, rec Record) *Container {
@@ -110,6 +117,7 @@ func (c *Container) markRemoved() {
 	c.next.err = errdefs.NotFound("no such container: %s (removed)", c.id)
 	close(c.next.done)
 	close(c.gone)
+	c.stopHealth()
 	if c.cancelRestart != nil {
 		c.cancelRestart()
 	}
@@ -145,6 +153,7 @@ func (c *Container) Record() Record {
 	defer c.mu.Unlock()
 	r := c.rec
 	r.Args = append([]string(nil), r.Args...)
+	r.State.Health = CloneHealth(r.State.Health)
 	return r
 }
 

@@ -70,6 +70,7 @@ func (e *Engine) prepare(ctx context.Context, cfg *Config) (*imagestore.Image, e
 	if _, err := merge(img, cfg); err != nil {
 		return nil, err
 	}
+	cfg.Healthcheck = mergeHealth(img, cfg.Healthcheck) // as docker, the config keeps the image's
 	return img, nil
 }
 

@@ -246,6 +246,12 @@ func (e *Engine) restore(ctx context.Context, recs []Record) error {
 			}
 		}
 	}
+	// The health checks of the containers that run go on where they were.
+	for _, a := range adopt {
+		if !a.exited {
+			e.startHealth(a.c, true)
+		}
+	}
 	for id := range inits {
 		e.logf("keeper runs %s, which has no record: killing it", id)
 		if err := e.keeper.Delete(ctx, id); err != nil {

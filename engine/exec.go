@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -275,7 +276,15 @@ func (e *Engine) monitorExec(c *Container, x *Exec) {
 // previous daemon: its config is lost, its process and output are not.
 func (e *Engine) adoptExec(st keeper.State) {
 	c, ok := e.containers[st.ContainerID]
-	if !ok {
+	if !ok || strings.HasPrefix(st.ExecID, "health-") {
+		// A probe of the previous daemon: its result has no reader, and
+		// the next probes take numbers after its.
+		if ok && st.Running {
+			_ = e.keeper.Signal(e.ctx, st.ContainerID, st.ExecID, syscall.SIGKILL)
+		}
+		if n, err := strconv.Atoi(strings.TrimPrefix(st.ExecID, "health-")); ok && err == nil && n > c.nextProbe {
+			c.nextProbe = n
+		}
 		_ = e.keeper.Forget(e.ctx, st.ContainerID, st.ExecID)
 		return
 	}

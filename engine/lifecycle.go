@@ -98,6 +98,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 	// path: until it is on disk, a daemon that crashed would find the
 	// container through the keeper and adopt it.
 	go e.monitor(c, true)
+	e.startHealth(c, false)
 	return nil
 }
 
@@ -221,12 +222,14 @@ func (e *Engine) monitor(c *Container, save bool) {
 	c.mu.Lock()
 	started := c.rec.State.StartedAt
 	c.rec.Ports = nil
+	c.stopHealth()
 	c.rec.State = State{
 		Status:     StatusExited,
 		StartedAt:  started,
 		FinishedAt: st.ExitedAt.UTC(),
 		ExitCode:   st.Code,
 		OOMKilled:  st.OOMKilled,
+		Health:     c.rec.State.Health,
 	}
 	if err != nil {
 		c.rec.State.Error = err.Error()
@@ -494,6 +497,14 @@ func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
+	// As docker: a pause stops the health checks (the health is then
+	// unhealthy), an unpause starts them again once the lock is let go.
+	resumed := false
+	defer func() {
+		if resumed {
+			e.startHealth(c, true)
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.gate(); err != nil {
@@ -519,7 +530,9 @@ func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
 	action := "unpause"
 	if pause {
 		c.rec.State.Status, action = StatusPaused, "pause"
+		c.stopHealth()
 	}
+	resumed = !pause
 	e.emit(c.rec, action)
 	return e.put(c.rec)
 }

@@ -160,6 +160,13 @@ func (t *tree) container(id string) fs.Dir {
 			}
 			return []byte(statusLine(r.State) + "\n"), nil
 		})},
+		{Name: "health", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
+			r, err := record()
+			if err != nil {
+				return nil, err
+			}
+			return t.healthDoc(ctx, r)
+		})},
 		{Name: "inspect", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
 			r, err := record()
 			if err != nil {
@@ -333,7 +340,11 @@ func statusLine(s engine.State) string {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	switch s.Status {
 	case engine.StatusRunning, engine.StatusPaused:
-		return fmt.Sprintf("%s pid=%d started=%s", s.Status, s.Pid, ts(s.StartedAt))
+		line := fmt.Sprintf("%s pid=%d started=%s", s.Status, s.Pid, ts(s.StartedAt))
+		if s.Health != nil {
+			line += " health=" + s.Health.Status
+		}
+		return line
 	case engine.StatusExited, engine.StatusRestarting:
 		line := fmt.Sprintf("%s code=%d started=%s finished=%s", s.Status, s.ExitCode, ts(s.StartedAt), ts(s.FinishedAt))
 		if s.OOMKilled {
@@ -351,6 +362,9 @@ func statusLine(s engine.State) string {
 func humanStatus(s engine.State, now time.Time) string {
 	switch s.Status {
 	case engine.StatusRunning:
+		if h := healthWord(s.Health); h != "" {
+			return "Up " + units.HumanDuration(now.Sub(s.StartedAt)) + " (" + h + ")"
+		}
 		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
 	case engine.StatusPaused:
 		return "Up " + units.HumanDuration(now.Sub(s.StartedAt)) + " (Paused)"

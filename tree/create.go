@@ -95,6 +95,7 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 	for _, u := range c.Ulimit {
 		cfg.Ulimits = append(cfg.Ulimits, p.ulimit(u))
 	}
+	healthFromCreate(c, &p, &cfg)
 	if p.err == nil {
 		p.err = networkingFromCreate(c, &cfg)
 	}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
@@ -96,6 +97,20 @@ func TestCreateKeyFields(t *testing.T) {
 		}},
 		{"volumes-from", "volumes-from=other:ro", func(c *engine.Config) { c.VolumesFrom = []string{"other:ro"} }},
 		{"volume-driver", "volume-driver=local", func(c *engine.Config) { c.VolumeDriver = "local" }},
+		{"health-cmd", "health-cmd='curl -f localhost'", func(c *engine.Config) {
+			c.Healthcheck = &engine.HealthConfig{Test: []string{"CMD-SHELL", "curl -f localhost"}}
+		}},
+		{"health-interval", "health-interval=1s", func(c *engine.Config) { c.Healthcheck = &engine.HealthConfig{Interval: time.Second} }},
+		{"health-timeout", "health-timeout=2s", func(c *engine.Config) { c.Healthcheck = &engine.HealthConfig{Timeout: 2 * time.Second} }},
+		{"health-retries", "health-retries=4", func(c *engine.Config) { c.Healthcheck = &engine.HealthConfig{Retries: 4} }},
+		{"health-start-period", "health-start-period=1m", func(c *engine.Config) { c.Healthcheck = &engine.HealthConfig{StartPeriod: time.Minute} }},
+		{"health-start-interval", "health-start-interval=500ms", func(c *engine.Config) {
+			c.Healthcheck = &engine.HealthConfig{StartInterval: 500 * time.Millisecond}
+		}},
+		{"health-test", "health-test=CMD health-test=pg_isready health-test='-U x'", func(c *engine.Config) {
+			c.Healthcheck = &engine.HealthConfig{Test: []string{"CMD", "pg_isready", "-U x"}}
+		}},
+		{"no-healthcheck", "no-healthcheck=true", func(c *engine.Config) { c.Healthcheck = &engine.HealthConfig{Test: []string{"NONE"}} }},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
@@ -152,6 +167,10 @@ func TestCreateBadValues(t *testing.T) {
 		{"ip=10.0.0.5", "network="},
 		{"alias=a", "network="},
 		{"tty=maybe", `"tty=maybe"`},
+		{"health-interval=often", `"health-interval=often"`},
+		{"health-timeout=-1s", "--health-timeout cannot be negative"},
+		{"health-retries=x", `"health-retries=x"`},
+		{"no-healthcheck=true health-cmd=true", "--no-healthcheck conflicts with --health-* options"},
 	} {
 		t.Run(tc.words, func(t *testing.T) {
 			err := createError(t, "create image=busybox "+tc.words)

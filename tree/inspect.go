@@ -72,23 +72,26 @@ type inspectState struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is docker's State.Health, for a container with a health check.
+	Health *engine.Health `json:"Health,omitempty"`
 }
 
 type inspectConf struct {
-	Hostname     string            `json:"Hostname"`
-	User         string            `json:"User"`
-	Tty          bool              `json:"Tty"`
-	OpenStdin    bool              `json:"OpenStdin"`
-	StdinOnce    bool              `json:"StdinOnce"`
-	Env          []string          `json:"Env"`
-	Cmd          []string          `json:"Cmd"`
-	Image        string            `json:"Image"`
-	WorkingDir   string            `json:"WorkingDir"`
-	Entrypoint   []string          `json:"Entrypoint"`
-	StopSignal   string            `json:"StopSignal,omitempty"`
-	StopTimeout  *int              `json:"StopTimeout,omitempty"`
-	ExposedPorts nat.PortSet       `json:"ExposedPorts,omitempty"`
-	Labels       map[string]string `json:"Labels"`
+	Hostname     string               `json:"Hostname"`
+	User         string               `json:"User"`
+	Tty          bool                 `json:"Tty"`
+	OpenStdin    bool                 `json:"OpenStdin"`
+	StdinOnce    bool                 `json:"StdinOnce"`
+	Env          []string             `json:"Env"`
+	Cmd          []string             `json:"Cmd"`
+	Image        string               `json:"Image"`
+	WorkingDir   string               `json:"WorkingDir"`
+	Entrypoint   []string             `json:"Entrypoint"`
+	StopSignal   string               `json:"StopSignal,omitempty"`
+	StopTimeout  *int                 `json:"StopTimeout,omitempty"`
+	ExposedPorts nat.PortSet          `json:"ExposedPorts,omitempty"`
+	Labels       map[string]string    `json:"Labels"`
+	Healthcheck  *engine.HealthConfig `json:"Healthcheck,omitempty"`
 }
 
 func inspect(r engine.Record, logPath string, networkMode string, ns networkSettings) inspectDoc {
@@ -109,6 +112,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			Error:      r.State.Error,
 			StartedAt:  r.State.StartedAt,
 			FinishedAt: r.State.FinishedAt,
+			Health:     r.State.Health,
 		},
 		Config: inspectConf{
 			Hostname:     firstNonEmpty(r.Config.Hostname, shortID(r.ID)),
@@ -125,6 +129,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			StopTimeout:  r.Config.StopTimeout,
 			ExposedPorts: r.Config.ExposedPorts,
 			Labels:       labels(r.Config.Labels),
+			Healthcheck:  r.Config.Healthcheck,
 		},
 		Host: inspectHost{
 			AutoRemove:      r.Config.AutoRemove,
@@ -180,6 +185,9 @@ type listEntry struct {
 	Status   string            `json:"Status"`
 	ExitCode int               `json:"ExitCode"`
 	Labels   map[string]string `json:"Labels"`
+	// Health is the health status (engine.HealthStatus: "none" without
+	// a check), which docker ps's health filter needs.
+	Health string `json:"Health"`
 }
 
 func (t *tree) containerList(ctx context.Context) ([]byte, error) {
@@ -202,6 +210,7 @@ func (t *tree) containerList(ctx context.Context) ([]byte, error) {
 			State:    string(r.State.Status),
 			Status:   humanStatus(r.State, now),
 			ExitCode: r.State.ExitCode,
+			Health:   engine.HealthStatus(r),
 			Ports:    ports(r.Ports),
 			Labels:   labels(r.Config.Labels),
 			Mounts:   mountPoints(r),

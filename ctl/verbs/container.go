@@ -44,6 +44,18 @@ type Create struct {
 	Label             []string `ctl:"label" usage:"KEY=VALUE"`
 	ConsoleSize       string   `ctl:"console-size" usage:"ROWSxCOLS"`
 
+	HealthCmd           string `ctl:"health-cmd" usage:"CMD" flag:"health-cmd" help:"command to run to check health"`
+	HealthInterval      string `ctl:"health-interval" usage:"DURATION" flag:"health-interval" help:"time between running the check (ms|s|m|h) (default 0s)"`
+	HealthTimeout       string `ctl:"health-timeout" usage:"DURATION" flag:"health-timeout" help:"maximum time to allow one check to run (ms|s|m|h) (default 0s)"`
+	HealthRetries       string `ctl:"health-retries" usage:"N" flag:"health-retries" help:"consecutive failures needed to report unhealthy"`
+	HealthStartPeriod   string `ctl:"health-start-period" usage:"DURATION" flag:"health-start-period" help:"start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)"`
+	HealthStartInterval string `ctl:"health-start-interval" usage:"DURATION" flag:"health-start-interval" help:"time between running the check during the start period (ms|s|m|h) (default 0s)"`
+	NoHealthcheck       bool   `ctl:"no-healthcheck" flag:"no-healthcheck" help:"disable any container-specified HEALTHCHECK"`
+	// HealthTest is the whole test of the API's Healthcheck.Test, word by
+	// word (CMD ARG... or CMD-SHELL COMMAND), where health-cmd is a shell
+	// command (CMD-SHELL) alone.
+	HealthTest []string `ctl:"health-test" usage:"WORD"`
+
 	Network    string   `ctl:"network" usage:"bridge|host|none|NAME" flag:"network" help:"connect a container to a network (bridge, host, none, or a network's name)"`
 	IP         string   `ctl:"ip" usage:"IPV4" flag:"ip" help:"IPv4 address on the network of --network"`
 	Alias      []string `ctl:"alias" usage:"NAME" flag:"network-alias" help:"add a network-scoped alias for the container"`
