@@ -69,6 +69,9 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 	if cfg.Image == "" {
 		return verbs.Create{}, errdefs.Invalid("no image specified: the config has no Image")
 	}
+	if err := checkCreateFields(req); err != nil {
+		return verbs.Create{}, err
+	}
 	num := func(n int64) string {
 		if n == 0 {
 			return ""
