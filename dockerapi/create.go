@@ -87,6 +87,8 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 		CPUShares: num(hc.CPUShares), CPUQuota: num(hc.CPUQuota), CPUPeriod: num(hc.CPUPeriod), CpusetCPUs: hc.CpusetCpus,
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		SecurityOpt: hc.SecurityOpt, ShmSize: num(hc.ShmSize), Userns: string(hc.UsernsMode),
+		AddHost: hc.ExtraHosts, DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOption: hc.DNSOptions,
+		Init: hc.Init != nil && *hc.Init, PID: string(hc.PidMode), UTS: string(hc.UTSMode), IPC: string(hc.IpcMode),
 	}
 	if cfg.Entrypoint != nil && len(cfg.Entrypoint) == 0 {
 		c.Entrypoint = []string{""} // entrypoint= clears the image's

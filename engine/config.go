@@ -79,6 +79,17 @@ type Config struct {
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64 `json:"ShmSize,omitempty"`
 
+	// Init runs docker-init (tini) as the container's pid 1, which
+	// forwards signals to the command and reaps orphans (docker's --init).
+	Init bool `json:"Init,omitempty"`
+	// PidMode, UTSMode and IpcMode are docker's namespace modes: "" is
+	// the container's own namespace, "host" the host's; IpcMode is also
+	// "private", "shareable" (both: its own) or "none" (its own, with no
+	// /dev/shm). See checkModes.
+	PidMode string `json:"PidMode,omitempty"`
+	UTSMode string `json:"UTSMode,omitempty"`
+	IpcMode string `json:"IpcMode,omitempty"`
+
 	Networking
 	Storage
 }
@@ -100,6 +111,16 @@ type Networking struct {
 	ExposedPorts    nat.PortSet `json:"ExposedPorts,omitempty"`
 	PortBindings    nat.PortMap `json:"PortBindings,omitempty"`
 	PublishAllPorts bool        `json:"PublishAllPorts,omitempty"`
+	// ExtraHosts are HOST:IP lines added to /etc/hosts (docker's
+	// --add-host; IP "host-gateway" is the default bridge's gateway).
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	// DNS, DNSSearch and DNSOptions replace the host's nameservers,
+	// search domains and options in resolv.conf (docker's --dns,
+	// --dns-search, --dns-option); on a user-defined network the
+	// nameservers are the embedded DNS's upstreams instead.
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
 }
 
 // Storage is what a container mounts (volume_mounts.go resolves it into
@@ -212,6 +233,12 @@ func (c *Config) validate() error {
 	}
 	if c.ShmSize < 0 {
 		return errdefs.Invalid("invalid shm size %d", c.ShmSize)
+	}
+	if err := c.checkModes(); err != nil {
+		return err
+	}
+	if err := c.Networking.checkNames(); err != nil {
+		return err
 	}
 	if err := c.Networking.validate(); err != nil {
 		return err

@@ -21,6 +21,7 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 		GroupAdd: c.GroupAdd, Tty: c.Tty, OpenStdin: c.Stdin, StdinOnce: c.StdinOnce, StopSignal: c.StopSignal,
 		AutoRemove: c.Rm, Runtime: c.Runtime, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		ReadonlyRootfs: c.ReadOnly, SecurityOpt: c.SecurityOpt, UsernsMode: c.Userns,
+		Init: c.Init, PidMode: c.PID, UTSMode: c.UTS, IpcMode: c.IPC,
 	}
 	// entrypoint= clears the image's; repeated, the words of a longer one.
 	if eps := c.Entrypoint; len(eps) > 0 {
@@ -104,8 +105,10 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 	return c.Name, cfg, p.err
 }
 
-// networkingFromCreate reads network, ip, alias, publish, publish-all and
-// expose (docker run's --network, --ip, --network-alias, -p, -P, --expose).
+// networkingFromCreate reads network, ip, alias, publish, publish-all,
+// expose, add-host, dns, dns-search and dns-option (docker run's
+// --network, --ip, --network-alias, -p, -P, --expose, --add-host, --dns,
+// --dns-search, --dns-option).
 func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 	cfg.NetworkMode = c.Network
 	if c.IP != "" || len(c.Alias) > 0 {
@@ -139,6 +142,7 @@ func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 		}
 	}
 	cfg.PublishAllPorts = c.PublishAll
+	cfg.ExtraHosts, cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = c.AddHost, c.DNS, c.DNSSearch, c.DNSOption
 	return nil
 }
 

@@ -96,6 +96,16 @@ func TestCreateKeyFields(t *testing.T) {
 		}},
 		{"volumes-from", "volumes-from=other:ro", func(c *engine.Config) { c.VolumesFrom = []string{"other:ro"} }},
 		{"volume-driver", "volume-driver=local", func(c *engine.Config) { c.VolumeDriver = "local" }},
+		{"add-host", "add-host=db:10.0.0.9 add-host=gw:host-gateway", func(c *engine.Config) {
+			c.ExtraHosts = []string{"db:10.0.0.9", "gw:host-gateway"}
+		}},
+		{"dns", "dns=10.0.0.53 dns=10.0.0.54", func(c *engine.Config) { c.DNS = []string{"10.0.0.53", "10.0.0.54"} }},
+		{"dns-search", "dns-search=example.org", func(c *engine.Config) { c.DNSSearch = []string{"example.org"} }},
+		{"dns-option", "dns-option=ndots:2 dns-option=rotate", func(c *engine.Config) { c.DNSOptions = []string{"ndots:2", "rotate"} }},
+		{"init", "init=true", func(c *engine.Config) { c.Init = true }},
+		{"pid", "pid=host", func(c *engine.Config) { c.PidMode = "host" }},
+		{"uts", "uts=host", func(c *engine.Config) { c.UTSMode = "host" }},
+		{"ipc", "ipc=private", func(c *engine.Config) { c.IpcMode = "private" }},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

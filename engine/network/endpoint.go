@@ -60,6 +60,13 @@ type Settings struct {
 	ExposedPorts    nat.PortSet
 	PortBindings    nat.PortMap
 	PublishAllPorts bool
+	// ExtraHosts are HOST:IP lines for /etc/hosts (docker's --add-host;
+	// IP host-gateway is the default bridge's gateway). DNS, DNSSearch
+	// and DNSOptions replace the host's in resolv.conf (--dns,
+	// --dns-search, --dns-option); on a user-defined network DNS is the
+	// embedded DNS's upstreams for the container.
+	ExtraHosts                 []string
+	DNS, DNSSearch, DNSOptions []string
 }
 
 // Container is what the networks see of a container: a copy of what its

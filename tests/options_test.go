@@ -1,0 +1,136 @@
+//go:build linux
+
+package tests
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestDockerOptionsApplied: the create options the bridge once took and
+// dropped (issue 14) have their effect inside the container, through the
+// docker CLI, under both runtimes.
+func TestDockerOptionsApplied(t *testing.T) {
+	d := startDockerd(t)
+	hostUTS, _ := os.Hostname()
+	for _, rt := range []string{"builtin", "runc"} {
+		t.Run(rt, func(t *testing.T) {
+			run := func(args ...string) string {
+				t.Helper()
+				return d.mustDocker(append([]string{"run", "--rm", "--runtime", rt}, args...)...)
+			}
+			t.Run("add-host", func(t *testing.T) {
+				out := run("--add-host", "db.internal:10.1.2.3", "--add-host", "gw:host-gateway", "busybox", "cat", "/etc/hosts")
+				if !strings.Contains(out, "10.1.2.3\tdb.internal\n") {
+					t.Errorf("/etc/hosts has no db.internal entry:\n%s", out)
+				}
+				if !strings.Contains(out, "\tgw\n") || strings.Contains(out, "host-gateway") {
+					t.Errorf("/etc/hosts: host-gateway is not the bridge's gateway:\n%s", out)
+				}
+			})
+			t.Run("dns", func(t *testing.T) {
+				out := run("--dns", "192.0.2.53", "--dns-search", "corp.example", "--dns-option", "ndots:3", "busybox", "cat", "/etc/resolv.conf")
+				for _, want := range []string{"nameserver 192.0.2.53\n", "search corp.example\n", "options ndots:3\n"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("resolv.conf lacks %q:\n%s", want, out)
+					}
+				}
+				if strings.Count(out, "nameserver") != 1 {
+					t.Errorf("resolv.conf keeps other nameservers besides --dns:\n%s", out)
+				}
+			})
+			t.Run("pid-host", func(t *testing.T) {
+				out := run("--pid", "host", "busybox", "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'")
+				f := strings.Fields(out)
+				if len(f) != 2 || f[0] == "1" {
+					t.Fatalf("--pid host: the shell is pid %q (want the host's pid namespace): %q", f, out)
+				}
+				if n, _ := strconv.Atoi(f[1]); n < 10 {
+					t.Errorf("--pid host: /proc shows %d processes, not the host's", n)
+				}
+			})
+			t.Run("uts-host", func(t *testing.T) {
+				if out := strings.TrimSpace(run("--uts", "host", "busybox", "hostname")); out != hostUTS {
+					t.Errorf("--uts host: hostname %q, want the host's %q", out, hostUTS)
+				}
+			})
+			t.Run("ipc-host", func(t *testing.T) {
+				self, err := os.Readlink("/proc/self/ns/ipc")
+				if err != nil {
+					t.Skip(err)
+				}
+				out := strings.TrimSpace(run("--ipc", "host", "busybox", "readlink", "/proc/self/ns/ipc"))
+				if out != self {
+					t.Errorf("--ipc host: ipc namespace %q, want the host's %q", out, self)
+				}
+				out = strings.TrimSpace(run("--ipc", "private", "busybox", "readlink", "/proc/self/ns/ipc"))
+				if out == self {
+					t.Errorf("--ipc private: the container is in the host's ipc namespace %q", out)
+				}
+			})
+			t.Run("init", func(t *testing.T) {
+				out := run("--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$")
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				if len(lines) != 2 || !strings.HasPrefix(lines[0], "/sbin/docker-init -- sh") || lines[1] == "1" {
+					t.Errorf("--init: pid 1 is not docker-init running the command:\n%s", out)
+				}
+			})
+		})
+	}
+	t.Run("user-network-dns", func(t *testing.T) {
+		d.mustDocker("network", "create", "optsnet")
+		defer d.docker("network", "rm", "optsnet")
+		out := d.mustDocker("run", "--rm", "--network", "optsnet", "--dns", "192.0.2.53", "--dns-search", "corp.example",
+			"busybox", "cat", "/etc/resolv.conf")
+		if !strings.Contains(out, "nameserver 127.0.0.11\n") || strings.Contains(out, "192.0.2.53") || !strings.Contains(out, "search corp.example\n") {
+			t.Errorf("on a user network, resolv.conf is not the embedded DNS's with the search domain:\n%s", out)
+		}
+	})
+}
+
+// TestDockerOptionsRefused: options the engine does not implement are
+// refused with an error naming them, and bad values with dockerd's
+// words, before any container is made.
+func TestDockerOptionsRefused(t *testing.T) {
+	d := startDockerd(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--device", "/dev/null:/dev/xnull"}, "HostConfig.Devices"},
+		{[]string{"--device-cgroup-rule", "c 1:3 rwm"}, "HostConfig.DeviceCgroupRules"},
+		{[]string{"--cpu-rt-runtime", "950000"}, "HostConfig.CPURealtimeRuntime"},
+		{[]string{"--cgroupns", "host"}, "HostConfig.CgroupnsMode"},
+		{[]string{"--oom-kill-disable"}, "HostConfig.OomKillDisable"},
+		{[]string{"--cgroup-parent", "/x"}, "HostConfig.CgroupParent"},
+		{[]string{"--domainname", "example.org"}, "Config.Domainname"},
+		{[]string{"--ipc", "nosuch"}, "invalid IPC mode: nosuch"},
+		{[]string{"--uts", "host", "-h", "x"}, "conflicting options: hostname and the UTS mode"},
+		{[]string{"--pid", "container:other"}, "PID mode container:other"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			args := append(append([]string{"create"}, tc.args...), "busybox", "true")
+			out, errOut, code := d.docker(args...)
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("docker %s: exit %d, stdout %q, stderr %q; want a refusal naming %q", strings.Join(args, " "), code, out, errOut, tc.want)
+			}
+		})
+	}
+	if out := d.mustDocker("ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Errorf("refused creates left containers: %q", out)
+	}
+}
+
+// TestDctlOptions: dctl's run takes the same flags, through the tree.
+func TestDctlOptions(t *testing.T) {
+	d := startDaemon(t)
+	out := d.mustDctl("run", "--rm", "--add-host", "db.internal:10.1.2.3", "--dns", "192.0.2.53", "--init",
+		"busybox", "sh", "-c", "grep -h -e db.internal -e 192.0.2.53 /etc/hosts /etc/resolv.conf; tr '\\0' ' ' < /proc/1/cmdline")
+	for _, want := range []string{"10.1.2.3\tdb.internal", "nameserver 192.0.2.53", "/sbin/docker-init -- sh"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dctl run: %q missing from:\n%s", want, out)
+		}
+	}
+}
