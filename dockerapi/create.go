@@ -21,9 +21,18 @@ import (
 // connects on those networks' ctl files; if one fails the container is
 // removed again.
 func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
-	var req container.CreateRequest
-	if err := decodeBody(r, &req, true); err != nil {
+	var body struct {
+		container.CreateRequest
+		// Runtime is not docker's at the top level (HostConfig.Runtime
+		// is): dockerd drops it, the bridge refuses it.
+		Runtime *string `json:"Runtime,omitempty"`
+	}
+	if err := decodeBody(r, &body, true); err != nil {
 		return err
+	}
+	req := body.CreateRequest
+	if body.Runtime != nil {
+		return errdefs.Invalid("Runtime=%q at the top level of the create body is not docker's: the runtime is HostConfig.Runtime", *body.Runtime)
 	}
 	c, err := createVerb(r.URL.Query().Get("name"), req)
 	if err != nil {
@@ -108,6 +117,10 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
 		c.PidsLimit = num(*hc.PidsLimit)
 	}
+	for _, d := range hc.Devices {
+		c.Device = append(c.Device, verbs.FormatDevice(d))
+	}
+	c.DeviceCgroupRule, c.Cgroupns = hc.DeviceCgroupRules, string(hc.CgroupnsMode)
 	for _, k := range sortedKeys(hc.Sysctls) {
 		c.Sysctl = append(c.Sysctl, k+"="+hc.Sysctls[k])
 	}

@@ -100,9 +100,7 @@ func TestCreateFieldsRefused(t *testing.T) {
 		set   func(*container.CreateRequest)
 		field string
 	}{
-		{"devices", func(r *container.CreateRequest) {
-			r.HostConfig.Devices = []container.DeviceMapping{{PathOnHost: "/dev/null"}}
-		}, "HostConfig.Devices="},
+		{"blkio-weight", func(r *container.CreateRequest) { r.HostConfig.BlkioWeight = 300 }, "HostConfig.BlkioWeight=300"},
 		{"cpu-rt-runtime", func(r *container.CreateRequest) { r.HostConfig.CPURealtimeRuntime = 950000 }, "HostConfig.CPURealtimeRuntime=950000"},
 		{"oom-kill-disable", func(r *container.CreateRequest) { r.HostConfig.OomKillDisable = &tru }, "HostConfig.OomKillDisable=true"},
 		{"swappiness", func(r *container.CreateRequest) { r.HostConfig.MemorySwappiness = &zero }, "HostConfig.MemorySwappiness=0"},

@@ -89,6 +89,14 @@ type Config struct {
 	PidMode string `json:"PidMode,omitempty"`
 	UTSMode string `json:"UTSMode,omitempty"`
 	IpcMode string `json:"IpcMode,omitempty"`
+	// CgroupnsMode is "host" (or "": the default on cgroup v1, as in
+	// docker) or "private", a cgroup namespace of its own.
+	CgroupnsMode string `json:"CgroupnsMode,omitempty"`
+	// Devices are host devices made in the container (docker's --device);
+	// DeviceCgroupRules add to the device cgroup's allowed list
+	// (--device-cgroup-rule 'c 1:3 rwm').
+	Devices           []DeviceMapping `json:"Devices,omitempty"`
+	DeviceCgroupRules []string        `json:"DeviceCgroupRules,omitempty"`
 
 	Networking
 	Storage

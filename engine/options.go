@@ -2,13 +2,24 @@ package engine
 
 import (
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/runtime"
 )
+
+// DeviceMapping is docker's --device: a host device, its path in the
+// container and the device cgroup's permissions (rwm).
+type DeviceMapping = container.DeviceMapping
 
 // hostGateway is the IP of an --add-host entry that stands for the default
 // bridge's gateway, as in docker.
@@ -46,6 +57,87 @@ func (c *Config) checkModes() error {
 	default:
 		return errdefs.Invalid("invalid IPC mode: %s", m)
 	}
+	switch c.CgroupnsMode {
+	case "", "host", "private":
+	default:
+		return errdefs.Invalid("invalid cgroup namespace mode: %s", c.CgroupnsMode)
+	}
+	for _, d := range c.Devices {
+		if !filepath.IsAbs(d.PathOnHost) || !filepath.IsAbs(d.PathInContainer) {
+			return errdefs.Invalid("invalid device specification: %s:%s: paths must be absolute", d.PathOnHost, d.PathInContainer)
+		}
+		if strings.Trim(d.CgroupPermissions, "rwm") != "" {
+			return errdefs.Invalid("invalid device mode: %s", d.CgroupPermissions)
+		}
+	}
+	for _, r := range c.DeviceCgroupRules {
+		if _, err := parseDeviceRule(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deviceRule is docker's --device-cgroup-rule syntax.
+var deviceRule = regexp.MustCompile(`^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`)
+
+// parseDeviceRule reads a --device-cgroup-rule ('c 1:3 rwm') with
+// dockerd's error.
+func parseDeviceRule(r string) (specs.LinuxDeviceCgroup, error) {
+	m := deviceRule.FindStringSubmatch(r)
+	if m == nil {
+		return specs.LinuxDeviceCgroup{}, errdefs.Invalid("invalid device cgroup format '%s'", r)
+	}
+	rule := specs.LinuxDeviceCgroup{Allow: true, Type: m[1], Access: m[4]}
+	for i, p := range []**int64{&rule.Major, &rule.Minor} {
+		if m[2+i] == "*" {
+			continue
+		}
+		n, err := strconv.ParseInt(m[2+i], 10, 64)
+		if err != nil {
+			return specs.LinuxDeviceCgroup{}, errdefs.Invalid("invalid device cgroup format '%s'", r)
+		}
+		*p = &n
+	}
+	return rule, nil
+}
+
+// specDevices reads the host's devices of cfg (at start, as dockerd) and
+// its cgroup rules into opts.
+func (c *Config) specDevices(opts *runtime.SpecOptions) error {
+	for _, d := range c.Devices {
+		var st unix.Stat_t
+		if err := unix.Stat(d.PathOnHost, &st); err != nil {
+			return errdefs.Invalid("error gathering device information while adding custom device %q: %w", d.PathOnHost, err)
+		}
+		typ := ""
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			typ = "c"
+		case unix.S_IFBLK:
+			typ = "b"
+		default:
+			return errdefs.Invalid("error gathering device information while adding custom device %q: not a device node", d.PathOnHost)
+		}
+		mode := os.FileMode(st.Mode & 0o777)
+		uid, gid := st.Uid, st.Gid
+		perms := d.CgroupPermissions
+		if perms == "" {
+			perms = "rwm"
+		}
+		opts.Devices = append(opts.Devices, runtime.Device{Access: perms, LinuxDevice: specs.LinuxDevice{
+			Path: d.PathInContainer, Type: typ, Major: int64(unix.Major(uint64(st.Rdev))), Minor: int64(unix.Minor(uint64(st.Rdev))),
+			FileMode: &mode, UID: &uid, GID: &gid,
+		}})
+	}
+	for _, r := range c.DeviceCgroupRules {
+		rule, err := parseDeviceRule(r)
+		if err != nil {
+			return err
+		}
+		opts.DeviceRules = append(opts.DeviceRules, rule)
+	}
+	opts.CgroupNS = c.CgroupnsMode == "private"
 	return nil
 }
 
@@ -109,5 +201,5 @@ func (c *Config) specModes(opts *runtime.SpecOptions) error {
 		}
 		opts.Init = p
 	}
-	return nil
+	return c.specDevices(opts)
 }

@@ -48,3 +48,26 @@ func namespaceMounts(mounts []specs.Mount, opts SpecOptions) []specs.Mount {
 	}
 	return out
 }
+
+// Device is a device node of the container (docker's --device): its node
+// and the access the device cgroup allows it ("rwm" or part of it).
+type Device struct {
+	specs.LinuxDevice
+	Access string
+}
+
+// withDevices adds the devices of opts to the spec's nodes and the
+// device cgroup, then its rules, and the cgroup namespace of CgroupNS.
+func withDevices(s *specs.Spec, opts SpecOptions) {
+	for _, d := range opts.Devices {
+		major, minor := d.Major, d.Minor
+		s.Linux.Devices = slices.DeleteFunc(s.Linux.Devices, func(o specs.LinuxDevice) bool { return o.Path == d.Path })
+		s.Linux.Devices = append(s.Linux.Devices, d.LinuxDevice)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &major, Minor: &minor, Access: d.Access})
+	}
+	s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, opts.DeviceRules...)
+	if opts.CgroupNS {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+}

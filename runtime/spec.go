@@ -98,6 +98,15 @@ type SpecOptions struct {
 	// read-only at /sbin/docker-init and runs as pid 1 with Args after
 	// "--", as docker run --init does.
 	Init string
+	// CgroupNS gives the container a cgroup namespace of its own
+	// (--cgroupns private); without it the container sees the host's.
+	CgroupNS bool
+	// Devices are device nodes made in the container besides the default
+	// ones, each allowed in the device cgroup with its access (docker's
+	// --device); DeviceRules are added to the device cgroup after those
+	// (--device-cgroup-rule).
+	Devices     []Device
+	DeviceRules []specs.LinuxDeviceCgroup
 }
 
 // InitPath is where Init is bound in the container, as in docker.
@@ -228,6 +237,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 	if err := withSecurity(s, opts); err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
+	withDevices(s, opts)
 	return s, nil
 }
 

@@ -17,12 +17,12 @@ func TestDockerOptionsApplied(t *testing.T) {
 	hostUTS, _ := os.Hostname()
 	for _, rt := range []string{"builtin", "runc"} {
 		t.Run(rt, func(t *testing.T) {
-			run := func(args ...string) string {
+			run := func(t *testing.T, args ...string) string {
 				t.Helper()
 				return d.mustDocker(append([]string{"run", "--rm", "--runtime", rt}, args...)...)
 			}
 			t.Run("add-host", func(t *testing.T) {
-				out := run("--add-host", "db.internal:10.1.2.3", "--add-host", "gw:host-gateway", "busybox", "cat", "/etc/hosts")
+				out := run(t, "--add-host", "db.internal:10.1.2.3", "--add-host", "gw:host-gateway", "busybox", "cat", "/etc/hosts")
 				if !strings.Contains(out, "10.1.2.3\tdb.internal\n") {
 					t.Errorf("/etc/hosts has no db.internal entry:\n%s", out)
 				}
@@ -31,7 +31,7 @@ func TestDockerOptionsApplied(t *testing.T) {
 				}
 			})
 			t.Run("dns", func(t *testing.T) {
-				out := run("--dns", "192.0.2.53", "--dns-search", "corp.example", "--dns-option", "ndots:3", "busybox", "cat", "/etc/resolv.conf")
+				out := run(t, "--dns", "192.0.2.53", "--dns-search", "corp.example", "--dns-option", "ndots:3", "busybox", "cat", "/etc/resolv.conf")
 				for _, want := range []string{"nameserver 192.0.2.53\n", "search corp.example\n", "options ndots:3\n"} {
 					if !strings.Contains(out, want) {
 						t.Errorf("resolv.conf lacks %q:\n%s", want, out)
@@ -42,7 +42,7 @@ func TestDockerOptionsApplied(t *testing.T) {
 				}
 			})
 			t.Run("pid-host", func(t *testing.T) {
-				out := run("--pid", "host", "busybox", "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'")
+				out := run(t, "--pid", "host", "busybox", "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'")
 				f := strings.Fields(out)
 				if len(f) != 2 || f[0] == "1" {
 					t.Fatalf("--pid host: the shell is pid %q (want the host's pid namespace): %q", f, out)
@@ -52,7 +52,7 @@ func TestDockerOptionsApplied(t *testing.T) {
 				}
 			})
 			t.Run("uts-host", func(t *testing.T) {
-				if out := strings.TrimSpace(run("--uts", "host", "busybox", "hostname")); out != hostUTS {
+				if out := strings.TrimSpace(run(t, "--uts", "host", "busybox", "hostname")); out != hostUTS {
 					t.Errorf("--uts host: hostname %q, want the host's %q", out, hostUTS)
 				}
 			})
@@ -61,17 +61,55 @@ func TestDockerOptionsApplied(t *testing.T) {
 				if err != nil {
 					t.Skip(err)
 				}
-				out := strings.TrimSpace(run("--ipc", "host", "busybox", "readlink", "/proc/self/ns/ipc"))
+				out := strings.TrimSpace(run(t, "--ipc", "host", "busybox", "readlink", "/proc/self/ns/ipc"))
 				if out != self {
 					t.Errorf("--ipc host: ipc namespace %q, want the host's %q", out, self)
 				}
-				out = strings.TrimSpace(run("--ipc", "private", "busybox", "readlink", "/proc/self/ns/ipc"))
+				out = strings.TrimSpace(run(t, "--ipc", "private", "busybox", "readlink", "/proc/self/ns/ipc"))
 				if out == self {
 					t.Errorf("--ipc private: the container is in the host's ipc namespace %q", out)
 				}
 			})
+			// /dev/loop-control (10:237) is not among docker's (nor runc's)
+			// default devices; a read of it fails with EINVAL: the device
+			// cgroup let the open through (else EPERM).
+			t.Run("device", func(t *testing.T) {
+				out := run(t, "--device", "/dev/loop-control:/dev/xlc:r", "busybox", "sh", "-c",
+					"stat -c '%t:%T %F' /dev/xlc; cat /dev/xlc 2>&1; echo x 2>&1 > /dev/xlc || echo refused")
+				if !strings.Contains(out, "a:ed character special file\n") || !strings.Contains(out, "Invalid argument") {
+					t.Errorf("--device: /dev/xlc is not the host's /dev/loop-control, readable:\n%s", out)
+				}
+				if !strings.Contains(out, "refused") {
+					t.Errorf("--device ...:r: the device opens for writing:\n%s", out)
+				}
+				_, errOut, code := d.docker("run", "--rm", "--runtime", rt, "--device", "/dev/nosuch", "busybox", "true")
+				if code == 0 || !strings.Contains(errOut, `error gathering device information while adding custom device "/dev/nosuch"`) {
+					t.Errorf("--device /dev/nosuch: exit %d, %q; want dockerd's error", code, errOut)
+				}
+			})
+			t.Run("device-cgroup-rule", func(t *testing.T) {
+				script := "mknod /tmp/t c 10 237; cat /tmp/t 2>&1; true"
+				if out := run(t, "--device-cgroup-rule", "c 10:237 r", "busybox", "sh", "-c", script); !strings.Contains(out, "Invalid argument") {
+					t.Errorf("--device-cgroup-rule 'c 10:237 r': the node does not open: %q", out)
+				}
+				if out, _, _ := d.docker("run", "--rm", "--runtime", rt, "busybox", "sh", "-c", script); !strings.Contains(out, "not permitted") {
+					t.Errorf("without the rule, the node opens: %q", out)
+				}
+			})
+			t.Run("cgroupns", func(t *testing.T) {
+				self, err := os.Readlink("/proc/self/ns/cgroup")
+				if err != nil {
+					t.Skip(err)
+				}
+				if out := strings.TrimSpace(run(t, "--cgroupns", "private", "busybox", "readlink", "/proc/self/ns/cgroup")); out == self {
+					t.Errorf("--cgroupns private: the container is in the host's cgroup namespace %q", out)
+				}
+				if out := strings.TrimSpace(run(t, "--cgroupns", "host", "busybox", "readlink", "/proc/self/ns/cgroup")); out != self {
+					t.Errorf("--cgroupns host: cgroup namespace %q, want the host's %q", out, self)
+				}
+			})
 			t.Run("init", func(t *testing.T) {
-				out := run("--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$")
+				out := run(t, "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$")
 				lines := strings.Split(strings.TrimSpace(out), "\n")
 				if len(lines) != 2 || !strings.HasPrefix(lines[0], "/sbin/docker-init -- sh") || lines[1] == "1" {
 					t.Errorf("--init: pid 1 is not docker-init running the command:\n%s", out)
@@ -99,10 +137,10 @@ func TestDockerOptionsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--device", "/dev/null:/dev/xnull"}, "HostConfig.Devices"},
-		{[]string{"--device-cgroup-rule", "c 1:3 rwm"}, "HostConfig.DeviceCgroupRules"},
 		{[]string{"--cpu-rt-runtime", "950000"}, "HostConfig.CPURealtimeRuntime"},
-		{[]string{"--cgroupns", "host"}, "HostConfig.CgroupnsMode"},
+		{[]string{"--blkio-weight", "300"}, "HostConfig.BlkioWeight"},
+		{[]string{"--oom-score-adj", "500"}, "HostConfig.OomScoreAdj"},
+		{[]string{"--device-cgroup-rule", "c 1:3"}, "invalid device cgroup format 'c 1:3'"},
 		{[]string{"--oom-kill-disable"}, "HostConfig.OomKillDisable"},
 		{[]string{"--cgroup-parent", "/x"}, "HostConfig.CgroupParent"},
 		{[]string{"--domainname", "example.org"}, "Config.Domainname"},

@@ -21,7 +21,15 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 		GroupAdd: c.GroupAdd, Tty: c.Tty, OpenStdin: c.Stdin, StdinOnce: c.StdinOnce, StopSignal: c.StopSignal,
 		AutoRemove: c.Rm, Runtime: c.Runtime, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		ReadonlyRootfs: c.ReadOnly, SecurityOpt: c.SecurityOpt, UsernsMode: c.Userns,
-		Init: c.Init, PidMode: c.PID, UTSMode: c.UTS, IpcMode: c.IPC,
+		Init: c.Init, PidMode: c.PID, UTSMode: c.UTS, IpcMode: c.IPC, CgroupnsMode: c.Cgroupns,
+		DeviceCgroupRules: c.DeviceCgroupRule,
+	}
+	for _, v := range c.Device {
+		d, err := verbs.ParseDevice(v)
+		if err != nil {
+			return "", engine.Config{}, err
+		}
+		cfg.Devices = append(cfg.Devices, d)
 	}
 	// entrypoint= clears the image's; repeated, the words of a longer one.
 	if eps := c.Entrypoint; len(eps) > 0 {

@@ -106,6 +106,12 @@ func TestCreateKeyFields(t *testing.T) {
 		{"pid", "pid=host", func(c *engine.Config) { c.PidMode = "host" }},
 		{"uts", "uts=host", func(c *engine.Config) { c.UTSMode = "host" }},
 		{"ipc", "ipc=private", func(c *engine.Config) { c.IpcMode = "private" }},
+		{"cgroupns", "cgroupns=private", func(c *engine.Config) { c.CgroupnsMode = "private" }},
+		{"device", "device=/dev/null:/dev/xnull:r device=/dev/zero", func(c *engine.Config) {
+			c.Devices = []engine.DeviceMapping{{PathOnHost: "/dev/null", PathInContainer: "/dev/xnull", CgroupPermissions: "r"},
+				{PathOnHost: "/dev/zero", PathInContainer: "/dev/zero", CgroupPermissions: "rwm"}}
+		}},
+		{"device-cgroup-rule", "device-cgroup-rule='c 1:3 rwm'", func(c *engine.Config) { c.DeviceCgroupRules = []string{"c 1:3 rwm"} }},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -52,14 +52,17 @@ type Create struct {
 	Expose     []string `ctl:"expose" usage:"PORT[/PROTO]" flag:"expose" help:"expose a port or a range of ports"`
 
 	// Docker's name resolution, init process and shared namespaces.
-	AddHost   []string `ctl:"add-host" usage:"HOST:IP" flag:"add-host" help:"add a custom host-to-IP mapping (host:ip, or host:host-gateway)"`
-	DNS       []string `ctl:"dns" usage:"IP" flag:"dns" help:"set custom DNS servers"`
-	DNSSearch []string `ctl:"dns-search" usage:"DOMAIN" flag:"dns-search" help:"set custom DNS search domains"`
-	DNSOption []string `ctl:"dns-option" usage:"OPT" flag:"dns-option" help:"set DNS options"`
-	Init      bool     `ctl:"init" flag:"init" help:"run an init inside the container that forwards signals and reaps processes"`
-	PID       string   `ctl:"pid" usage:"host" flag:"pid" help:"PID namespace to use (host)"`
-	UTS       string   `ctl:"uts" usage:"host" flag:"uts" help:"UTS namespace to use (host)"`
-	IPC       string   `ctl:"ipc" usage:"private|shareable|host|none" flag:"ipc" help:"IPC mode to use (private, shareable, host, none)"`
+	AddHost          []string `ctl:"add-host" usage:"HOST:IP" flag:"add-host" help:"add a custom host-to-IP mapping (host:ip, or host:host-gateway)"`
+	DNS              []string `ctl:"dns" usage:"IP" flag:"dns" help:"set custom DNS servers"`
+	DNSSearch        []string `ctl:"dns-search" usage:"DOMAIN" flag:"dns-search" help:"set custom DNS search domains"`
+	DNSOption        []string `ctl:"dns-option" usage:"OPT" flag:"dns-option" help:"set DNS options"`
+	Init             bool     `ctl:"init" flag:"init" help:"run an init inside the container that forwards signals and reaps processes"`
+	PID              string   `ctl:"pid" usage:"host" flag:"pid" help:"PID namespace to use (host)"`
+	UTS              string   `ctl:"uts" usage:"host" flag:"uts" help:"UTS namespace to use (host)"`
+	IPC              string   `ctl:"ipc" usage:"private|shareable|host|none" flag:"ipc" help:"IPC mode to use (private, shareable, host, none)"`
+	Device           []string `ctl:"device" usage:"HOST[:CONT][:rwm]" flag:"device" help:"add a host device to the container (/dev/x[:/dev/y][:rwm])"`
+	DeviceCgroupRule []string `ctl:"device-cgroup-rule" usage:"'c|b|a MAJ:MIN rwm'" flag:"device-cgroup-rule" help:"add a rule to the cgroup allowed devices list ('c 1:3 rwm')"`
+	Cgroupns         string   `ctl:"cgroupns" usage:"host|private" flag:"cgroupns" help:"cgroup namespace to use (host or private)"`
 
 	Volume       []string `ctl:"volume" usage:"[SRC:]DST[:ro]" flag:"volume,v" help:"bind mount a volume ([name|/host/path:]/container/path[:ro])"`
 	Mount        []string `ctl:"mount" usage:"type=...,src=...,dst=..." flag:"mount" help:"attach a filesystem mount to the container (type=volume|bind|tmpfs,src=,dst=,...)"`
