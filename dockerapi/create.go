@@ -202,8 +202,8 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 				continue
 			}
 			switch {
-			case es.MacAddress != "":
-				return errdefs.Invalid("network %s: a MAC address of one's choice is not supported", name)
+			case es.MacAddress != "" && name != primary:
+				return errdefs.Invalid("network %s: a MAC address of one's choice is supported only on the first network (%s)", name, primary)
 			case len(es.Links) > 0:
 				return errdefs.Invalid("network %s: links are not supported (containers on a user-defined network find each other by name)", name)
 			}
@@ -215,6 +215,9 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 				return err
 			}
 			c.IP, c.Alias = conn.IP, conn.Alias
+			if es.MacAddress != "" {
+				c.MacAddress = es.MacAddress
+			}
 		}
 	}
 	if len(hc.Links) > 0 {
@@ -240,6 +243,9 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 		}
 	}
 	c.PublishAll = hc.PublishAllPorts
+	if c.MacAddress == "" {
+		c.MacAddress = cfg.MacAddress // API < 1.44: the config's, for the first network
+	}
 	return nil
 }
 

@@ -56,7 +56,7 @@ var configFields = map[string]fieldRule{
 	"WorkingDir":      {use: mapped},
 	"Entrypoint":      {use: mapped},
 	"NetworkDisabled": {use: refused, why: "--network none"},
-	"MacAddress":      {use: refused, why: "--mac-address"},
+	"MacAddress":      {use: mapped},
 	"OnBuild":         {use: ignored, why: "image metadata: dockerd keeps it for commit, a create has no use for it"},
 	"Labels":          {use: mapped},
 	"StopSignal":      {use: mapped},
@@ -153,7 +153,7 @@ var endpointFields = map[string]fieldRule{
 	"Aliases":             {use: mapped},
 	"DriverOpts":          {use: refused, why: "--network driver-opt="},
 	"GwPriority":          {use: refused, why: "--network gw-priority="},
-	"MacAddress":          {use: mapped}, // networkingOf refuses it, naming the network
+	"MacAddress":          {use: mapped}, // the first network's; networkingOf refuses the others'
 	"DNSNames":            {use: ignored, why: "read-only: dockerd computes it"},
 	"NetworkID":           {use: ignored, why: "read-only (inspect)"},
 	"EndpointID":          {use: ignored, why: "read-only (inspect)"},

@@ -129,6 +129,10 @@ type Networking struct {
 	DNS        []string `json:"Dns,omitempty"`
 	DNSSearch  []string `json:"DnsSearch,omitempty"`
 	DNSOptions []string `json:"DnsOptions,omitempty"`
+	// MacAddress is the MAC address of the container's interface on its
+	// first network (docker's --mac-address); "" derives it from the
+	// address, as docker does.
+	MacAddress string `json:"MacAddress,omitempty"`
 }
 
 // Storage is what a container mounts (volume_mounts.go resolves it into

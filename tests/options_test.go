@@ -117,6 +117,22 @@ func TestDockerOptionsApplied(t *testing.T) {
 			})
 		})
 	}
+	t.Run("mac-address", func(t *testing.T) {
+		out := d.mustDocker("run", "--rm", "--mac-address", "02:42:ac:11:00:99", "busybox", "cat", "/sys/class/net/eth0/address")
+		if strings.TrimSpace(out) != "02:42:ac:11:00:99" {
+			t.Errorf("--mac-address: eth0's address is %q", out)
+		}
+		d.mustDocker("network", "create", "macnet")
+		defer d.docker("network", "rm", "macnet")
+		id := strings.TrimSpace(d.mustDocker("create", "--network", "macnet", "--mac-address", "02:42:ac:11:00:9a", "busybox", "true"))
+		defer d.docker("rm", "-f", id)
+		if got := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.macnet.MacAddress}}", id)); got != "02:42:ac:11:00:9a" {
+			t.Errorf("inspect: MacAddress %q, want the one asked for", got)
+		}
+		if _, errOut, code := d.docker("create", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"); code == 0 || !strings.Contains(errOut, "invalid MAC address") {
+			t.Errorf("a multicast --mac-address: exit %d, %q", code, errOut)
+		}
+	})
 	t.Run("user-network-dns", func(t *testing.T) {
 		d.mustDocker("network", "create", "optsnet")
 		defer d.docker("network", "rm", "optsnet")

@@ -114,9 +114,9 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 }
 
 // networkingFromCreate reads network, ip, alias, publish, publish-all,
-// expose, add-host, dns, dns-search and dns-option (docker run's
-// --network, --ip, --network-alias, -p, -P, --expose, --add-host, --dns,
-// --dns-search, --dns-option).
+// expose, add-host, dns, dns-search, dns-option and mac-address (docker
+// run's --network, --ip, --network-alias, -p, -P, --expose, --add-host,
+// --dns, --dns-search, --dns-option, --mac-address).
 func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 	cfg.NetworkMode = c.Network
 	if c.IP != "" || len(c.Alias) > 0 {
@@ -151,6 +151,7 @@ func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 	}
 	cfg.PublishAllPorts = c.PublishAll
 	cfg.ExtraHosts, cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = c.AddHost, c.DNS, c.DNSSearch, c.DNSOption
+	cfg.MacAddress = c.MacAddress
 	return nil
 }
 

@@ -106,6 +106,7 @@ func TestCreateKeyFields(t *testing.T) {
 		{"pid", "pid=host", func(c *engine.Config) { c.PidMode = "host" }},
 		{"uts", "uts=host", func(c *engine.Config) { c.UTSMode = "host" }},
 		{"ipc", "ipc=private", func(c *engine.Config) { c.IpcMode = "private" }},
+		{"mac-address", "mac-address=02:42:ac:11:00:99", func(c *engine.Config) { c.MacAddress = "02:42:ac:11:00:99" }},
 		{"cgroupns", "cgroupns=private", func(c *engine.Config) { c.CgroupnsMode = "private" }},
 		{"device", "device=/dev/null:/dev/xnull:r device=/dev/zero", func(c *engine.Config) {
 			c.Devices = []engine.DeviceMapping{{PathOnHost: "/dev/null", PathInContainer: "/dev/xnull", CgroupPermissions: "r"},

@@ -27,6 +27,7 @@ var createSamples = map[string]string{
 	"add-host": "db:10.0.0.9", "dns": "10.0.0.53", "dns-search": "example.org", "dns-option": "ndots:2",
 	"init": "true", "pid": "host", "uts": "host", "ipc": "host",
 	"device": "/dev/null:/dev/xnull", "device-cgroup-rule": "c 1:3 rwm", "cgroupns": "private",
+	"mac-address": "02:42:ac:11:00:99",
 }
 
 // TestEveryCreateKeyLands: each key of the create line, set alone (on top

@@ -62,6 +62,7 @@ type Create struct {
 	IPC              string   `ctl:"ipc" usage:"private|shareable|host|none" flag:"ipc" help:"IPC mode to use (private, shareable, host, none)"`
 	Device           []string `ctl:"device" usage:"HOST[:CONT][:rwm]" flag:"device" help:"add a host device to the container (/dev/x[:/dev/y][:rwm])"`
 	DeviceCgroupRule []string `ctl:"device-cgroup-rule" usage:"'c|b|a MAJ:MIN rwm'" flag:"device-cgroup-rule" help:"add a rule to the cgroup allowed devices list ('c 1:3 rwm')"`
+	MacAddress       string   `ctl:"mac-address" usage:"MAC" flag:"mac-address" help:"container MAC address on its first network (e.g., 92:d0:c6:0a:29:33)"`
 	Cgroupns         string   `ctl:"cgroupns" usage:"host|private" flag:"cgroupns" help:"cgroup namespace to use (host or private)"`
 
 	Volume       []string `ctl:"volume" usage:"[SRC:]DST[:ro]" flag:"volume,v" help:"bind mount a volume ([name|/host/path:]/container/path[:ro])"`

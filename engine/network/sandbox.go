@@ -169,7 +169,7 @@ func (m *Manager) join(ctx context.Context, id string, n *entry, ep *Endpoint, i
 
 func driverEndpoint(id, ifname string, route bool, ep *Endpoint) netdrv.Endpoint {
 	return netdrv.Endpoint{ContainerID: id, IfName: ifname, Address: netip.PrefixFrom(ep.addr(), ep.IPPrefixLen),
-		MAC: netdrv.MACFor(ep.addr()), DefaultRoute: route}
+		MAC: ep.mac(), DefaultRoute: route}
 }
 
 // Host reports whether the container is in the host's namespace.
