@@ -94,6 +94,7 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 		StopSignal: cfg.StopSignal, Runtime: hc.Runtime,
 		Memory: num(hc.Memory), MemorySwap: num(hc.MemorySwap), MemoryReservation: num(hc.MemoryReservation),
 		CPUShares: num(hc.CPUShares), CPUQuota: num(hc.CPUQuota), CPUPeriod: num(hc.CPUPeriod), CpusetCPUs: hc.CpusetCpus,
+		CPURtRuntime: num(hc.CPURealtimeRuntime), CPURtPeriod: num(hc.CPURealtimePeriod),
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		SecurityOpt: hc.SecurityOpt, ShmSize: num(hc.ShmSize), Userns: string(hc.UsernsMode),
 		AddHost: hc.ExtraHosts, DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOption: hc.DNSOptions,

@@ -101,7 +101,7 @@ func TestCreateFieldsRefused(t *testing.T) {
 		field string
 	}{
 		{"blkio-weight", func(r *container.CreateRequest) { r.HostConfig.BlkioWeight = 300 }, "HostConfig.BlkioWeight=300"},
-		{"cpu-rt-runtime", func(r *container.CreateRequest) { r.HostConfig.CPURealtimeRuntime = 950000 }, "HostConfig.CPURealtimeRuntime=950000"},
+		{"kernel-memory-tcp", func(r *container.CreateRequest) { r.HostConfig.KernelMemoryTCP = 1 << 20 }, "HostConfig.KernelMemoryTCP=1048576"},
 		{"oom-kill-disable", func(r *container.CreateRequest) { r.HostConfig.OomKillDisable = &tru }, "HostConfig.OomKillDisable=true"},
 		{"swappiness", func(r *container.CreateRequest) { r.HostConfig.MemorySwappiness = &zero }, "HostConfig.MemorySwappiness=0"},
 		{"domainname", func(r *container.CreateRequest) { r.Config.Domainname = "example.org" }, "Config.Domainname=example.org"},

@@ -158,6 +158,10 @@ type Resources struct {
 	CPUPeriod         int64  `json:"CpuPeriod,omitempty"` // µs
 	CpusetCpus        string `json:"CpusetCpus,omitempty"`
 	PidsLimit         *int64 `json:"PidsLimit,omitempty"` // nil or ≤0: unlimited
+	// CPURealtimeRuntime and CPURealtimePeriod are the real-time
+	// scheduler's budget in µs (--cpu-rt-runtime, --cpu-rt-period).
+	CPURealtimeRuntime int64 `json:"CpuRealtimeRuntime,omitempty"`
+	CPURealtimePeriod  int64 `json:"CpuRealtimePeriod,omitempty"`
 }
 
 // RestartPolicy says when the engine restarts a container that stopped:
@@ -245,6 +249,9 @@ func (c *Config) validate() error {
 	}
 	if c.ShmSize < 0 {
 		return errdefs.Invalid("invalid shm size %d", c.ShmSize)
+	}
+	if err := c.Resources.checkRealtime(); err != nil {
+		return err
 	}
 	if err := c.checkModes(); err != nil {
 		return err

@@ -141,6 +141,34 @@ func (c *Config) specDevices(opts *runtime.SpecOptions) error {
 	return nil
 }
 
+// rtFiles are where cgroup v1 shows the real-time scheduler's budget:
+// without them the kernel has no CONFIG_RT_GROUP_SCHED (or the host is on
+// cgroup v2, which has none), as dockerd's sysinfo finds.
+var rtFiles = []string{"/sys/fs/cgroup/cpu/cpu.rt_period_us", "/sys/fs/cgroup/cpu,cpuacct/cpu.rt_period_us"}
+
+// checkRealtime checks --cpu-rt-runtime and --cpu-rt-period as dockerd
+// does (validateResources), with its words.
+func (r Resources) checkRealtime() error {
+	if r.CPURealtimeRuntime == 0 && r.CPURealtimePeriod == 0 {
+		return nil
+	}
+	supported := false
+	for _, f := range rtFiles {
+		if _, err := os.Stat(f); err == nil {
+			supported = true
+		}
+	}
+	switch {
+	case !supported:
+		return errdefs.Invalid("kernel does not support CPU real-time scheduler")
+	case r.CPURealtimeRuntime < -1 || r.CPURealtimePeriod < 0:
+		return errdefs.Invalid("cpu real-time runtime and period cannot be negative")
+	case r.CPURealtimePeriod != 0 && r.CPURealtimeRuntime > r.CPURealtimePeriod:
+		return errdefs.Invalid("cpu real-time runtime cannot be higher than cpu real-time period")
+	}
+	return nil
+}
+
 // checkNames checks --add-host, --dns, --dns-search and --dns-option
 // with dockerd's words.
 func (n Networking) checkNames() error {

@@ -117,6 +117,22 @@ func TestDockerOptionsApplied(t *testing.T) {
 			})
 		})
 	}
+	// On this kernel (cgroup v1, CONFIG_RT_GROUP_SCHED) the budget reaches
+	// the container's cgroup, which the kernel refuses as it refuses
+	// dockerd's: the parent has no real-time budget of its own. Without
+	// the files, dockerd's "kernel does not support" at create.
+	t.Run("cpu-rt", func(t *testing.T) {
+		_, errOut, code := d.docker("run", "--rm", "--cpu-rt-runtime", "950000", "busybox", "true")
+		_, statErr := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_period_us")
+		switch {
+		case code == 0:
+			t.Errorf("--cpu-rt-runtime 950000 ran with no real-time budget in the parent cgroup")
+		case statErr != nil && !strings.Contains(errOut, "kernel does not support CPU real-time scheduler"):
+			t.Errorf("no real-time group scheduling: %q, want dockerd's error", errOut)
+		case statErr == nil && !strings.Contains(errOut, "rt_runtime_us"):
+			t.Errorf("--cpu-rt-runtime: %q, want the kernel's refusal of cpu.rt_runtime_us", errOut)
+		}
+	})
 	t.Run("mac-address", func(t *testing.T) {
 		out := d.mustDocker("run", "--rm", "--mac-address", "02:42:ac:11:00:99", "busybox", "cat", "/sys/class/net/eth0/address")
 		if strings.TrimSpace(out) != "02:42:ac:11:00:99" {
@@ -153,7 +169,7 @@ func TestDockerOptionsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--cpu-rt-runtime", "950000"}, "HostConfig.CPURealtimeRuntime"},
+		{[]string{"--cpu-rt-runtime", "950000", "--cpu-rt-period", "900000"}, "cpu real-time runtime cannot be higher than cpu real-time period"},
 		{[]string{"--blkio-weight", "300"}, "HostConfig.BlkioWeight"},
 		{[]string{"--oom-score-adj", "500"}, "HostConfig.OomScoreAdj"},
 		{[]string{"--device-cgroup-rule", "c 1:3"}, "invalid device cgroup format 'c 1:3'"},

@@ -90,6 +90,8 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 	cfg.CPUShares = p.int("cpu-shares", c.CPUShares)
 	cfg.CPUQuota = p.int("cpu-quota", c.CPUQuota)
 	cfg.CPUPeriod = p.int("cpu-period", c.CPUPeriod)
+	cfg.CPURealtimeRuntime = p.int("cpu-rt-runtime", c.CPURtRuntime)
+	cfg.CPURealtimePeriod = p.int("cpu-rt-period", c.CPURtPeriod)
 	if c.PidsLimit != "" {
 		n := p.int("pids-limit", c.PidsLimit)
 		cfg.PidsLimit = &n

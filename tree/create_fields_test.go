@@ -47,6 +47,8 @@ func TestCreateKeyFields(t *testing.T) {
 		{"cpu-shares", "cpu-shares=512", func(c *engine.Config) { c.CPUShares = 512 }},
 		{"cpu-quota", "cpu-quota=5000", func(c *engine.Config) { c.CPUQuota = 5000 }},
 		{"cpu-period", "cpu-period=10000", func(c *engine.Config) { c.CPUPeriod = 10000 }},
+		{"cpu-rt-runtime", "cpu-rt-runtime=950000", func(c *engine.Config) { c.CPURealtimeRuntime = 950000 }},
+		{"cpu-rt-period", "cpu-rt-period=1000000", func(c *engine.Config) { c.CPURealtimePeriod = 1000000 }},
 		{"cpuset-cpus", "cpuset-cpus=0,2", func(c *engine.Config) { c.CpusetCpus = "0,2" }},
 		{"pids-limit", "pids-limit=50", func(c *engine.Config) { c.PidsLimit = &fifty }},
 		{"cap-add", "cap-add=NET_ADMIN cap-add=SYS_TIME", func(c *engine.Config) { c.CapAdd = []string{"NET_ADMIN", "SYS_TIME"} }},

@@ -28,6 +28,8 @@ type Create struct {
 	CPUShares         string   `ctl:"cpu-shares" usage:"N" flag:"cpu-shares,c" help:"CPU shares (relative weight)"`
 	CPUQuota          string   `ctl:"cpu-quota" usage:"US" flag:"cpu-quota" help:"limit CPU CFS quota (µs)"`
 	CPUPeriod         string   `ctl:"cpu-period" usage:"US" flag:"cpu-period" help:"limit CPU CFS period (µs)"`
+	CPURtRuntime      string   `ctl:"cpu-rt-runtime" usage:"US" flag:"cpu-rt-runtime" help:"limit CPU real-time runtime (µs)"`
+	CPURtPeriod       string   `ctl:"cpu-rt-period" usage:"US" flag:"cpu-rt-period" help:"limit CPU real-time period (µs)"`
 	CpusetCPUs        string   `ctl:"cpuset-cpus" usage:"0-1" flag:"cpuset-cpus" help:"CPUs in which to allow execution (0-3, 0,1)"`
 	PidsLimit         string   `ctl:"pids-limit" usage:"N" flag:"pids-limit" help:"tune the container's pids limit (-1 for unlimited)"`
 	CapAdd            []string `ctl:"cap-add" usage:"CAP" flag:"cap-add" help:"add Linux capabilities"`
