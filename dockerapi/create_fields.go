@@ -198,6 +198,25 @@ func checkEndpoint(name string, es *network.EndpointSettings) error {
 	return checkFields("EndpointsConfig["+name+"]", reflect.ValueOf(*es), endpointFields)
 }
 
+// checkConnectEndpoint refuses the endpoint of a connect (docker network
+// connect) that sets a field the connect line cannot carry: those the
+// table refuses, and a MAC address or links, which only a create maps.
+func checkConnectEndpoint(ctr string, es *network.EndpointSettings) error {
+	if es == nil {
+		return nil
+	}
+	if err := checkEndpoint(ctr, es); err != nil {
+		return err
+	}
+	switch {
+	case es.MacAddress != "":
+		return errdefs.Invalid("EndpointConfig.MacAddress=%s is not supported by this engine on a connect (a MAC address is chosen at create, for the first network)", es.MacAddress)
+	case len(es.Links) > 0:
+		return errdefs.Invalid("links are not supported (containers on a user-defined network find each other by name)")
+	}
+	return nil
+}
+
 // checkFields walks the fields of struct v (and of the structs it
 // embeds) and refuses the first one that is set and neither mapped nor
 // ignored in rules.

@@ -122,3 +122,24 @@ func TestCreateFieldsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectFieldsRefused: a connect's endpoint with a field the connect
+// line cannot carry is refused, naming it.
+func TestConnectFieldsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		es   network.EndpointSettings
+		want string
+	}{
+		{network.EndpointSettings{DriverOpts: map[string]string{"com.example.x": "1"}}, "EndpointsConfig[c1].DriverOpts="},
+		{network.EndpointSettings{MacAddress: "02:42:ac:11:00:99"}, "EndpointConfig.MacAddress=02:42:ac:11:00:99"},
+		{network.EndpointSettings{Links: []string{"a:b"}}, "links are not supported"},
+	} {
+		err := checkConnectEndpoint("c1", &tc.es)
+		if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v; want an invalid-argument error with %q", tc.es, err, tc.want)
+		}
+	}
+	if err := checkConnectEndpoint("c1", &network.EndpointSettings{Aliases: []string{"www"}, NetworkID: "x"}); err != nil {
+		t.Errorf("aliases and a read-only NetworkID: %v", err)
+	}
+}

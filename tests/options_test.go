@@ -191,6 +191,19 @@ func TestDockerOptionsRefused(t *testing.T) {
 	if out := d.mustDocker("ps", "-aq"); strings.TrimSpace(out) != "" {
 		t.Errorf("refused creates left containers: %q", out)
 	}
+	t.Run("connect driver-opt", func(t *testing.T) {
+		d.mustDocker("network", "create", "optnet")
+		defer d.docker("network", "rm", "optnet")
+		d.mustDocker("create", "--name", "conn1", "busybox", "true")
+		defer d.docker("rm", "-f", "conn1")
+		_, errOut, code := d.docker("network", "connect", "--driver-opt", "com.example.x=1", "optnet", "conn1")
+		if code == 0 || !strings.Contains(errOut, "DriverOpts") {
+			t.Errorf("network connect --driver-opt: exit %d, %q; want a refusal naming DriverOpts", code, errOut)
+		}
+		if out := d.mustDocker("inspect", "-f", "{{len .NetworkSettings.Networks}}", "conn1"); strings.TrimSpace(out) != "1" {
+			t.Errorf("the refused connect connected: %s networks", out)
+		}
+	})
 }
 
 // TestDctlOptions: dctl's run takes the same flags, through the tree.
