@@ -145,6 +145,18 @@ func TestDockerOptionsApplied(t *testing.T) {
 		if got := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.macnet.MacAddress}}", id)); got != "02:42:ac:11:00:9a" {
 			t.Errorf("inspect: MacAddress %q, want the one asked for", got)
 		}
+	})
+	t.Run("inspect", func(t *testing.T) {
+		id := strings.TrimSpace(d.mustDocker("create", "--add-host", "db:10.1.2.3", "--dns", "192.0.2.53", "--init", "--pid", "host",
+			"--ipc", "host", "--device", "/dev/loop-control", "busybox", "true"))
+		defer d.docker("rm", "-f", id)
+		got := strings.TrimSpace(d.mustDocker("inspect", "-f",
+			"{{.HostConfig.ExtraHosts}} {{.HostConfig.Dns}} {{.HostConfig.Init}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{(index .HostConfig.Devices 0).PathOnHost}}", id))
+		if want := "[db:10.1.2.3] [192.0.2.53] true host host /dev/loop-control"; got != want {
+			t.Errorf("inspect shows %q, want %q", got, want)
+		}
+	})
+	t.Run("mac-address-refused", func(t *testing.T) {
 		if _, errOut, code := d.docker("create", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"); code == 0 || !strings.Contains(errOut, "invalid MAC address") {
 			t.Errorf("a multicast --mac-address: exit %d, %q", code, errOut)
 		}
