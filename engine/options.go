@@ -211,7 +211,7 @@ func lookupInit() (string, error) {
 	}
 	p, err := exec.LookPath(initBinary)
 	if err != nil {
-		return "", errdefs.Unavailable("--init: %w", err)
+		return "", errdefs.Unavailable("%w", err) // dockerd's words: exec: "docker-init": executable file not found in $PATH
 	}
 	return p, nil
 }

@@ -69,6 +69,9 @@ func TestDockerOptionsApplied(t *testing.T) {
 				if out == self {
 					t.Errorf("--ipc private: the container is in the host's ipc namespace %q", out)
 				}
+				if out := run(t, "--ipc", "none", "busybox", "sh", "-c", "grep -c ' /dev/shm ' /proc/mounts; true"); strings.TrimSpace(out) != "0" {
+					t.Errorf("--ipc none: /dev/shm is mounted (%q mounts)", out)
+				}
 			})
 			// /dev/loop-control (10:237) is not among docker's (nor runc's)
 			// default devices; a read of it fails with EINVAL: the device
