@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/enginefs/enginefs/ctl/verbs"
 	"github.com/enginefs/enginefs/errdefs"
 )
 
@@ -141,5 +142,37 @@ func TestConnectFieldsRefused(t *testing.T) {
 	}
 	if err := checkConnectEndpoint("c1", &network.EndpointSettings{Aliases: []string{"www"}, NetworkID: "x"}); err != nil {
 		t.Errorf("aliases and a read-only NetworkID: %v", err)
+	}
+}
+
+// TestCreateVerbOptions: the options issue 14 maps become their create
+// words.
+func TestCreateVerbOptions(t *testing.T) {
+	withInit := true
+	req := container.CreateRequest{
+		Config: &container.Config{Image: "busybox", MacAddress: "02:42:ac:11:00:99"},
+		HostConfig: &container.HostConfig{
+			ExtraHosts: []string{"db:10.0.0.9", "gw:host-gateway"}, DNS: []string{"192.0.2.53"},
+			DNSSearch: []string{"corp.example"}, DNSOptions: []string{"ndots:3"}, Init: &withInit,
+			PidMode: "host", UTSMode: "host", IpcMode: "shareable", CgroupnsMode: "private",
+			Resources: container.Resources{
+				Devices:            []container.DeviceMapping{{PathOnHost: "/dev/fuse", PathInContainer: "/dev/f", CgroupPermissions: "rw"}},
+				DeviceCgroupRules:  []string{"c 1:3 rwm"},
+				CPURealtimeRuntime: 950000, CPURealtimePeriod: 1000000,
+			},
+		},
+	}
+	got, err := createVerb("", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := verbs.Create{
+		Image: "busybox", AddHost: []string{"db:10.0.0.9", "gw:host-gateway"}, DNS: []string{"192.0.2.53"},
+		DNSSearch: []string{"corp.example"}, DNSOption: []string{"ndots:3"}, Init: true, PID: "host", UTS: "host",
+		IPC: "shareable", Cgroupns: "private", Device: []string{"/dev/fuse:/dev/f:rw"}, DeviceCgroupRule: []string{"c 1:3 rwm"},
+		CPURtRuntime: "950000", CPURtPeriod: "1000000", MacAddress: "02:42:ac:11:00:99",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("createVerb\n got %+v\nwant %+v", got, want)
 	}
 }
