@@ -21,9 +21,18 @@ import (
 // connects on those networks' ctl files; if one fails the container is
 // removed again.
 func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
-	var req container.CreateRequest
-	if err := decodeBody(r, &req, true); err != nil {
+	var body struct {
+		container.CreateRequest
+		// Runtime is not docker's at the top level (HostConfig.Runtime
+		// is): dockerd drops it, the bridge refuses it.
+		Runtime *string `json:"Runtime,omitempty"`
+	}
+	if err := decodeBody(r, &body, true); err != nil {
 		return err
+	}
+	req := body.CreateRequest
+	if body.Runtime != nil {
+		return errdefs.Invalid("Runtime=%q at the top level of the create body is not docker's: the runtime is HostConfig.Runtime", *body.Runtime)
 	}
 	c, err := createVerb(r.URL.Query().Get("name"), req)
 	if err != nil {
@@ -69,6 +78,9 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 	if cfg.Image == "" {
 		return verbs.Create{}, errdefs.Invalid("no image specified: the config has no Image")
 	}
+	if err := checkCreateFields(req); err != nil {
+		return verbs.Create{}, err
+	}
 	num := func(n int64) string {
 		if n == 0 {
 			return ""
@@ -82,8 +94,11 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 		StopSignal: cfg.StopSignal, Runtime: hc.Runtime,
 		Memory: num(hc.Memory), MemorySwap: num(hc.MemorySwap), MemoryReservation: num(hc.MemoryReservation),
 		CPUShares: num(hc.CPUShares), CPUQuota: num(hc.CPUQuota), CPUPeriod: num(hc.CPUPeriod), CpusetCPUs: hc.CpusetCpus,
+		CPURtRuntime: num(hc.CPURealtimeRuntime), CPURtPeriod: num(hc.CPURealtimePeriod),
 		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged, ReadOnly: hc.ReadonlyRootfs,
 		SecurityOpt: hc.SecurityOpt, ShmSize: num(hc.ShmSize), Userns: string(hc.UsernsMode),
+		AddHost: hc.ExtraHosts, DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOption: hc.DNSOptions,
+		Init: hc.Init != nil && *hc.Init, PID: string(hc.PidMode), UTS: string(hc.UTSMode), IPC: string(hc.IpcMode),
 	}
 	if cfg.Entrypoint != nil && len(cfg.Entrypoint) == 0 {
 		c.Entrypoint = []string{""} // entrypoint= clears the image's
@@ -103,6 +118,10 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 	if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
 		c.PidsLimit = num(*hc.PidsLimit)
 	}
+	for _, d := range hc.Devices {
+		c.Device = append(c.Device, verbs.FormatDevice(d))
+	}
+	c.DeviceCgroupRule, c.Cgroupns = hc.DeviceCgroupRules, string(hc.CgroupnsMode)
 	for _, k := range sortedKeys(hc.Sysctls) {
 		c.Sysctl = append(c.Sysctl, k+"="+hc.Sysctls[k])
 	}
@@ -185,8 +204,8 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 				continue
 			}
 			switch {
-			case es.MacAddress != "":
-				return errdefs.Invalid("network %s: a MAC address of one's choice is not supported", name)
+			case es.MacAddress != "" && name != primary:
+				return errdefs.Invalid("network %s: a MAC address of one's choice is supported only on the first network (%s)", name, primary)
 			case len(es.Links) > 0:
 				return errdefs.Invalid("network %s: links are not supported (containers on a user-defined network find each other by name)", name)
 			}
@@ -198,6 +217,9 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 				return err
 			}
 			c.IP, c.Alias = conn.IP, conn.Alias
+			if es.MacAddress != "" {
+				c.MacAddress = es.MacAddress
+			}
 		}
 	}
 	if len(hc.Links) > 0 {
@@ -223,6 +245,9 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 		}
 	}
 	c.PublishAll = hc.PublishAllPorts
+	if c.MacAddress == "" {
+		c.MacAddress = cfg.MacAddress // API < 1.44: the config's, for the first network
+	}
 	return nil
 }
 

@@ -177,6 +177,9 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req, true); err != nil {
 		return err
 	}
+	if err := checkConnectEndpoint(req.Container, req.EndpointConfig); err != nil {
+		return err
+	}
 	conn, err := connectVerb(req.Container, req.EndpointConfig)
 	if err != nil {
 		return err

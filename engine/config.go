@@ -83,6 +83,25 @@ type Config struct {
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64 `json:"ShmSize,omitempty"`
 
+	// Init runs docker-init (tini) as the container's pid 1, which
+	// forwards signals to the command and reaps orphans (docker's --init).
+	Init bool `json:"Init,omitempty"`
+	// PidMode, UTSMode and IpcMode are docker's namespace modes: "" is
+	// the container's own namespace, "host" the host's; IpcMode is also
+	// "private", "shareable" (both: its own) or "none" (its own, with no
+	// /dev/shm). See checkModes.
+	PidMode string `json:"PidMode,omitempty"`
+	UTSMode string `json:"UTSMode,omitempty"`
+	IpcMode string `json:"IpcMode,omitempty"`
+	// CgroupnsMode is "host" (or "": the default on cgroup v1, as in
+	// docker) or "private", a cgroup namespace of its own.
+	CgroupnsMode string `json:"CgroupnsMode,omitempty"`
+	// Devices are host devices made in the container (docker's --device);
+	// DeviceCgroupRules add to the device cgroup's allowed list
+	// (--device-cgroup-rule 'c 1:3 rwm').
+	Devices           []DeviceMapping `json:"Devices,omitempty"`
+	DeviceCgroupRules []string        `json:"DeviceCgroupRules,omitempty"`
+
 	Networking
 	Storage
 }
@@ -104,6 +123,20 @@ type Networking struct {
 	ExposedPorts    nat.PortSet `json:"ExposedPorts,omitempty"`
 	PortBindings    nat.PortMap `json:"PortBindings,omitempty"`
 	PublishAllPorts bool        `json:"PublishAllPorts,omitempty"`
+	// ExtraHosts are HOST:IP lines added to /etc/hosts (docker's
+	// --add-host; IP "host-gateway" is the default bridge's gateway).
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	// DNS, DNSSearch and DNSOptions replace the host's nameservers,
+	// search domains and options in resolv.conf (docker's --dns,
+	// --dns-search, --dns-option); on a user-defined network the
+	// nameservers are the embedded DNS's upstreams instead.
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
+	// MacAddress is the MAC address of the container's interface on its
+	// first network (docker's --mac-address); "" derives it from the
+	// address, as docker does.
+	MacAddress string `json:"MacAddress,omitempty"`
 }
 
 // Storage is what a container mounts (volume_mounts.go resolves it into
@@ -129,6 +162,10 @@ type Resources struct {
 	CPUPeriod         int64  `json:"CpuPeriod,omitempty"` // µs
 	CpusetCpus        string `json:"CpusetCpus,omitempty"`
 	PidsLimit         *int64 `json:"PidsLimit,omitempty"` // nil or ≤0: unlimited
+	// CPURealtimeRuntime and CPURealtimePeriod are the real-time
+	// scheduler's budget in µs (--cpu-rt-runtime, --cpu-rt-period).
+	CPURealtimeRuntime int64 `json:"CpuRealtimeRuntime,omitempty"`
+	CPURealtimePeriod  int64 `json:"CpuRealtimePeriod,omitempty"`
 }
 
 // RestartPolicy says when the engine restarts a container that stopped:
@@ -219,6 +256,15 @@ func (c *Config) validate() error {
 	}
 	if c.ShmSize < 0 {
 		return errdefs.Invalid("invalid shm size %d", c.ShmSize)
+	}
+	if err := c.Resources.checkRealtime(); err != nil {
+		return err
+	}
+	if err := c.checkModes(); err != nil {
+		return err
+	}
+	if err := c.Networking.checkNames(); err != nil {
+		return err
 	}
 	if err := c.Networking.validate(); err != nil {
 		return err

@@ -63,7 +63,8 @@ var bucketNetworks = []byte("networks")
 // it.
 func (n Networking) settings() network.Settings {
 	return network.Settings{NetworkMode: n.NetworkMode, EndpointsConfig: n.EndpointsConfig,
-		ExposedPorts: n.ExposedPorts, PortBindings: n.PortBindings, PublishAllPorts: n.PublishAllPorts}
+		ExposedPorts: n.ExposedPorts, PortBindings: n.PortBindings, PublishAllPorts: n.PublishAllPorts,
+		ExtraHosts: n.ExtraHosts, DNS: n.DNS, DNSSearch: n.DNSSearch, DNSOptions: n.DNSOptions, MacAddress: n.MacAddress}
 }
 
 // netView is what the networks see of the container of rec.

@@ -23,7 +23,7 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 		return runtime.SpecOptions{}, err
 	}
 	hostname := firstOf(rec.Config.Hostname, rec.ID[:12])
-	if sb.Host() && rec.Config.Hostname == "" {
+	if (sb.Host() || rec.Config.UTSMode == "host") && rec.Config.Hostname == "" {
 		hostname, _ = os.Hostname() // docker's --network host
 	}
 	mounts, err := e.hostnameFile(rec.ID, hostname)
@@ -53,17 +53,22 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 		ShmSize:        cfg.ShmSize,
 		Mounts:         mounts,
 		Resources: runtime.Resources{
-			Memory:            cfg.Memory,
-			MemorySwap:        cfg.MemorySwap,
-			MemoryReservation: cfg.MemoryReservation,
-			CPUShares:         cfg.CPUShares,
-			CPUPeriod:         cfg.CPUPeriod,
-			CPUQuota:          cfg.CPUQuota,
-			NanoCPUs:          cfg.NanoCPUs,
-			CpusetCpus:        cfg.CpusetCpus,
+			Memory:             cfg.Memory,
+			MemorySwap:         cfg.MemorySwap,
+			MemoryReservation:  cfg.MemoryReservation,
+			CPUShares:          cfg.CPUShares,
+			CPUPeriod:          cfg.CPUPeriod,
+			CPURealtimeRuntime: cfg.CPURealtimeRuntime,
+			CPURealtimePeriod:  cfg.CPURealtimePeriod,
+			CPUQuota:           cfg.CPUQuota,
+			NanoCPUs:           cfg.NanoCPUs,
+			CpusetCpus:         cfg.CpusetCpus,
 		},
 	}
 	if err := cfg.specSecurity(&opts); err != nil {
+		return runtime.SpecOptions{}, err
+	}
+	if err := cfg.specModes(&opts); err != nil {
 		return runtime.SpecOptions{}, err
 	}
 	e.specUserns(&cfg, &opts)

@@ -44,6 +44,12 @@ type Resources struct {
 	// PidsLimit is the most tasks the container may have (--pids-limit);
 	// 0 or less for no limit.
 	PidsLimit int64
+	// CPURealtimeRuntime and CPURealtimePeriod are the real-time
+	// scheduler's budget, in microseconds (--cpu-rt-runtime,
+	// --cpu-rt-period; cgroup v1 with CONFIG_RT_GROUP_SCHED only). The
+	// kernel refuses a budget its parent cgroup has not got, as dockerd's
+	// containers meet it.
+	CPURealtimeRuntime, CPURealtimePeriod int64
 }
 
 // The limits Docker enforces on Resources.
@@ -124,7 +130,16 @@ func (r Resources) linuxResources(res *specs.LinuxResources) error {
 	if quota > 0 {
 		cpu.Quota = &quota
 	}
-	if cpu.Shares != nil || cpu.Period != nil || cpu.Quota != nil || cpu.Cpus != "" || cpu.Mems != "" {
+	if r.CPURealtimeRuntime != 0 {
+		rt := r.CPURealtimeRuntime
+		cpu.RealtimeRuntime = &rt
+	}
+	if r.CPURealtimePeriod > 0 {
+		rt := uint64(r.CPURealtimePeriod)
+		cpu.RealtimePeriod = &rt
+	}
+	if cpu.Shares != nil || cpu.Period != nil || cpu.Quota != nil || cpu.Cpus != "" || cpu.Mems != "" ||
+		cpu.RealtimeRuntime != nil || cpu.RealtimePeriod != nil {
 		res.CPU = cpu
 	}
 

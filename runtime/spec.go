@@ -88,7 +88,29 @@ type SpecOptions struct {
 	// Docker. net.* ones need the container's own network namespace: the
 	// engine refuses them with --network host, as Docker does.
 	Sysctls map[string]string
+	// HostPID, HostUTS and HostIPC keep the container in the host's PID,
+	// UTS or IPC namespace (docker's --pid host, --uts host, --ipc host):
+	// no namespace of that kind is made. With HostUTS the spec sets no
+	// hostname (the host's is the container's); with HostIPC /dev/shm is
+	// the host's, bound. NoShm mounts no /dev/shm (--ipc none).
+	HostPID, HostUTS, HostIPC, NoShm bool
+	// Init, when set, is the host path of docker-init (tini): it is bound
+	// read-only at /sbin/docker-init and runs as pid 1 with Args after
+	// "--", as docker run --init does.
+	Init string
+	// CgroupNS gives the container a cgroup namespace of its own
+	// (--cgroupns private); without it the container sees the host's.
+	CgroupNS bool
+	// Devices are device nodes made in the container besides the default
+	// ones, each allowed in the device cgroup with its access (docker's
+	// --device); DeviceRules are added to the device cgroup after those
+	// (--device-cgroup-rule).
+	Devices     []Device
+	DeviceRules []specs.LinuxDeviceCgroup
 }
+
+// InitPath is where Init is bound in the container, as in docker.
+const InitPath = "/sbin/docker-init"
 
 // DefaultPathEnv is the PATH a container gets when its image sets none;
 // Docker's value.
@@ -149,7 +171,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 	if opts.ShmSize < 0 {
 		return nil, errdefs.Invalid("container %s: shm size %d is negative", opts.ID, opts.ShmSize)
 	}
-	mounts, err := mergeMounts(defaultMounts(opts.ShmSize, opts.Privileged), opts.Mounts)
+	mounts, err := mergeMounts(namespaceMounts(defaultMounts(opts.ShmSize, opts.Privileged), opts), opts.Mounts)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
@@ -191,6 +213,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 			Sysctl:      sysctls,
 		},
 	}
+	withModes(s, opts)
 	if len(opts.UIDMappings) > 0 || len(opts.GIDMappings) > 0 {
 		if len(opts.UIDMappings) == 0 || len(opts.GIDMappings) == 0 {
 			return nil, errdefs.Invalid("container %s: a user namespace needs both uid and gid mappings", opts.ID)
@@ -214,6 +237,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 	if err := withSecurity(s, opts); err != nil {
 		return nil, fmt.Errorf("container %s: %w", opts.ID, err)
 	}
+	withDevices(s, opts)
 	return s, nil
 }
 

@@ -21,6 +21,15 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 		GroupAdd: c.GroupAdd, Tty: c.Tty, OpenStdin: c.Stdin, StdinOnce: c.StdinOnce, StopSignal: c.StopSignal,
 		AutoRemove: c.Rm, Runtime: c.Runtime, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		ReadonlyRootfs: c.ReadOnly, SecurityOpt: c.SecurityOpt, UsernsMode: c.Userns,
+		Init: c.Init, PidMode: c.PID, UTSMode: c.UTS, IpcMode: c.IPC, CgroupnsMode: c.Cgroupns,
+		DeviceCgroupRules: c.DeviceCgroupRule,
+	}
+	for _, v := range c.Device {
+		d, err := verbs.ParseDevice(v)
+		if err != nil {
+			return "", engine.Config{}, err
+		}
+		cfg.Devices = append(cfg.Devices, d)
 	}
 	// entrypoint= clears the image's; repeated, the words of a longer one.
 	if eps := c.Entrypoint; len(eps) > 0 {
@@ -81,6 +90,8 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 	cfg.CPUShares = p.int("cpu-shares", c.CPUShares)
 	cfg.CPUQuota = p.int("cpu-quota", c.CPUQuota)
 	cfg.CPUPeriod = p.int("cpu-period", c.CPUPeriod)
+	cfg.CPURealtimeRuntime = p.int("cpu-rt-runtime", c.CPURtRuntime)
+	cfg.CPURealtimePeriod = p.int("cpu-rt-period", c.CPURtPeriod)
 	if c.PidsLimit != "" {
 		n := p.int("pids-limit", c.PidsLimit)
 		cfg.PidsLimit = &n
@@ -105,8 +116,10 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 	return c.Name, cfg, p.err
 }
 
-// networkingFromCreate reads network, ip, alias, publish, publish-all and
-// expose (docker run's --network, --ip, --network-alias, -p, -P, --expose).
+// networkingFromCreate reads network, ip, alias, publish, publish-all,
+// expose, add-host, dns, dns-search, dns-option and mac-address (docker
+// run's --network, --ip, --network-alias, -p, -P, --expose, --add-host,
+// --dns, --dns-search, --dns-option, --mac-address).
 func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 	cfg.NetworkMode = c.Network
 	if c.IP != "" || len(c.Alias) > 0 {
@@ -140,6 +153,8 @@ func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 		}
 	}
 	cfg.PublishAllPorts = c.PublishAll
+	cfg.ExtraHosts, cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = c.AddHost, c.DNS, c.DNSSearch, c.DNSOption
+	cfg.MacAddress = c.MacAddress
 	return nil
 }
 

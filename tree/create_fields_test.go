@@ -48,6 +48,8 @@ func TestCreateKeyFields(t *testing.T) {
 		{"cpu-shares", "cpu-shares=512", func(c *engine.Config) { c.CPUShares = 512 }},
 		{"cpu-quota", "cpu-quota=5000", func(c *engine.Config) { c.CPUQuota = 5000 }},
 		{"cpu-period", "cpu-period=10000", func(c *engine.Config) { c.CPUPeriod = 10000 }},
+		{"cpu-rt-runtime", "cpu-rt-runtime=950000", func(c *engine.Config) { c.CPURealtimeRuntime = 950000 }},
+		{"cpu-rt-period", "cpu-rt-period=1000000", func(c *engine.Config) { c.CPURealtimePeriod = 1000000 }},
 		{"cpuset-cpus", "cpuset-cpus=0,2", func(c *engine.Config) { c.CpusetCpus = "0,2" }},
 		{"pids-limit", "pids-limit=50", func(c *engine.Config) { c.PidsLimit = &fifty }},
 		{"cap-add", "cap-add=NET_ADMIN cap-add=SYS_TIME", func(c *engine.Config) { c.CapAdd = []string{"NET_ADMIN", "SYS_TIME"} }},
@@ -111,6 +113,23 @@ func TestCreateKeyFields(t *testing.T) {
 			c.Healthcheck = &engine.HealthConfig{Test: []string{"CMD", "pg_isready", "-U x"}}
 		}},
 		{"no-healthcheck", "no-healthcheck=true", func(c *engine.Config) { c.Healthcheck = &engine.HealthConfig{Test: []string{"NONE"}} }},
+		{"add-host", "add-host=db:10.0.0.9 add-host=gw:host-gateway", func(c *engine.Config) {
+			c.ExtraHosts = []string{"db:10.0.0.9", "gw:host-gateway"}
+		}},
+		{"dns", "dns=10.0.0.53 dns=10.0.0.54", func(c *engine.Config) { c.DNS = []string{"10.0.0.53", "10.0.0.54"} }},
+		{"dns-search", "dns-search=example.org", func(c *engine.Config) { c.DNSSearch = []string{"example.org"} }},
+		{"dns-option", "dns-option=ndots:2 dns-option=rotate", func(c *engine.Config) { c.DNSOptions = []string{"ndots:2", "rotate"} }},
+		{"init", "init=true", func(c *engine.Config) { c.Init = true }},
+		{"pid", "pid=host", func(c *engine.Config) { c.PidMode = "host" }},
+		{"uts", "uts=host", func(c *engine.Config) { c.UTSMode = "host" }},
+		{"ipc", "ipc=private", func(c *engine.Config) { c.IpcMode = "private" }},
+		{"mac-address", "mac-address=02:42:ac:11:00:99", func(c *engine.Config) { c.MacAddress = "02:42:ac:11:00:99" }},
+		{"cgroupns", "cgroupns=private", func(c *engine.Config) { c.CgroupnsMode = "private" }},
+		{"device", "device=/dev/null:/dev/xnull:r device=/dev/zero", func(c *engine.Config) {
+			c.Devices = []engine.DeviceMapping{{PathOnHost: "/dev/null", PathInContainer: "/dev/xnull", CgroupPermissions: "r"},
+				{PathOnHost: "/dev/zero", PathInContainer: "/dev/zero", CgroupPermissions: "rwm"}}
+		}},
+		{"device-cgroup-rule", "device-cgroup-rule='c 1:3 rwm'", func(c *engine.Config) { c.DeviceCgroupRules = []string{"c 1:3 rwm"} }},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -17,7 +17,7 @@ var createSamples = map[string]string{
 	"group-add": "wheel", "entrypoint": "/bin/x", "rm": "true", "tty": "true", "stdin": "true", "stdin-once": "true",
 	"stop-signal": "SIGINT", "stop-timeout": "3", "restart": "on-failure:2", "runtime": "runc",
 	"memory": "64m", "memory-swap": "128m", "memory-reservation": "32m", "cpus": "0.5", "cpu-shares": "512",
-	"cpu-quota": "50000", "cpu-period": "100000", "cpuset-cpus": "0", "pids-limit": "10",
+	"cpu-quota": "50000", "cpu-period": "100000", "cpu-rt-runtime": "950000", "cpu-rt-period": "1000000", "cpuset-cpus": "0", "pids-limit": "10",
 	"cap-add": "NET_ADMIN", "cap-drop": "CHOWN", "privileged": "true", "read-only": "true",
 	"security-opt": "no-new-privileges", "sysctl": "net.ipv4.ip_forward=1", "userns": "host", "masked-path": "/proc/version",
 	"readonly-path": "/proc/cmdline", "ulimit": "nofile=10:20", "shm-size": "8m", "label": "k=v",
@@ -27,6 +27,10 @@ var createSamples = map[string]string{
 	"health-cmd": "true", "health-interval": "1s", "health-timeout": "2s", "health-retries": "4",
 	"health-start-period": "3s", "health-start-interval": "500ms", "no-healthcheck": "true",
 	"health-test": "CMD",
+	"add-host":    "db:10.0.0.9", "dns": "10.0.0.53", "dns-search": "example.org", "dns-option": "ndots:2",
+	"init": "true", "pid": "host", "uts": "host", "ipc": "host",
+	"device": "/dev/null:/dev/xnull", "device-cgroup-rule": "c 1:3 rwm", "cgroupns": "private",
+	"mac-address": "02:42:ac:11:00:99",
 }
 
 // TestEveryCreateKeyLands: each key of the create line, set alone (on top

@@ -58,6 +58,7 @@ type inspectHost struct {
 	Tmpfs           map[string]string `json:"Tmpfs,omitempty"`
 	VolumesFrom     []string          `json:"VolumesFrom"`
 	VolumeDriver    string            `json:"VolumeDriver"`
+	inspectOptions
 }
 
 type inspectState struct {
@@ -154,6 +155,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			Tmpfs:           r.Config.Tmpfs,
 			VolumesFrom:     r.Config.VolumesFrom,
 			VolumeDriver:    r.Config.VolumeDriver,
+			inspectOptions:  optionsOf(r.Config),
 		},
 		NetworkSettings: ns.settings(r),
 		Mounts:          mountPoints(r),

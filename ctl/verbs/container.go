@@ -28,6 +28,8 @@ type Create struct {
 	CPUShares         string   `ctl:"cpu-shares" usage:"N" flag:"cpu-shares,c" help:"CPU shares (relative weight)"`
 	CPUQuota          string   `ctl:"cpu-quota" usage:"US" flag:"cpu-quota" help:"limit CPU CFS quota (µs)"`
 	CPUPeriod         string   `ctl:"cpu-period" usage:"US" flag:"cpu-period" help:"limit CPU CFS period (µs)"`
+	CPURtRuntime      string   `ctl:"cpu-rt-runtime" usage:"US" flag:"cpu-rt-runtime" help:"limit CPU real-time runtime (µs)"`
+	CPURtPeriod       string   `ctl:"cpu-rt-period" usage:"US" flag:"cpu-rt-period" help:"limit CPU real-time period (µs)"`
 	CpusetCPUs        string   `ctl:"cpuset-cpus" usage:"0-1" flag:"cpuset-cpus" help:"CPUs in which to allow execution (0-3, 0,1)"`
 	PidsLimit         string   `ctl:"pids-limit" usage:"N" flag:"pids-limit" help:"tune the container's pids limit (-1 for unlimited)"`
 	CapAdd            []string `ctl:"cap-add" usage:"CAP" flag:"cap-add" help:"add Linux capabilities"`
@@ -62,6 +64,20 @@ type Create struct {
 	Publish    []string `ctl:"publish" usage:"[HOSTIP:][HOSTPORT[-END]:]PORT[-END][/PROTO]" flag:"publish,p" help:"publish a container's port(s) to the host ([hostip:][hostport:]port[/proto])"`
 	PublishAll bool     `ctl:"publish-all" flag:"publish-all,P" help:"publish all exposed ports to random ports"`
 	Expose     []string `ctl:"expose" usage:"PORT[/PROTO]" flag:"expose" help:"expose a port or a range of ports"`
+
+	// Docker's name resolution, init process and shared namespaces.
+	AddHost          []string `ctl:"add-host" usage:"HOST:IP" flag:"add-host" help:"add a custom host-to-IP mapping (host:ip, or host:host-gateway)"`
+	DNS              []string `ctl:"dns" usage:"IP" flag:"dns" help:"set custom DNS servers"`
+	DNSSearch        []string `ctl:"dns-search" usage:"DOMAIN" flag:"dns-search" help:"set custom DNS search domains"`
+	DNSOption        []string `ctl:"dns-option" usage:"OPT" flag:"dns-option" help:"set DNS options"`
+	Init             bool     `ctl:"init" flag:"init" help:"run an init inside the container that forwards signals and reaps processes"`
+	PID              string   `ctl:"pid" usage:"host" flag:"pid" help:"PID namespace to use (host)"`
+	UTS              string   `ctl:"uts" usage:"host" flag:"uts" help:"UTS namespace to use (host)"`
+	IPC              string   `ctl:"ipc" usage:"private|shareable|host|none" flag:"ipc" help:"IPC mode to use (private, shareable, host, none)"`
+	Device           []string `ctl:"device" usage:"HOST[:CONT][:rwm]" flag:"device" help:"add a host device to the container (/dev/x[:/dev/y][:rwm])"`
+	DeviceCgroupRule []string `ctl:"device-cgroup-rule" usage:"'c|b|a MAJ:MIN rwm'" flag:"device-cgroup-rule" help:"add a rule to the cgroup allowed devices list ('c 1:3 rwm')"`
+	MacAddress       string   `ctl:"mac-address" usage:"MAC" flag:"mac-address" help:"container MAC address on its first network (e.g., 92:d0:c6:0a:29:33)"`
+	Cgroupns         string   `ctl:"cgroupns" usage:"host|private" flag:"cgroupns" help:"cgroup namespace to use (host or private)"`
 
 	Volume       []string `ctl:"volume" usage:"[SRC:]DST[:ro]" flag:"volume,v" help:"bind mount a volume ([name|/host/path:]/container/path[:ro])"`
 	Mount        []string `ctl:"mount" usage:"type=...,src=...,dst=..." flag:"mount" help:"attach a filesystem mount to the container (type=volume|bind|tmpfs,src=,dst=,...)"`

@@ -83,6 +83,16 @@ func (r resolver) Forward(id string) bool {
 	return false
 }
 
+// Upstreams implements dns.Upstreamer: a container's own resolvers
+// (docker's --dns), which replace the daemon's forwarders for it.
+func (r resolver) Upstreams(id string) []string {
+	c, err := r.m.ctrs.Get(id)
+	if err != nil {
+		return nil
+	}
+	return c.DNS
+}
+
 // HostResolvers returns the nameservers of the host's resolv.conf, which
 // the embedded DNS forwards to by default (Config.DNSForwarders).
 func HostResolvers() []string {

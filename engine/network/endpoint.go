@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sort"
@@ -60,6 +61,16 @@ type Settings struct {
 	ExposedPorts    nat.PortSet
 	PortBindings    nat.PortMap
 	PublishAllPorts bool
+	// ExtraHosts are HOST:IP lines for /etc/hosts (docker's --add-host;
+	// IP host-gateway is the default bridge's gateway). DNS, DNSSearch
+	// and DNSOptions replace the host's in resolv.conf (--dns,
+	// --dns-search, --dns-option); on a user-defined network DNS is the
+	// embedded DNS's upstreams for the container.
+	ExtraHosts                 []string
+	DNS, DNSSearch, DNSOptions []string
+	// MacAddress is the MAC of the interface on the first network
+	// (--mac-address); "" is MACFor the address.
+	MacAddress string
 }
 
 // Container is what the networks see of a container: a copy of what its
@@ -236,6 +247,14 @@ func (m *Manager) attach(c Container) (map[string]*Endpoint, func(), error) {
 		if es == nil {
 			es = c.EndpointsConfig[n.rec.Name]
 		}
+		if ref == mode && c.MacAddress != "" {
+			var withMAC networktypes.EndpointSettings
+			if es != nil {
+				withMAC = *es
+			}
+			withMAC.MacAddress = c.MacAddress
+			es = &withMAC
+		}
 		var old *Endpoint
 		if p := c.Endpoints[n.rec.Name]; p != nil && p.NetworkID == n.rec.ID {
 			old = p
@@ -306,6 +325,16 @@ func newEndpoint(n *entry, id string, es *networktypes.EndpointSettings, prev *E
 		ep.IPAddress = a
 	}
 	ep.MacAddress = netdrv.MACFor(ep.IPAddress).String()
+	if es != nil && es.MacAddress != "" {
+		hw, err := parseMAC(es.MacAddress)
+		if err != nil {
+			if !held {
+				n.pool.Release(ep.IPAddress, id)
+			}
+			return nil, nil, err
+		}
+		ep.MacAddress = hw.String()
+	}
 	if held {
 		return ep, func() {}, nil
 	}
@@ -332,4 +361,24 @@ func (m *Manager) Detach(id string, eps map[string]*Endpoint) {
 			n.pool.Release(ep.addr(), id)
 		}
 	}
+}
+
+// parseMAC reads a --mac-address: 6 bytes, unicast, as dockerd accepts.
+func parseMAC(s string) (net.HardwareAddr, error) {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return nil, errdefs.Invalid("invalid MAC address: %s", s)
+	}
+	if hw[0]&1 != 0 {
+		return nil, errdefs.Invalid("invalid MAC address: %s: a multicast address", s)
+	}
+	return hw, nil
+}
+
+// mac is the endpoint's MAC: the one chosen, else MACFor its address.
+func (ep *Endpoint) mac() net.HardwareAddr {
+	if hw, err := net.ParseMAC(ep.MacAddress); err == nil && len(hw) == 6 {
+		return hw
+	}
+	return netdrv.MACFor(ep.addr())
 }

@@ -169,7 +169,7 @@ func (m *Manager) join(ctx context.Context, id string, n *entry, ep *Endpoint, i
 
 func driverEndpoint(id, ifname string, route bool, ep *Endpoint) netdrv.Endpoint {
 	return netdrv.Endpoint{ContainerID: id, IfName: ifname, Address: netip.PrefixFrom(ep.addr(), ep.IPPrefixLen),
-		MAC: netdrv.MACFor(ep.addr()), DefaultRoute: route}
+		MAC: ep.mac(), DefaultRoute: route}
 }
 
 // Host reports whether the container is in the host's namespace.
@@ -293,7 +293,7 @@ func (m *Manager) hotplug(ctx context.Context, c Container, n *entry, ep *Endpoi
 			// As docker does, a container that joins its first
 			// user-defined network asks the embedded DNS from now on
 			// (the file is bind-mounted: rewritten in place).
-			if err := os.WriteFile(filepath.Join(c.Dir, "resolv.conf"), embeddedResolvConf(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(c.Dir, "resolv.conf"), embeddedResolvConf(c.Settings), 0o644); err != nil {
 				m.logf("container %s: %v", short(c.ID), err)
 			}
 		}

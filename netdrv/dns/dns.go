@@ -57,6 +57,13 @@ type Resolver interface {
 	Forward(id string) bool
 }
 
+// Upstreamer is a Resolver that may name, for a container, the resolvers
+// its forwarded questions go to instead of the server's forwarders
+// (docker's --dns on a user-defined network); none keeps the server's.
+type Upstreamer interface {
+	Upstreams(id string) []string
+}
+
 // Server serves the embedded DNS in many namespaces. It is safe for
 // concurrent use.
 type Server struct {
@@ -78,15 +85,19 @@ type Option func(*Server)
 // that questions about other names go to, in order. Default: none, and such
 // questions are answered REFUSED.
 func WithForwarders(addrs ...string) Option {
-	return func(s *Server) {
-		s.forwarders = nil
-		for _, a := range addrs {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				a = net.JoinHostPort(a, "53")
-			}
-			s.forwarders = append(s.forwarders, a)
+	return func(s *Server) { s.forwarders = withPort(addrs) }
+}
+
+// withPort gives each address without a port port 53.
+func withPort(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(a, "53")
 		}
+		out = append(out, a)
 	}
+	return out
 }
 
 // WithLogger sets where the server reports what it cannot answer with
@@ -186,7 +197,13 @@ func (s *Server) serve(id string, w mdns.ResponseWriter, r *mdns.Msg) {
 		_ = w.WriteMsg(m.SetRcode(r, mdns.RcodeRefused))
 		return
 	}
-	_ = w.WriteMsg(s.forward(r, w.LocalAddr().Network()))
+	fws := s.forwarders
+	if u, ok := s.res.(Upstreamer); ok {
+		if list := u.Upstreams(id); len(list) > 0 {
+			fws = withPort(list)
+		}
+	}
+	_ = w.WriteMsg(forward(fws, r, w.LocalAddr().Network()))
 }
 
 // local answers from the resolver, or returns nil.
@@ -246,16 +263,16 @@ func reverseName(name string) (netip.Addr, bool) {
 // forward asks the forwarders in turn, over the transport the question came
 // on, and passes on the first answer; none answering is SERVFAIL, none
 // configured REFUSED.
-func (s *Server) forward(r *mdns.Msg, network string) *mdns.Msg {
+func forward(forwarders []string, r *mdns.Msg, network string) *mdns.Msg {
 	fail := new(mdns.Msg)
-	if len(s.forwarders) == 0 {
+	if len(forwarders) == 0 {
 		return fail.SetRcode(r, mdns.RcodeRefused)
 	}
 	c := &mdns.Client{Net: "udp", Timeout: forwardTimeout}
 	if strings.HasPrefix(network, "tcp") {
 		c.Net = "tcp"
 	}
-	for _, fw := range s.forwarders {
+	for _, fw := range forwarders {
 		ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 		resp, _, err := c.ExchangeContext(ctx, r, fw)
 		cancel()
