@@ -254,6 +254,9 @@ type Options struct {
 	// Chown, when set, owns every entry by these ids instead of the
 	// archive's (copyUIDGID with a container user).
 	Chown *[2]uint32
+	// NoChown leaves the owners to whoever extracts (docker cp out of a
+	// container: the files are the user's).
+	NoChown bool
 }
 
 // Extract writes the tar stream r into dir, a directory of c's tree,
@@ -445,7 +448,10 @@ func setAttrs(ctx context.Context, c fs.WriteClient, full string, hdr *tar.Heade
 	if hdr.Mode&0o1000 != 0 {
 		mode |= os.ModeSticky
 	}
-	a := fs.SetAttr{UID: &uid, GID: &gid, Mode: &mode}
+	a := fs.SetAttr{Mode: &mode}
+	if !o.NoChown {
+		a.UID, a.GID = &uid, &gid
+	}
 	if hdr.Typeflag != tar.TypeDir {
 		mt := hdr.ModTime
 		a.Atime, a.Mtime = &mt, &mt
