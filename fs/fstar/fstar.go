@@ -148,13 +148,32 @@ func baseName(p string) string {
 func Write(ctx context.Context, c fs.WriteClient, root, rp, name string, w io.Writer) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, chunk)
-	var walk func(p, name string) error
-	walk = func(p, name string) error {
+	// walk writes p; kind is its type from its directory's listing, or
+	// ^0 when unknown (the top).
+	var walk func(p, name string, kind os.FileMode) error
+	walk = func(p, name string, kind os.FileMode) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		full := path.Join(root, p)
-		a, err := c.Stat(ctx, full)
+		var h fs.Handle
+		var a fs.Attr
+		var err error
+		if kind == 0 { // a regular file: open it first and stat the open file
+			if h, err = c.Open(ctx, full, os.O_RDONLY); err != nil {
+				return err
+			}
+			defer h.Close()
+			if st, ok := h.(interface {
+				Stat(context.Context) (fs.Attr, error)
+			}); ok {
+				a, err = st.Stat(ctx)
+			} else {
+				a, err = c.Stat(ctx, full)
+			}
+		} else {
+			a, err = c.Stat(ctx, full)
+		}
 		if err != nil {
 			return err
 		}
@@ -189,34 +208,35 @@ func Write(ctx context.Context, c fs.WriteClient, root, rp, name string, w io.Wr
 		}
 		switch hdr.Typeflag {
 		case tar.TypeReg:
-			return copyOut(ctx, c, full, hdr.Size, tw, buf)
+			if h == nil {
+				if h, err = c.Open(ctx, full, os.O_RDONLY); err != nil {
+					return err
+				}
+				defer h.Close()
+			}
+			return copyOut(ctx, h, hdr.Size, tw, buf)
 		case tar.TypeDir:
 			ents, err := c.ReadDir(ctx, full)
 			if err != nil {
 				return err
 			}
 			for _, e := range ents {
-				if err := walk(path.Join(p, e.Name), hdr.Name+e.Name); err != nil {
+				if err := walk(path.Join(p, e.Name), hdr.Name+e.Name, e.Mode.Type()); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	}
-	if err := walk(rp, strings.TrimSuffix(name, "/")); err != nil {
+	if err := walk(rp, strings.TrimSuffix(name, "/"), ^os.FileMode(0)); err != nil {
 		return err
 	}
 	return tw.Close()
 }
 
-// copyOut copies size bytes of the file full to w: a file that shrank is
-// padded with zeros, one that grew cut, as tar needs the size it said.
-func copyOut(ctx context.Context, c fs.WriteClient, full string, size int64, w io.Writer, buf []byte) error {
-	h, err := c.Open(ctx, full, os.O_RDONLY)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+// copyOut copies size bytes of the open file h to w: a file that shrank
+// is padded with zeros, one that grew cut, as tar needs the size it said.
+func copyOut(ctx context.Context, h fs.Handle, size int64, w io.Writer, buf []byte) error {
 	var off int64
 	for off < size {
 		n := int64(len(buf))
@@ -278,6 +298,13 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 		mtime time.Time
 	}
 	var dirs []dirTimes
+	// checked are the directories known to be real directories below dir
+	// (no link on the way); fresh the ones this extraction made, in which
+	// a name not written yet does not exist: both spare the round trips
+	// of a Stat for most entries.
+	checked := map[string]bool{"": true}
+	fresh := map[string]bool{}
+	written := map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -306,11 +333,24 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 			return bad("not a directory")
 		}
 		full := path.Join(dir, rel)
-		if err := checkParents(ctx, c, dir, rel); err != nil {
-			return bad("%v", err)
+		parent := path.Dir(rel)
+		if parent == "." {
+			parent = ""
 		}
-		old, statErr := c.Stat(ctx, full)
-		exists := statErr == nil
+		if !checked[parent] {
+			if err := checkParents(ctx, c, dir, rel); err != nil {
+				return bad("%v", err)
+			}
+			checked[parent] = true
+		}
+		var old fs.Attr
+		exists := false
+		if !fresh[parent] || written[rel] {
+			var statErr error
+			old, statErr = c.Stat(ctx, full)
+			exists = statErr == nil
+		}
+		written[rel] = true
 		if o.NoOverwriteDirNonDir && exists {
 			isDir := hdr.Typeflag == tar.TypeDir
 			switch {
@@ -322,6 +362,7 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 		}
 		if exists && (hdr.Typeflag != tar.TypeDir || !old.Mode.IsDir()) {
 			if old.Mode.IsDir() {
+				forget(checked, fresh, rel)
 				if err := removeAll(ctx, c, full); err != nil {
 					return err
 				}
@@ -337,7 +378,9 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 				if err := c.Mkdir(ctx, full, mode); err != nil {
 					return err
 				}
+				fresh[rel] = true
 			}
+			checked[rel] = true
 			dirs = append(dirs, dirTimes{full, hdr.ModTime})
 		case tar.TypeReg, tar.TypeRegA:
 			if err := copyIn(ctx, c, full, mode, tr, buf); err != nil {
@@ -360,7 +403,7 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 			if err != nil {
 				return err
 			}
-			err = copyIn(ctx, c, full, a.Mode.Perm(), &handleReader{ctx: ctx, h: h}, buf)
+			err = copyIn(ctx, c, full, a.Mode.Perm(), io.NewSectionReader(handleAt{ctx, h}, 0, a.Size), buf)
 			h.Close()
 			if err != nil {
 				return err
@@ -379,6 +422,18 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 		}
 	}
 	return nil
+}
+
+// forget drops rel and what is below it from the directories Extract
+// knows, when an entry replaces it.
+func forget(checked, fresh map[string]bool, rel string) {
+	for _, m := range []map[string]bool{checked, fresh} {
+		for k := range m {
+			if k == rel || strings.HasPrefix(k, rel+"/") {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // clean makes an entry's name relative to the directory it is extracted
@@ -506,18 +561,10 @@ func removeAll(ctx context.Context, c fs.WriteClient, full string) error {
 	return c.Remove(ctx, full)
 }
 
-// handleReader reads a handle from its start.
-type handleReader struct {
+// handleAt is an io.ReaderAt over a handle, for the length of one copy.
+type handleAt struct {
 	ctx context.Context
 	h   fs.Handle
-	off int64
 }
 
-func (r *handleReader) Read(p []byte) (int, error) {
-	n, err := r.h.ReadAt(r.ctx, p, r.off)
-	r.off += int64(n)
-	if n > 0 && errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return n, err
-}
+func (r handleAt) ReadAt(p []byte, off int64) (int, error) { return r.h.ReadAt(r.ctx, p, off) }
