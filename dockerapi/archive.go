@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/fs"
@@ -157,6 +158,9 @@ func (s *Server) putArchive(w http.ResponseWriter, r *http.Request) error {
 	if !st.Mode.IsDir() {
 		return errdefs.Invalid("extraction point is not a directory")
 	}
+	if err := s.checkWritable(r.Context(), r.PathValue("name"), rp); err != nil {
+		return err
+	}
 	if err := fstar.Extract(r.Context(), wc, path.Join(root, rp), r.Body, o); err != nil {
 		err = classed(err)
 		if errors.Is(err, errdefs.ErrInvalid) {
@@ -166,6 +170,32 @@ func (s *Server) putArchive(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// errRootFSReadOnly is dockerd's answer (a 500, as its) to a copy into
+// the root file system of a container run with --read-only.
+var errRootFSReadOnly = errors.New("container rootfs is marked read-only")
+
+// checkWritable refuses a copy to rp in a read-only container's root
+// file system, but not into one of its mounts, as dockerd does.
+func (s *Server) checkWritable(ctx context.Context, ref, rp string) error {
+	var insp struct {
+		HostConfig struct{ ReadonlyRootfs bool }
+		Mounts     []struct{ Destination string }
+	}
+	if err := s.readJSON(ctx, "containers/"+ref+"/inspect", &insp); err != nil {
+		return noSuchContainer(err, ref)
+	}
+	if !insp.HostConfig.ReadonlyRootfs {
+		return nil
+	}
+	for _, m := range insp.Mounts {
+		d := path.Clean("/" + m.Destination)
+		if rp == d || strings.HasPrefix(rp, d+"/") {
+			return nil
+		}
+	}
+	return errRootFSReadOnly
 }
 
 // change is one line of GET /containers/{name}/changes.

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -108,6 +109,23 @@ func (e *Engine) releaseFiles(id string) {
 	delete(filesMounts.m, root)
 	if err := unix.Unmount(root, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 		e.logf("container %s: unmounting the root file system mounted for a copy: %v", id, err)
+	}
+}
+
+// releaseAllFiles unmounts every root file system RootFS mounted for this
+// engine's containers, at shutdown: only running containers keep theirs.
+func (e *Engine) releaseAllFiles() {
+	dir := filepath.Join(e.dir, "containers") + string(filepath.Separator)
+	filesMounts.Lock()
+	var ids []string
+	for root := range filesMounts.m {
+		if strings.HasPrefix(root, dir) {
+			ids = append(ids, filepath.Base(filepath.Dir(root)))
+		}
+	}
+	filesMounts.Unlock()
+	for _, id := range ids {
+		e.releaseFiles(id)
 	}
 }
 

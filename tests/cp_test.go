@@ -159,6 +159,15 @@ func TestDockerCp(t *testing.T) {
 			t.Errorf("the archive wrote /tmp/pwned in the container")
 		}
 	})
+	t.Run("a read-only container takes copies into its volumes only", func(t *testing.T) {
+		d.mustDocker("create", "--name", "ro", "--read-only", "-v", "/vol", "busybox", "true")
+		defer d.docker("rm", "-fv", "ro")
+		_, errOut, code := d.docker("cp", filepath.Join(host, "file.txt"), "ro:/tmp/")
+		if code == 0 || !strings.Contains(errOut, "container rootfs is marked read-only") {
+			t.Errorf("docker cp into a --read-only container's /tmp: exit %d, %q", code, errOut)
+		}
+		d.mustDocker("cp", filepath.Join(host, "file.txt"), "ro:/vol/")
+	})
 	t.Run("HEAD stats a path as dockerd", func(t *testing.T) {
 		req := d.http()
 		resp, err := req.Head("http://docker/containers/live/archive?path=/bin/sh")

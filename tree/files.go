@@ -2,7 +2,6 @@ package tree
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path"
@@ -62,16 +61,14 @@ func (r rootDir) open(ctx context.Context) (mountedDir, error) {
 	return mountedDir{Dir: fs.HostDir(p), rel: "/", mounts: mounts}, nil
 }
 
-// Attr implements fs.Node.
-func (r rootDir) Attr(ctx context.Context) (fs.Attr, error) {
-	d, err := r.open(ctx)
-	if err != nil {
-		if errors.Is(err, errdefs.ErrNotFound) {
-			return fs.Attr{}, err
-		}
-		return fs.Attr{Mode: os.ModeDir | 0o755}, nil // listing says why
+// Attr implements fs.Node. It mounts nothing: listing a container's
+// directory must not mount a stopped container's root (a lookup below
+// it does).
+func (r rootDir) Attr(context.Context) (fs.Attr, error) {
+	if _, err := r.t.e.Get(r.id); err != nil {
+		return fs.Attr{}, err
 	}
-	return d.Attr(ctx)
+	return fs.Attr{Mode: os.ModeDir | 0o755}, nil
 }
 
 // Lookup implements fs.Dir.
