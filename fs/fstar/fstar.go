@@ -322,6 +322,10 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 		if len(hdr.Name) > MaxNameLen {
 			return bad("a name of %d bytes, more than %d (cap fstar.MaxNameLen)", len(hdr.Name), MaxNameLen)
 		}
+		if hdr.Typeflag == tar.TypeGNUSparse || hasSparse(hdr) {
+			// Expanded as read, a small sparse entry writes gigabytes.
+			return bad("sparse files are not supported")
+		}
 		rel, ok := clean(hdr.Name)
 		if !ok {
 			return bad("leaves the directory")
@@ -422,6 +426,15 @@ func Extract(ctx context.Context, c fs.WriteClient, dir string, r io.Reader, o O
 		}
 	}
 	return nil
+}
+
+func hasSparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops rel and what is below it from the directories Extract

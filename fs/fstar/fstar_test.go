@@ -176,3 +176,4 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
