@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,7 +148,8 @@ func (c Change) String() string {
 }
 
 // Changes lists what container ref changed in its root file system, from
-// the upper directory of its overlay, in path order as docker diff does: a
+// the upper directory of its overlay, in its directories' order (parents
+// first) as dockerd lists them: a
 // path also in the image is modified (C), one only in the upper directory
 // added (A), a whiteout deleted (D). What the runtime made for the
 // container's mounts (the stubs of /etc/hosts and its kin) is left out, as
@@ -185,43 +185,48 @@ func (e *Engine) Changes(ctx context.Context, ref string) ([]Change, error) {
 		return err == nil
 	}
 	out := []Change{}
-	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	var walk func(dir, name string) error
+	walk = func(dir, name string) error {
+		f, err := os.Open(dir)
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
+		names, err := f.Readdirnames(-1) // directory order, as dockerd's
+		f.Close()
+		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(upper, p)
-		if rel == "." {
-			return nil
-		}
-		name := "/" + filepath.ToSlash(rel)
-		if d.Type()&fs.ModeCharDevice != 0 {
-			if fi, err := d.Info(); err == nil {
-				if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
-					out = append(out, Change{Path: name, Kind: ChangeDelete})
-					return nil
+		for _, n := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p, rel := filepath.Join(dir, n), path.Join(name, n)
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return err
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0 {
+				out = append(out, Change{Path: rel, Kind: ChangeDelete})
+				continue
+			}
+			if !(stubs[rel] && (!fi.IsDir() || emptyDir(p))) {
+				kind := ChangeAdd
+				if inImage(rel) {
+					kind = ChangeModify
+				}
+				out = append(out, Change{Path: rel, Kind: kind})
+			}
+			if fi.IsDir() {
+				if err := walk(p, rel); err != nil {
+					return err
 				}
 			}
 		}
-		if stubs[name] && (!d.IsDir() || emptyDir(p)) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		kind := ChangeAdd
-		if inImage(name) {
-			kind = ChangeModify
-		}
-		out = append(out, Change{Path: name, Kind: kind})
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(upper, "/"); err != nil {
 		return nil, fmt.Errorf("container %s: changes: %w", c.id, err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
@@ -244,6 +249,9 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 		return err
 	}
 	tw := tar.NewWriter(w)
+	if err := writeInitEntries(tw, root, "."); err != nil {
+		return fmt.Errorf("export %s: %w", ref, err)
+	}
 	links := map[uint64]string{}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -286,6 +294,11 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
+		if fi.IsDir() {
+			if err := writeInitEntries(tw, p, rel); err != nil {
+				return err
+			}
+		}
 		if hdr.Typeflag == tar.TypeReg {
 			f, err := os.Open(p)
 			if err != nil {
@@ -302,6 +315,38 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", ref, err)
+	}
+	return nil
+}
+
+// initLayer is what dockerd's init layer gives every container below its
+// changes, which docker export shows: "" a directory, "file" an empty
+// file, anything else a symbolic link's target.
+var initLayer = map[string]map[string]string{
+	".":   {".dockerenv": "file", "proc": "", "sys": "", "dev": ""},
+	"dev": {"console": "file", "pts": "", "shm": ""},
+	"etc": {"hosts": "file", "hostname": "file", "resolv.conf": "file", "mtab": "/proc/mounts"},
+}
+
+// writeInitEntries writes the entries of initLayer below rel (the
+// directory dir) that the root file system lacks.
+func writeInitEntries(tw *tar.Writer, dir, rel string) error {
+	for name, kind := range initLayer[filepath.ToSlash(rel)] {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			continue
+		}
+		hdr := &tar.Header{Name: path.Join(filepath.ToSlash(rel), name), Mode: 0o755, ModTime: time.Now().Truncate(time.Second)}
+		switch kind {
+		case "":
+			hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
+		case "file":
+			hdr.Typeflag = tar.TypeReg
+		default:
+			hdr.Typeflag, hdr.Linkname, hdr.Mode = tar.TypeSymlink, kind, 0o777
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -209,6 +209,9 @@ func TestDockerCp(t *testing.T) {
 			if err != nil {
 				t.Fatalf("docker export: %v", err)
 			}
+			if h.Name == ".dockerenv" || (h.Name == "etc/mtab" && h.Linkname == "/proc/mounts") {
+				found[h.Name] = "init"
+			}
 			if h.Name == "tmp/file.txt" || h.Name == "bin/busybox" || h.Name == "bin/true" {
 				data, _ := io.ReadAll(tr)
 				found[h.Name] = string(data[:min(len(data), 9)])
@@ -216,6 +219,9 @@ func TestDockerCp(t *testing.T) {
 		}
 		if found["tmp/file.txt"] != "hello cp\n" || found["bin/busybox"] == "" {
 			t.Errorf("docker export lacks tmp/file.txt or bin/busybox: %q", found)
+		}
+		if found[".dockerenv"] != "init" || found["etc/mtab"] != "init" {
+			t.Errorf("docker export lacks dockerd's init layer (.dockerenv, etc/mtab -> /proc/mounts): %q", found)
 		}
 		if _, ok := found["bin/true"]; ok {
 			t.Errorf("docker export holds the deleted bin/true")
