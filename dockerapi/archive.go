@@ -140,14 +140,18 @@ func (s *Server) getArchive(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) putArchive(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var o fstar.Options
+	var copyUIDGID bool
 	for _, k := range []string{"noOverwriteDirNonDir", "copyUIDGID"} {
 		if v := q.Get(k); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return errdefs.Invalid("invalid value for %s: %q", k, v)
 			}
-			if k == "noOverwriteDirNonDir" {
+			switch k {
+			case "noOverwriteDirNonDir":
 				o.NoOverwriteDirNonDir = b
+			case "copyUIDGID":
+				copyUIDGID = b
 			}
 		}
 	}
@@ -160,6 +164,11 @@ func (s *Server) putArchive(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.checkWritable(r.Context(), r.PathValue("name"), rp); err != nil {
 		return err
+	}
+	if copyUIDGID {
+		if o.Chown, err = s.containerUser(r.Context(), r.PathValue("name"), root); err != nil {
+			return err
+		}
 	}
 	if err := fstar.Extract(r.Context(), wc, path.Join(root, rp), r.Body, o); err != nil {
 		err = classed(err)
@@ -196,6 +205,54 @@ func (s *Server) checkWritable(ctx context.Context, ref, rp string) error {
 		}
 	}
 	return errRootFSReadOnly
+}
+
+// containerUser is the owner copyUIDGID gives what a copy writes, as
+// dockerd does: the container's user (Config.User, a name or id looked up
+// in its /etc/passwd and /etc/group), or nil (the archive's owners) when
+// it has none. USER:GROUP, which dockerd 20.10 fails to look up, is
+// looked up here.
+func (s *Server) containerUser(ctx context.Context, ref, root string) (*[2]uint32, error) {
+	var insp struct{ Config struct{ User string } }
+	if err := s.readJSON(ctx, "containers/"+ref+"/inspect", &insp); err != nil {
+		return nil, noSuchContainer(err, ref)
+	}
+	if insp.Config.User == "" {
+		return nil, nil
+	}
+	user, group, _ := strings.Cut(insp.Config.User, ":")
+	ids := [2]uint32{}
+	lookup := func(file, name string, uidField, gidField int) (uint32, uint32, error) {
+		if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+			// dockerd 20.10 gives a bare uid the group of the same number
+			return uint32(n), uint32(n), nil
+		}
+		data, _ := s.read(ctx, root+file)
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) > gidField && f[0] == name {
+				u, err1 := strconv.ParseUint(f[uidField], 10, 32)
+				g, err2 := strconv.ParseUint(f[gidField], 10, 32)
+				if err1 == nil && err2 == nil {
+					return uint32(u), uint32(g), nil
+				}
+			}
+		}
+		return 0, 0, errdefs.NotFound("unable to find user %s: no matching entries in %s", name, file)
+	}
+	uid, gid, err := lookup("/etc/passwd", user, 2, 3)
+	if err != nil {
+		return nil, err
+	}
+	ids[0], ids[1] = uid, gid
+	if group != "" {
+		_, g, err := lookup("/etc/group", group, 2, 2)
+		if err != nil {
+			return nil, err
+		}
+		ids[1] = g
+	}
+	return &ids, nil
 }
 
 // change is one line of GET /containers/{name}/changes.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -167,6 +168,25 @@ func TestDockerCp(t *testing.T) {
 			t.Errorf("docker cp into a --read-only container's /tmp: exit %d, %q", code, errOut)
 		}
 		d.mustDocker("cp", filepath.Join(host, "file.txt"), "ro:/vol/")
+	})
+	t.Run("-a owns the copy by the container's user", func(t *testing.T) {
+		d.mustDocker("create", "--name", "nob", "--user", "nobody", "busybox", "true")
+		defer d.docker("rm", "-f", "nob")
+		d.mustDocker("cp", "-a", filepath.Join(host, "file.txt"), "nob:/a")
+		d.mustDocker("cp", filepath.Join(host, "file.txt"), "nob:/b")
+		owners := map[string]string{}
+		for _, name := range []string{"a", "b"} {
+			tr := tar.NewReader(strings.NewReader(d.mustDocker("cp", "nob:/"+name, "-")))
+			h, err := tr.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			owners[name] = fmt.Sprintf("%d:%d", h.Uid, h.Gid)
+		}
+		// busybox's nobody is 65534:65534; without -a the archive's owner stays.
+		if owners["a"] != "65534:65534" || owners["b"] != "1234:55" {
+			t.Errorf("owners after docker cp -a and docker cp: %q, want a 65534:65534 and b 1234:55", owners)
+		}
 	})
 	t.Run("HEAD stats a path as dockerd", func(t *testing.T) {
 		req := d.http()
