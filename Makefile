@@ -68,6 +68,7 @@ bench: build fixtures
 	bench/network.sh
 	bench/docker.sh
 	bench/build.sh
+	bench/cp.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

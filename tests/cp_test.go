@@ -299,6 +299,12 @@ func TestDctlCp(t *testing.T) {
 			t.Errorf("containers/idle/root/copied reads %q", out)
 		}
 	})
+	t.Run("shell tools on root/", func(t *testing.T) {
+		d.sh("mkdir containers/live/root/made && echo written > containers/live/root/made/by-echo")
+		if out := mustDctl("exec", "live", "cat", "/made/by-echo"); out != "written\n" {
+			t.Errorf("the container reads %q from a file written in root/", out)
+		}
+	})
 	t.Run("tar streams", func(t *testing.T) {
 		tarOut := mustDctl("cp", "live:/tmp/file.txt", "-")
 		tr := tar.NewReader(strings.NewReader(tarOut))
