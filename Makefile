@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzCreateRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzJSONEndpoints$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./fs/ninep -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./fs/fstar -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh
@@ -67,6 +68,7 @@ bench: build fixtures
 	bench/network.sh
 	bench/docker.sh
 	bench/build.sh
+	bench/cp.sh
 
 # Start the daemon in the background, load busybox and run a first container.
 up: build fixtures

@@ -52,6 +52,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	h("GET /containers/{name}/top", s.topContainer)
 	h("GET /containers/{name}/stats", s.containerStats)
 	h("POST /containers/{name}/update", s.updateContainer)
+	h("HEAD /containers/{name}/archive", s.headArchive)
+	h("GET /containers/{name}/archive", s.getArchive)
+	stream("PUT /containers/{name}/archive", s.putArchive)
+	h("GET /containers/{name}/changes", s.containerChanges)
+	h("GET /containers/{name}/export", s.exportContainer)
 
 	// Execs.
 	h("POST /containers/{name}/exec", s.createExec)

@@ -314,6 +314,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.cancel()
 	e.monitors.Wait()
 	e.running.Wait()
+	e.releaseAllFiles()
 	e.net.Close(ctx)
 	return e.db.Close()
 }

@@ -122,6 +122,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 			return keeper.Proc{}, "", nil, nil, err
 		}
 	}
+	e.releaseFiles(rec.ID) // a copy's mount (files.go) gives way to the run's
 	if err := e.images.Mount(ctx, img, rootfs, dir, e.mountOptions(&rec.Config)...); err != nil {
 		return keeper.Proc{}, "", nil, nil, err
 	}

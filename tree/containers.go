@@ -209,6 +209,9 @@ func (t *tree) container(id string) fs.Dir {
 		{Name: "stats", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) { return t.stats(ctx, id) })},
 		{Name: "top", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) { return t.top(ctx, id) })},
 		{Name: "exec", Node: t.execs(id)},
+		{Name: "root", Node: rootDir{t: t, id: id}},
+		{Name: "changes", Node: t.changesFile(id)},
+		{Name: "export", Node: t.exportFile(id)},
 	}
 }
 
