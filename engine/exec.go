@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -188,7 +189,17 @@ func (e *Engine) StartExec(ctx context.Context, ref, execID string) error {
 	proc, err := e.launchExec(ctx, c, x.ID, cfg)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err != nil {
+	var se *execStartError
+	switch {
+	case errors.As(err, &se):
+		// As dockerd: an exec whose process the runtime could not start
+		// (not found, not executable) has ended with code 126.
+		x.state = ExecState{Status: "exited", ExitCode: ExecCannotStart}
+		x.status = runtime.ExitStatus{Code: ExecCannotStart, ExitedAt: time.Now()}
+		close(x.done)
+		e.emit(c.Record(), "exec_die", "execID", x.ID, "exitCode", itoa(ExecCannotStart))
+		return se.err
+	case err != nil:
 		x.state.Status = "created"
 		return err
 	}
@@ -240,14 +251,28 @@ func (e *Engine) launchExec(ctx context.Context, c *Container, execID string, cf
 		}
 	}
 	dir := e.execDir(c.id, execID)
-	return e.keeper.Exec(ctx, keeper.ExecRequest{
+	proc, err := e.keeper.Exec(ctx, keeper.ExecRequest{
 		ContainerID: c.id,
 		ExecID:      execID,
 		Process:     p,
 		OpenStdin:   cfg.OpenStdin,
 		LogDir:      dir,
 	})
+	if errors.Is(err, errdefs.ErrInvalid) { // the runtime could not start the command
+		return proc, &execStartError{err}
+	}
+	return proc, err
 }
+
+// ExecCannotStart is the exit code of an exec whose process the runtime
+// could not start, dockerd's.
+const ExecCannotStart = 126
+
+// execStartError is the runtime's refusal to start an exec's process.
+type execStartError struct{ err error }
+
+func (e *execStartError) Error() string { return e.err.Error() }
+func (e *execStartError) Unwrap() error { return e.err }
 
 // monitorExec records the end of an exec's process.
 func (e *Engine) monitorExec(c *Container, x *Exec) {
