@@ -45,6 +45,7 @@ import (
 	"github.com/enginefs/enginefs/idmap"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime/keeper"
+	"github.com/enginefs/enginefs/runtime/oci"
 	"github.com/enginefs/enginefs/tree"
 	"github.com/enginefs/enginefs/voldrv/local"
 	"github.com/enginefs/enginefs/voldrv/plugin"
@@ -107,7 +108,7 @@ func main() {
 	log.SetPrefix("enginefs: ")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	rts, err := runtimeTable(*runtimes, *defRT)
+	rts, err := runtimeTable(ctx, *runtimes, *defRT)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
 		os.Exit(2)
@@ -167,13 +168,23 @@ type config struct {
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
-// when found, and checks the default is among them.
-func runtimeTable(add []string, def string) (map[string]string, error) {
+// when found and when they can run a container here (a tiny one, see
+// oci.Probe; one that cannot is logged with the reason and left out), and
+// checks the default is among them.
+func runtimeTable(ctx context.Context, add []string, def string) (map[string]string, error) {
 	rts := map[string]string{"builtin": "builtin"}
+	unusable := map[string]error{}
 	for _, name := range []string{"runc", "crun"} {
-		if p, err := exec.LookPath(name); err == nil {
-			rts[name] = p
+		p, err := exec.LookPath(name)
+		if err != nil {
+			continue
 		}
+		if err := probeRuntime(ctx, p); err != nil {
+			log.Printf("runtime %s not listed: it cannot run a container on this host: %v", name, err)
+			unusable[name] = err
+			continue
+		}
+		rts[name] = p
 	}
 	for _, a := range add {
 		name, path, ok := strings.Cut(a, "=")
@@ -183,9 +194,27 @@ func runtimeTable(add []string, def string) (map[string]string, error) {
 		rts[name] = path
 	}
 	if _, ok := rts[def]; !ok {
+		if err, ok := unusable[def]; ok {
+			return nil, fmt.Errorf("--default-runtime %q cannot run a container on this host: %w", def, err)
+		}
 		return nil, fmt.Errorf("--default-runtime %q is not a known runtime", def)
 	}
 	return rts, nil
+}
+
+// probeRuntime runs oci.Probe with the binary at path, its state in a
+// temporary directory.
+func probeRuntime(ctx context.Context, path string) error {
+	dir, err := os.MkdirTemp("", "enginefs-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	r, err := oci.New(path, oci.WithRoot(filepath.Join(dir, "state")), oci.WithTempDir(dir))
+	if err != nil {
+		return err
+	}
+	return r.Probe(ctx)
 }
 
 // keeperBinary finds enginefs-keeper: the flag, else beside this binary,
