@@ -24,6 +24,7 @@ var createSamples = map[string]string{
 	"console-size": "24x80", "network": "net1", "ip": "10.0.0.2", "alias": "www",
 	"publish": "8080:80", "publish-all": "true", "expose": "81", "volume": "data:/data", "mount": "type=tmpfs,dst=/t",
 	"tmpfs": "/tmp2:size=1m", "volumes-from": "other", "volume-driver": "plugin",
+	"log-driver": "local", "log-opt": "max-size=1m",
 }
 
 // TestEveryCreateKeyLands: each key of the create line, set alone (on top

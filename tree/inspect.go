@@ -58,6 +58,7 @@ type inspectHost struct {
 	Tmpfs           map[string]string `json:"Tmpfs,omitempty"`
 	VolumesFrom     []string          `json:"VolumesFrom"`
 	VolumeDriver    string            `json:"VolumeDriver"`
+	LogConfig       *engine.LogConfig `json:"LogConfig,omitempty"`
 }
 
 type inspectState struct {
@@ -149,6 +150,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			Tmpfs:           r.Config.Tmpfs,
 			VolumesFrom:     r.Config.VolumesFrom,
 			VolumeDriver:    r.Config.VolumeDriver,
+			LogConfig:       r.Config.LogConfig,
 		},
 		NetworkSettings: ns.settings(r),
 		Mounts:          mountPoints(r),

@@ -66,6 +66,8 @@ func main() {
 		keeperBin = flag.String("keeper", "", "the enginefs-keeper binary (default: beside this binary, else in $PATH)")
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
+		logDrv    = flag.String("log-driver", engine.DefaultLogDriver, "the logging driver of containers that name none (json-file, local, none, syslog, journald)")
+		logOpts   = flag.StringArray("log-opt", nil, "an option of --log-driver, KEY=VALUE; repeatable")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
 		regAddr   = flag.String("registry-addr", "", "serve the image store as a read-only registry on HOST:PORT (loopback, or any with --registry-tls-cert/-key/-ca: mutual TLS)")
 		regCert   = flag.String("registry-tls-cert", "", "TLS certificate of the served registry")
@@ -126,6 +128,10 @@ func main() {
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, insecureTCP: *insecTCP, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
 		docker: *dockerAdr, tls: tc, ninepLimits: ninepLim()}
+	if cfg.logConfig, err = logConfig(*logDrv, *logOpts); err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
 	if *remapFl != "" {
 		r, err := idmap.Resolve(*remapFl, idmap.Files{SubUID: *subuid, SubGID: *subgid})
 		if err != nil {
@@ -165,6 +171,24 @@ type config struct {
 	docker            []string            // Docker API addresses ("" entries: none)
 	tls               *tls.Config         // for TCP Docker API listeners, or nil
 	imageOpts         []imagestore.Option // --max-layer-size, --max-archive-size
+	logConfig         engine.LogConfig    // --log-driver, --log-opt
+}
+
+// logConfig checks the daemon's --log-driver and --log-opt as dockerd
+// does: a bad one stops the daemon.
+func logConfig(driver string, opts []string) (engine.LogConfig, error) {
+	lc := engine.LogConfig{Type: driver, Config: map[string]string{}}
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return engine.LogConfig{}, fmt.Errorf("--log-opt %q: want KEY=VALUE", o)
+		}
+		lc.Config[k] = v
+	}
+	if err := engine.CheckLogConfig(lc); err != nil {
+		return engine.LogConfig{}, fmt.Errorf("--log-driver %s: %w", driver, err)
+	}
+	return lc, nil
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
@@ -286,7 +310,8 @@ func run(ctx context.Context, cfg config) error {
 	// Networks: the drivers and the firewall of the flags, and the
 	// embedded DNS the manager makes.
 	nets := network.New(cfg.net)
-	engOpts := []engine.Option{engine.WithRuntimes(cfg.defaultRuntime, names...), engine.WithNetworks(nets), engine.WithVolumes(vols)}
+	engOpts := []engine.Option{engine.WithRuntimes(cfg.defaultRuntime, names...), engine.WithNetworks(nets), engine.WithVolumes(vols),
+		engine.WithLogConfig(cfg.logConfig)}
 	if cfg.remap != nil {
 		ns, err := cfg.remap.NewUserns()
 		if err != nil {
