@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/logs"
 )
 
 // LogConfig is a container's logging driver and its options, docker's
@@ -175,4 +177,61 @@ func (e *Engine) resolveLogConfig(cfg *Config) error {
 		cfg.LogConfig.Config = map[string]string{}
 	}
 	return CheckLogConfig(*cfg.LogConfig)
+}
+
+// LocalLogName is the local driver's file in its directory, docker's
+// (local-logs/container.log).
+const LocalLogName = "local-logs/container.log"
+
+// DriverLogPath returns the file the container's logging driver writes,
+// as docker inspect's LogPath gives it: <id>-json.log in the container's
+// directory for json-file, "" for drivers whose files are not docker's
+// format to read (local: its own, none, syslog, journald).
+func (e *Engine) DriverLogPath(rec Record) string {
+	if lc := rec.Config.LogConfig; lc == nil || lc.Type == LogJSONFile {
+		return filepath.Join(e.containerDir(rec.ID), rec.ID+"-json.log")
+	}
+	return ""
+}
+
+// jsonLog returns the keeper's json-file writer config of a container whose
+// driver keeps files (json-file, local), nil for the others. It makes the
+// local driver's directory.
+func (e *Engine) jsonLog(rec Record) (*logs.JSONFileConfig, error) {
+	lc := rec.Config.LogConfig
+	if lc == nil {
+		lc = &LogConfig{Type: LogJSONFile}
+	}
+	cfg := &logs.JSONFileConfig{MaxFile: 1}
+	switch lc.Type {
+	case LogJSONFile:
+		cfg.Path = e.DriverLogPath(rec)
+	case LogLocal:
+		cfg.Path = filepath.Join(e.containerDir(rec.ID), LocalLogName)
+		cfg.MaxSize, cfg.MaxFile, cfg.Compress = DefaultLocalMaxSize, DefaultLocalMaxFile, true
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+			return nil, errdefs.Unavailable("container %s: local log: %w", rec.ID, err)
+		}
+	default:
+		return nil, nil
+	}
+	o := lc.Config
+	if v, ok := o["max-size"]; ok {
+		n, err := units.RAMInBytes(v)
+		if err != nil {
+			return nil, errdefs.Invalid("container %s: log-opt max-size=%s: %w", rec.ID, v, err)
+		}
+		cfg.MaxSize = n
+	}
+	if v, ok := o["max-file"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, errdefs.Invalid("container %s: log-opt max-file=%s: %w", rec.ID, v, err)
+		}
+		cfg.MaxFile = n
+	}
+	if v, ok := o["compress"]; ok {
+		cfg.Compress, _ = strconv.ParseBool(v)
+	}
+	return cfg, nil
 }

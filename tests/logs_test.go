@@ -3,8 +3,16 @@
 package tests
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // TestDockerLogDrivers checks --log-driver and --log-opt through the docker
@@ -78,4 +86,97 @@ func TestDockerDaemonLogDriver(t *testing.T) {
 	if out, errOut, err := d.trySh("cat " + d.mnt + "/containers/dn/logs"); err == nil {
 		t.Errorf("cat containers/dn/logs of a none container: %q %q, want a refusal", out, errOut)
 	}
+}
+
+// jsonLine is one line of docker's json-file format.
+type jsonLine struct {
+	Log    string `json:"log"`
+	Stream string `json:"stream"`
+	Time   string `json:"time"`
+}
+
+// readJSONLog parses a json-file log (gzipped when its name ends in .gz).
+func readJSONLog(t *testing.T, path string) []jsonLine {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if b, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	var out []jsonLine
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if l == "" {
+			continue
+		}
+		var j jsonLine
+		if err := json.Unmarshal([]byte(l), &j); err != nil {
+			t.Fatalf("%s: line %q: %v", path, l, err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, j.Time); err != nil {
+			t.Errorf("%s: time %q: %v", path, j.Time, err)
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// TestDockerJSONFileLog runs containers with the json-file driver: the file
+// docker inspect's LogPath names holds docker's JSON lines, and max-size,
+// max-file and compress rotate it as docker does (file, file.1.gz, ...).
+func TestDockerJSONFileLog(t *testing.T) {
+	d := startDockerd(t)
+	d.mustDocker("run", "--name", "j1", "busybox", "sh", "-c", "echo out; echo err >&2")
+	path := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.LogPath}}", "j1"))
+	if !strings.HasSuffix(path, "-json.log") {
+		t.Fatalf("LogPath %q, want docker's <id>-json.log", path)
+	}
+	lines := readJSONLog(t, path)
+	got := map[string]string{}
+	for _, l := range lines {
+		got[l.Stream] += l.Log
+	}
+	if len(lines) != 2 || got["stdout"] != "out\n" || got["stderr"] != "err\n" {
+		t.Errorf("%s holds %+v, want one stdout and one stderr line", path, lines)
+	}
+
+	d.mustDocker("run", "--name", "j2", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "--log-opt", "compress=true",
+		"busybox", "sh", "-c", "i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line $i; done")
+	path = strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.LogPath}}", "j2"))
+	for _, p := range []string{path, path + ".1.gz", path + ".2.gz"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("rotated json log: %v", err)
+		}
+		if !strings.HasSuffix(p, ".gz") && fi.Size() > 1024 {
+			t.Errorf("%s: %d bytes, past max-size 1k", p, fi.Size())
+		}
+	}
+	if _, err := os.Stat(path + ".3.gz"); err == nil {
+		t.Errorf("%s.3.gz kept, past max-file=3", path)
+	}
+	cur := readJSONLog(t, path)
+	if len(cur) == 0 || cur[len(cur)-1].Log != "line 200\n" {
+		t.Errorf("%s ends with %+v, want line 200", path, cur)
+	}
+	old := readJSONLog(t, path+".1.gz")
+	if len(old) == 0 || cur[0].Log != fmt.Sprintf("line %d\n", lineNo(t, old[len(old)-1].Log)+1) {
+		t.Errorf("%s.1.gz does not end right before %s begins (%q, %q)", path, path, old, cur[0].Log)
+	}
+}
+
+func lineNo(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(s, "line %d\n", &n); err != nil {
+		t.Fatalf("line %q: %v", s, err)
+	}
+	return n
 }

@@ -162,7 +162,7 @@ func (t *tree) container(id string) fs.Dir {
 			if err != nil {
 				return nil, err
 			}
-			return jsonDoc(inspect(r, t.e.LogPath(id), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
+			return jsonDoc(inspect(r, t.e.DriverLogPath(r), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
 		})},
 		{Name: "log", Node: fs.HostFile(func() (string, error) {
 			if _, err := get(); err != nil {

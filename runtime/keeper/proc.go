@@ -36,6 +36,7 @@ type proc struct {
 	rp      runtime.Process
 	started time.Time // when the runtime's start returned; no exit is earlier
 	log     *logs.Writer
+	json    *logs.JSONFile // docker's json-file copy of the output, or nil
 	outs    []output       // what the copiers read
 	tty     *os.File       // the terminal's master; nil without a terminal
 	copiers sync.WaitGroup // one per output
@@ -166,7 +167,13 @@ func (s *server) copyOut(p *proc, o output) {
 			return true
 		})
 		if n > 0 {
-			if werr := p.log.Write(o.stream, (*buf)[:n]); werr != nil && !failed {
+			werr := p.log.Write(o.stream, (*buf)[:n])
+			if p.json != nil {
+				if jerr := p.json.Write(o.stream, (*buf)[:n], time.Now()); werr == nil {
+					werr = jerr
+				}
+			}
+			if werr != nil && !failed {
 				// Go on reading, or the process blocks.
 				s.logf("%v: %v", p, werr)
 				failed = true
@@ -217,6 +224,11 @@ func (s *server) reap(p *proc) {
 	}
 	if err := p.log.Close(); err != nil {
 		s.logf("%v: %v", p, err)
+	}
+	if p.json != nil {
+		if err := p.json.Close(); err != nil {
+			s.logf("%v: %v", p, err)
+		}
 	}
 	p.stdinMu.Lock()
 	closeAll(p.stdin)

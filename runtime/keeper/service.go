@@ -124,7 +124,7 @@ func (s *server) start(ctx context.Context, r startParams) (Proc, error) {
 		return Proc{}, fmt.Errorf("container %s: %w", r.ID, err)
 	}
 	c := &container{runtime: r.RuntimeBinary, rt: rt, bundle: r.Bundle}
-	return s.launch(k, c, r.LogDir, r.OpenStdin, spec.Process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
+	return s.launch(k, c, r.LogDir, r.JSONLog, r.OpenStdin, spec.Process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
 		return rt.Start(ctx, runtime.Container{ID: r.ID, Bundle: r.Bundle, Stdio: stdio})
 	})
 }
@@ -150,7 +150,7 @@ func (s *server) exec(ctx context.Context, r ExecRequest) (Proc, error) {
 	}
 	defer s.release(k)
 	process := r.Process
-	return s.launch(k, nil, r.LogDir, r.OpenStdin, process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
+	return s.launch(k, nil, r.LogDir, nil, r.OpenStdin, process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
 		return c.rt.Exec(ctx, r.ContainerID, runtime.ExecProcess{
 			ID: r.ExecID, Bundle: c.bundle, Pid: init.pid, Process: &process, Stdio: stdio,
 		})
@@ -194,11 +194,18 @@ func (s *server) release(k key) {
 // launch makes the stdio and the log of a process, starts it with run, and
 // keeps it: copiers for its output, a reaper for its exit. c, if not nil,
 // is the container it starts (an init process).
-func (s *server) launch(k key, c *container, logDir string, openStdin, terminal bool, run func(runtime.Stdio) (runtime.Process, error)) (Proc, error) {
+func (s *server) launch(k key, c *container, logDir string, jsonLog *logs.JSONFileConfig, openStdin, terminal bool, run func(runtime.Stdio) (runtime.Process, error)) (Proc, error) {
 	name := (&proc{key: k}).String()
 	lw, err := logs.Create(logDir)
 	if err != nil {
 		return Proc{}, fmt.Errorf("%s: %w", name, err)
+	}
+	var jw *logs.JSONFile
+	if jsonLog != nil {
+		if jw, err = logs.CreateJSONFile(*jsonLog); err != nil {
+			lw.Close()
+			return Proc{}, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	pp := &pipes{}
 	if !terminal {
@@ -212,9 +219,12 @@ func (s *server) launch(k key, c *container, logDir string, openStdin, terminal 
 	if err != nil {
 		pp.closeOurs()
 		lw.Close()
+		if jw != nil {
+			jw.Close()
+		}
 		return Proc{}, err
 	}
-	p := &proc{key: k, pid: rp.Pid(), rp: rp, started: time.Now(), log: lw, stdin: pp.stdin}
+	p := &proc{key: k, pid: rp.Pid(), rp: rp, started: time.Now(), log: lw, json: jw, stdin: pp.stdin}
 	if terminal {
 		if con := rp.Console(); con == nil {
 			s.logf("%s: the runtime gave no terminal; its output is lost", name)
