@@ -182,6 +182,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		OpenStdin: rec.Config.OpenStdin,
 		LogDir:    e.containerDir(rec.ID),
 		JSONLog:   jsonLog,
+		Syslog:    syslogConfig(rec),
 	})
 	if err != nil {
 		return fail(err)

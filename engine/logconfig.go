@@ -141,6 +141,9 @@ func checkLogValues(lc LogConfig) error {
 			return fmt.Errorf("compression cannot be enabled when max file count is 1")
 		}
 	}
+	if err := logs.CheckSyslogFacility(o["syslog-facility"]); err != nil {
+		return err
+	}
 	if v, ok := o["syslog-address"]; ok {
 		u, err := url.Parse(v)
 		if err != nil || !contains([]string{"udp", "tcp", "tcp+tls", "unix", "unixgram"}, u.Scheme) {
@@ -234,4 +237,22 @@ func (e *Engine) jsonLog(rec Record) (*logs.JSONFileConfig, error) {
 		cfg.Compress, _ = strconv.ParseBool(v)
 	}
 	return cfg, nil
+}
+
+// syslogConfig returns the keeper's syslog config of a container whose
+// driver is syslog, nil for the others. The tag is docker's default, the
+// container's short id, unless tag= names one.
+func syslogConfig(rec Record) *logs.SyslogConfig {
+	lc := rec.Config.LogConfig
+	if lc == nil || lc.Type != LogSyslog {
+		return nil
+	}
+	tag := lc.Config["tag"]
+	if tag == "" {
+		tag = rec.ID
+		if len(tag) > 12 {
+			tag = tag[:12]
+		}
+	}
+	return &logs.SyslogConfig{Address: lc.Config["syslog-address"], Facility: lc.Config["syslog-facility"], Tag: tag}
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -179,4 +181,43 @@ func lineNo(t *testing.T, s string) int {
 		t.Fatalf("line %q: %v", s, err)
 	}
 	return n
+}
+
+// TestDockerSyslogLog runs a container with the syslog driver sending to a
+// UDP receiver on loopback: each line arrives as one message with its
+// severity (stdout info, stderr err), the daemon facility and the
+// container's short id as tag; docker logs still answers (dockerd 20.10's
+// dual logging).
+func TestDockerSyslogLog(t *testing.T) {
+	d := startDockerd(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	id := strings.TrimSpace(d.mustDocker("run", "-d", "--log-driver", "syslog", "--log-opt", "syslog-address=udp://"+pc.LocalAddr().String(),
+		"busybox", "sh", "-c", "echo one; echo two >&2"))
+	var msgs []string
+	buf := make([]byte, 4096)
+	for len(msgs) < 2 {
+		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("syslog receiver: %v (got %q)", err, msgs)
+		}
+		msgs = append(msgs, string(buf[:n]))
+	}
+	sort.Strings(msgs) // the two streams race
+	tag := id[:12] + "["
+	if !strings.HasPrefix(msgs[0], "<27>") || !strings.Contains(msgs[0], tag) || !strings.HasSuffix(msgs[0], ": two") ||
+		!strings.HasPrefix(msgs[1], "<30>") || !strings.Contains(msgs[1], tag) || !strings.HasSuffix(msgs[1], ": one") {
+		t.Errorf("syslog received %q, want <30>... %s...]: one and <27>... two", msgs, tag)
+	}
+	d.mustDocker("wait", id)
+	if out := d.mustDocker("logs", id); out != "one\n" {
+		t.Errorf("docker logs of a syslog container: %q", out)
+	}
+	if _, errOut, code := d.docker("create", "--log-driver", "syslog", "--log-opt", "syslog-facility=nope", "busybox"); code == 0 || !strings.Contains(errOut, "invalid syslog facility") {
+		t.Errorf("syslog-facility=nope: exit %d, %q; want dockerd's refusal", code, errOut)
+	}
 }

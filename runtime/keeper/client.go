@@ -104,6 +104,9 @@ type StartRequest struct {
 	// JSONLog, if not nil, also receives the output in docker's json-file
 	// format, rotated (the json-file and local logging drivers).
 	JSONLog *logs.JSONFileConfig `json:",omitempty"`
+	// Syslog, if not nil, also receives each line of the output as a
+	// syslog message (the syslog logging driver).
+	Syslog *logs.SyslogConfig `json:",omitempty"`
 }
 
 // ExecRequest starts a process in a running container.

@@ -36,7 +36,7 @@ type proc struct {
 	rp      runtime.Process
 	started time.Time // when the runtime's start returned; no exit is earlier
 	log     *logs.Writer
-	json    *logs.JSONFile // docker's json-file copy of the output, or nil
+	sinks   []sink         // the logging driver's copies of the output
 	outs    []output       // what the copiers read
 	tty     *os.File       // the terminal's master; nil without a terminal
 	copiers sync.WaitGroup // one per output
@@ -168,9 +168,9 @@ func (s *server) copyOut(p *proc, o output) {
 		})
 		if n > 0 {
 			werr := p.log.Write(o.stream, (*buf)[:n])
-			if p.json != nil {
-				if jerr := p.json.Write(o.stream, (*buf)[:n], time.Now()); werr == nil {
-					werr = jerr
+			for _, sk := range p.sinks {
+				if serr := sk.Write(o.stream, (*buf)[:n], time.Now()); werr == nil {
+					werr = serr
 				}
 			}
 			if werr != nil && !failed {
@@ -225,8 +225,8 @@ func (s *server) reap(p *proc) {
 	if err := p.log.Close(); err != nil {
 		s.logf("%v: %v", p, err)
 	}
-	if p.json != nil {
-		if err := p.json.Close(); err != nil {
+	for _, sk := range p.sinks {
+		if err := sk.Close(); err != nil {
 			s.logf("%v: %v", p, err)
 		}
 	}
