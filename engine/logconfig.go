@@ -29,7 +29,7 @@ const (
 	LogLocal    = "local"     // rotated, DefaultLocalMaxSize x DefaultLocalMaxFile
 	LogNone     = "none"      // no log kept; docker logs refuses
 	LogSyslog   = "syslog"    // to a syslog receiver (syslog-address)
-	LogJournald = "journald"  // to the host's journal, where it runs
+	LogJournald = "journald"  // the host's journal: refused (not written yet)
 )
 
 // DefaultLogDriver is the daemon's default driver (--log-driver), dockerd's.
@@ -55,15 +55,10 @@ var logOpts = map[string][]string{
 	LogJournald: {"tag", "labels", "labels-regex", "env", "env-regex"},
 }
 
-// LogDrivers returns the drivers a container may name on this host, in
-// docker info's order (journald only where the host's journal listens).
+// LogDrivers returns the drivers a container may name, in docker info's
+// order (journald is not among them: nothing writes to the journal yet).
 func LogDrivers() []string {
-	ds := []string{"local", LogJSONFile, LogNone, LogSyslog}
-	if _, err := os.Stat(JournaldSocket); err == nil {
-		ds = append(ds, LogJournald)
-	}
-	sort.Strings(ds)
-	return ds
+	return []string{LogJSONFile, LogLocal, LogNone, LogSyslog}
 }
 
 // WithLogConfig sets the logging driver of containers that name none (the
@@ -113,6 +108,8 @@ func checkLogValues(lc LogConfig) error {
 		if _, err := os.Stat(JournaldSocket); err != nil {
 			return fmt.Errorf("journald is not enabled on this host")
 		}
+		// Nothing writes to the journal yet: refused rather than dropped.
+		return fmt.Errorf("journald: not supported by this daemon yet (use syslog with syslog-address=unixgram:///dev/log)")
 	}
 	if v, ok := o["max-size"]; ok {
 		if n, err := units.RAMInBytes(v); err != nil || (n <= 0 && lc.Type == LogLocal) {
