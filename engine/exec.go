@@ -193,11 +193,12 @@ func (e *Engine) StartExec(ctx context.Context, ref, execID string) error {
 	switch {
 	case errors.As(err, &se):
 		// As dockerd: an exec whose process the runtime could not start
-		// (not found, not executable) has ended with code 126.
-		x.state = ExecState{Status: "exited", ExitCode: ExecCannotStart}
-		x.status = runtime.ExitStatus{Code: ExecCannotStart, ExitedAt: time.Now()}
+		// has ended with code 127 (not found) or 126 (not executable).
+		code := execStartCode(se.err)
+		x.state = ExecState{Status: "exited", ExitCode: code}
+		x.status = runtime.ExitStatus{Code: code, ExitedAt: time.Now()}
 		close(x.done)
-		e.emit(c.Record(), "exec_die", "execID", x.ID, "exitCode", itoa(ExecCannotStart))
+		e.emit(c.Record(), "exec_die", "execID", x.ID, "exitCode", itoa(code))
 		return se.err
 	case err != nil:
 		x.state.Status = "created"
@@ -264,9 +265,24 @@ func (e *Engine) launchExec(ctx context.Context, c *Container, execID string, cf
 	return proc, err
 }
 
-// ExecCannotStart is the exit code of an exec whose process the runtime
-// could not start, dockerd's.
-const ExecCannotStart = 126
+// The exit codes of an exec whose process the runtime could not start,
+// dockerd's (translateContainerdStartErr): ExecNotFound when the program
+// is not there, ExecCannotStart for any other refusal (not executable, a
+// directory, permission denied).
+const (
+	ExecCannotStart = 126
+	ExecNotFound    = 127
+)
+
+// execStartCode reads which of the two codes the runtime's message means,
+// as dockerd reads it.
+func execStartCode(err error) int {
+	m := strings.ToLower(err.Error())
+	if strings.Contains(m, "executable file not found") || strings.Contains(m, "no such file or directory") {
+		return ExecNotFound
+	}
+	return ExecCannotStart
+}
 
 // execStartError is the runtime's refusal to start an exec's process.
 type execStartError struct{ err error }

@@ -11,22 +11,25 @@ import (
 )
 
 // TestDockerExecFailures runs commands that cannot start with docker exec:
-// as dockerd 20.10, the exec ends with code 126 and the runtime's message
-// reaches the client in the stream's framing, not as a garbled header.
+// as dockerd of the API the CLI speaks (1.50; 20.10 gave 126 to both), the
+// exec ends with code 127 (not found) or 126 (not executable), and the
+// runtime's message reaches the client in the stream's framing (a stdout
+// frame, as 20.10 sends it), not as a garbled header.
 func TestDockerExecFailures(t *testing.T) {
 	d := startDockerd(t)
 	d.mustDocker("run", "-d", "--name", "xf", "busybox", "sleep", "300")
 	for _, tc := range []struct {
 		name, cmd, msg string
+		code           int
 	}{
-		{"not found", "nosuchcmd", "executable file not found"},
-		{"not executable", "/etc", `"/etc"`},
+		{"not found", "nosuchcmd", "executable file not found", 127},
+		{"not executable", "/etc", `"/etc"`, 126},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := d.docker("exec", "xf", tc.cmd)
 			all := out + errOut
-			if code != 126 {
-				t.Errorf("docker exec xf %s: exit %d, want 126 (stdout %q stderr %q)", tc.cmd, code, out, errOut)
+			if code != tc.code {
+				t.Errorf("docker exec xf %s: exit %d, want %d (stdout %q stderr %q)", tc.cmd, code, tc.code, out, errOut)
 			}
 			if strings.Contains(all, "Unrecognized input header") || !strings.Contains(all, tc.msg) {
 				t.Errorf("docker exec xf %s printed %q, want a clean message with %q", tc.cmd, all, tc.msg)
@@ -54,8 +57,8 @@ func TestDockerExecFailures(t *testing.T) {
 		if err := json.Unmarshal(body, &ir); err != nil || status != 200 {
 			t.Fatalf("exec inspect: %d %s", status, body)
 		}
-		if ir.Running || ir.ExitCode == nil || *ir.ExitCode != 126 {
-			t.Errorf("exec inspect after a failed start: %s, want ExitCode 126", body)
+		if ir.Running || ir.ExitCode == nil || *ir.ExitCode != 127 {
+			t.Errorf("exec inspect after a failed start: %s, want ExitCode 127", body)
 		}
 	})
 }
@@ -120,7 +123,7 @@ print(r.exit_code, r.output)
 r = c.exec_run(["nosuchcmd"], demux=True)
 print(r.exit_code, b"executable file not found" in (r.output[0] or b"") + (r.output[1] or b""))
 `
-	want := "0 (b'out\\n', b'err\\n')\n126 True\n"
+	want := "0 (b'out\\n', b'err\\n')\n127 True\n"
 	if out := runPy(t, prog, d.host); out != want {
 		t.Errorf("python3-docker printed:\n%s\nwant:\n%s", out, want)
 	}
