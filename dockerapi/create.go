@@ -148,6 +148,10 @@ func createVerb(name string, req container.CreateRequest) (verbs.Create, error) 
 	for _, k := range sortedKeys(cfg.Labels) {
 		c.Label = append(c.Label, k+"="+cfg.Labels[k])
 	}
+	c.LogDriver = hc.LogConfig.Type
+	for _, k := range sortedKeys(hc.LogConfig.Config) {
+		c.LogOpt = append(c.LogOpt, k+"="+hc.LogConfig.Config[k])
+	}
 	if len(cfg.Cmd) > 0 {
 		c.Cmd = cfg.Cmd
 	}

@@ -69,6 +69,11 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) error {
 	if len(opts.Cmd) == 0 {
 		return errdefs.Invalid("No exec command specified")
 	}
+	if opts.DetachKeys != "" {
+		if _, err := detachkeys.Parse(opts.DetachKeys); err != nil {
+			return errdefs.Invalid("Invalid escape keys (%s) provided", opts.DetachKeys)
+		}
+	}
 	ref := r.PathValue("name")
 	ir, err := s.inspect(ctx, ref)
 	if err != nil {
@@ -93,16 +98,26 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) error {
 	if _, err := fs.WriteCommand(ctx, h, verbs.Line(x)); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: execID(ir.ID, strings.TrimSpace(string(n)))})
+	id := execID(ir.ID, strings.TrimSpace(string(n)))
+	if opts.DetachKeys != "" {
+		s.execKeys.Store(id, opts.DetachKeys)
+	}
+	return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
 }
 
 // startExec is POST /exec/{id}/start: detached, it starts the exec and
 // answers 200; attached, it opens the exec's output (which the tree keeps
 // from its first byte), hijacks the connection, starts the exec and copies
 // the streams until the exec ends and its exit code is recorded.
+//
+// As dockerd, the start's Tty chooses the framing (raw or multiplexed) and
+// the create's Tty whether the process has a terminal; a process that
+// cannot start ends the stream with the runtime's message, framed as
+// stdout, and the exec with code 126 (the tree records it).
 func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	dir, err := s.execDir(ctx, r.PathValue("id"))
+	id := r.PathValue("id")
+	dir, err := s.execDir(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -135,12 +150,12 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 	// be told in the stream. Clients that read the stream from the socket
 	// under their HTTP reader (docker-py) lose output sent with the
 	// answer's headers.
-	c, err := hijack(w, r, !cfg.Tty)
+	c, err := hijack(w, r, !opts.Tty)
 	if err != nil {
 		return err
 	}
 	if _, err := s.command(ctx, dir+"ctl", verbs.Line(verbs.ExecStart{})); err != nil {
-		_, _ = c.c.Write([]byte(err.Error() + "\r\n"))
+		_ = c.write(streamStdout, []byte(err.Error()+"\r\n"))
 		c.finish(nil)
 		return nil
 	}
@@ -154,7 +169,9 @@ func (s *Server) startExec(w http.ResponseWriter, r *http.Request) error {
 		inputDone = make(chan struct{})
 		var keys []byte
 		if cfg.Tty {
-			keys, _ = detachkeys.Parse("")
+			spec, _ := s.execKeys.LoadAndDelete(id)
+			str, _ := spec.(string)
+			keys, _ = detachkeys.Parse(str) // checked at create
 		}
 		sc := stdinCopy{client: s.tree, dir: dir, keys: keys}
 		go func() {

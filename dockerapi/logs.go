@@ -15,6 +15,13 @@ import (
 	"github.com/enginefs/enginefs/fs"
 )
 
+// noReading is dockerd's answer (501) to docker logs for a container whose
+// logging driver keeps nothing (none).
+type noReading struct{}
+
+func (noReading) Error() string { return "configured logging driver does not support reading" }
+func (noReading) Unwrap() error { return errNotImplemented }
+
 // logOptions are docker logs' options, which the tree's logs file takes.
 type logOptions struct {
 	stdout, stderr, timestamps, follow bool
@@ -77,6 +84,9 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	ir, err := s.inspect(ctx, r.PathValue("name"))
 	if err != nil {
 		return err
+	}
+	if hc := ir.HostConfig; hc != nil && hc.LogConfig.Type == "none" {
+		return noReading{}
 	}
 	h, err := s.openLogs(ctx, ir.ID, o)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
@@ -46,6 +47,10 @@ const (
 type Server struct {
 	tree fs.Client
 	logf func(format string, args ...any)
+	// execKeys holds the detachKeys of exec creates that named them, by
+	// exec id, for their start (the tree has no such key; an exec created
+	// before a restart of the daemon detaches with the default keys).
+	execKeys sync.Map
 }
 
 // New returns a server that reaches the engine only through tree.

@@ -103,19 +103,27 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var drivers struct{ LogDrivers []string }
+	_ = s.readJSON(r.Context(), "info", &drivers)
+	logDrivers := drivers.LogDrivers
+	if len(logDrivers) == 0 {
+		logDrivers = []string{"json-file"}
+	}
 	sum := sha256.Sum256([]byte(in.Name + in.DockerRootDir))
 	in.ID = strings.ToUpper(hex.EncodeToString(sum[:16]))
 	in.ServerVersion = v.version
 	in.OSVersion = ""
 	in.IndexServerAddress = "https://index.docker.io/v1/"
-	in.LoggingDriver = "json-file"
+	if in.LoggingDriver == "" {
+		in.LoggingDriver = "json-file"
+	}
 	in.CgroupDriver = "cgroupfs"
 	in.SystemTime = time.Now().Format(time.RFC3339Nano)
 	in.DriverStatus = [][2]string{}
 	in.Plugins = system.PluginsInfo{
 		Volume:  []string{"local"},
 		Network: []string{"bridge", "host", "macvlan", "null"},
-		Log:     []string{"json-file"},
+		Log:     logDrivers,
 	}
 	in.RegistryConfig = &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{}}
 	in.Swarm = swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}

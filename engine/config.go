@@ -77,6 +77,9 @@ type Config struct {
 	// UsernsMode "host" keeps a container out of the daemon's user
 	// namespace (--userns-remap); "" puts it in.
 	UsernsMode string `json:"UsernsMode,omitempty"`
+	// LogConfig is the logging driver and its options; nil at create takes
+	// the daemon's (see logconfig.go).
+	LogConfig *LogConfig `json:"LogConfig,omitempty"`
 	// Sysctls are namespaced kernel parameters (docker's --sysctl).
 	Sysctls map[string]string `json:"Sysctls,omitempty"`
 	Ulimits []Ulimit          `json:"Ulimits,omitempty"`

@@ -63,6 +63,9 @@ func (e *Engine) prepare(ctx context.Context, cfg *Config) (*imagestore.Image, e
 	if err := e.checkUserns(cfg); err != nil {
 		return nil, err
 	}
+	if err := e.resolveLogConfig(cfg); err != nil {
+		return nil, err
+	}
 	img, err := e.images.Get(ctx, cfg.Image)
 	if err != nil {
 		return nil, err

@@ -50,10 +50,11 @@ type Engine struct {
 	containers map[string]*Container // by id
 	names      map[string]*Container // by name
 
-	net   Networks
-	vols  Volumes
-	remap *remapping            // --userns-remap, or nil
-	xfers map[string]*transfers // pulls and pushes, by kind (transfers.go)
+	net       Networks
+	vols      Volumes
+	remap     *remapping            // --userns-remap, or nil
+	xfers     map[string]*transfers // pulls and pushes, by kind (transfers.go)
+	logConfig LogConfig             // containers' default logging driver (--log-driver)
 }
 
 // Option configures New.

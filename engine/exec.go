@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -189,7 +190,18 @@ func (e *Engine) StartExec(ctx context.Context, ref, execID string) error {
 	proc, err := e.launchExec(ctx, c, x.ID, cfg)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err != nil {
+	var se *execStartError
+	switch {
+	case errors.As(err, &se):
+		// As dockerd: an exec whose process the runtime could not start
+		// has ended with code 127 (not found) or 126 (not executable).
+		code := execStartCode(se.err)
+		x.state = ExecState{Status: "exited", ExitCode: code}
+		x.status = runtime.ExitStatus{Code: code, ExitedAt: time.Now()}
+		close(x.done)
+		e.emit(c.Record(), "exec_die", "execID", x.ID, "exitCode", itoa(code))
+		return se.err
+	case err != nil:
 		x.state.Status = "created"
 		return err
 	}
@@ -241,14 +253,43 @@ func (e *Engine) launchExec(ctx context.Context, c *Container, execID string, cf
 		}
 	}
 	dir := e.execDir(c.id, execID)
-	return e.keeper.Exec(ctx, keeper.ExecRequest{
+	proc, err := e.keeper.Exec(ctx, keeper.ExecRequest{
 		ContainerID: c.id,
 		ExecID:      execID,
 		Process:     p,
 		OpenStdin:   cfg.OpenStdin,
 		LogDir:      dir,
 	})
+	if errors.Is(err, errdefs.ErrInvalid) { // the runtime could not start the command
+		return proc, &execStartError{err}
+	}
+	return proc, err
 }
+
+// The exit codes of an exec whose process the runtime could not start,
+// dockerd's (translateContainerdStartErr): ExecNotFound when the program
+// is not there, ExecCannotStart for any other refusal (not executable, a
+// directory, permission denied).
+const (
+	ExecCannotStart = 126
+	ExecNotFound    = 127
+)
+
+// execStartCode reads which of the two codes the runtime's message means,
+// as dockerd reads it.
+func execStartCode(err error) int {
+	m := strings.ToLower(err.Error())
+	if strings.Contains(m, "executable file not found") || strings.Contains(m, "no such file or directory") {
+		return ExecNotFound
+	}
+	return ExecCannotStart
+}
+
+// execStartError is the runtime's refusal to start an exec's process.
+type execStartError struct{ err error }
+
+func (e *execStartError) Error() string { return e.err.Error() }
+func (e *execStartError) Unwrap() error { return e.err }
 
 // monitorExec records the end of an exec's process.
 func (e *Engine) monitorExec(c *Container, x *Exec) {

@@ -34,6 +34,10 @@ type Info struct {
 	// SecurityOptions name the confinement containers get by default, in
 	// docker's form (runtime.SecurityOptions).
 	SecurityOptions []string `json:"SecurityOptions"`
+	// LoggingDriver is the driver of containers that name none
+	// (--log-driver); LogDrivers those a container may name.
+	LoggingDriver string   `json:"LoggingDriver"`
+	LogDrivers    []string `json:"LogDrivers"`
 }
 
 // RuntimeInfo describes one runtime in Info (docker's shape).
@@ -52,6 +56,11 @@ func (e *Engine) Info(ctx context.Context) Info {
 		Runtimes:        map[string]RuntimeInfo{},
 		DefaultRuntime:  e.runtime,
 		SecurityOptions: e.securityOptions(),
+		LoggingDriver:   e.logConfig.Type,
+		LogDrivers:      LogDrivers(),
+	}
+	if in.LoggingDriver == "" {
+		in.LoggingDriver = DefaultLogDriver
 	}
 	for name := range e.runtimes {
 		in.Runtimes[name] = RuntimeInfo{Path: name}

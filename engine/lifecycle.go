@@ -173,12 +173,18 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	if err != nil {
 		return fail(err)
 	}
+	jsonLog, err := e.jsonLog(rec)
+	if err != nil {
+		return fail(err)
+	}
 	proc, err := e.keeper.Start(ctx, keeper.StartRequest{
 		ID:        rec.ID,
 		Bundle:    dir,
 		Runtime:   firstOf(rec.Config.Runtime, e.runtime),
 		OpenStdin: rec.Config.OpenStdin,
 		LogDir:    e.containerDir(rec.ID),
+		JSONLog:   jsonLog,
+		Syslog:    syslogConfig(rec),
 	})
 	if err != nil {
 		return fail(err)

@@ -120,6 +120,12 @@ const DefaultPathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 // that holds the containers' cgroups.
 const CgroupParent = "/enginefs"
 
+// SpecVersion is the ociVersion of the bundles: the runtime-spec release
+// whose fields they use. It is not the Go module's (specs.Version, 1.3.0),
+// which crun 1.8 refuses ("unknown version specified": it takes 1.0.x and
+// 1.1.x); dockerd writes 1.1.0 too.
+const SpecVersion = "1.1.0"
+
 // Spec returns the OCI runtime config of a container, built the way Docker
 // builds its default config (moby's oci/defaults.go plus what runc adds for
 // the devices): fresh pid, mount, uts, ipc and network namespaces, the
@@ -185,7 +191,7 @@ func Spec(opts SpecOptions) (*specs.Spec, error) {
 		console = &specs.Box{Height: opts.ConsoleSize[0], Width: opts.ConsoleSize[1]}
 	}
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: SpecVersion,
 		Process: &specs.Process{
 			Terminal:        opts.Terminal,
 			ConsoleSize:     console,

@@ -136,7 +136,7 @@ func TestSpecDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Version != specs.Version {
+	if s.Version != SpecVersion {
 		t.Errorf("version = %q", s.Version)
 	}
 	if *s.Root != (specs.Root{Path: "rootfs", Readonly: true}) {

@@ -173,7 +173,7 @@ func (t *tree) container(id string) fs.Dir {
 				return nil, err
 			}
 			r = newImageDefaults(t.e).apply(ctx, r)
-			return jsonDoc(inspect(r, t.e.LogPath(id), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
+			return jsonDoc(inspect(r, t.e.DriverLogPath(r), t.n.Mode(r.Config.NetworkMode), networkSettings{key: t.n.SandboxKey(r.ID)}))
 		})},
 		{Name: "size", Node: fs.ReadFile(func(ctx context.Context) ([]byte, error) {
 			r, err := record()

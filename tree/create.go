@@ -56,6 +56,16 @@ func configFromCreate(c verbs.Create) (string, engine.Config, error) {
 		}
 		cfg.Sysctls[k] = v
 	}
+	if c.LogDriver != "" || len(c.LogOpt) > 0 {
+		cfg.LogConfig = &engine.LogConfig{Type: c.LogDriver, Config: map[string]string{}}
+		for _, o := range c.LogOpt {
+			k, v, ok := strings.Cut(o, "=")
+			if !ok || k == "" {
+				return "", engine.Config{}, errdefs.Invalid("create: log-opt=%q: want KEY=VALUE", o)
+			}
+			cfg.LogConfig.Config[k] = v
+		}
+	}
 	for _, l := range c.Label {
 		k, v, _ := strings.Cut(l, "=")
 		if cfg.Labels == nil {

@@ -65,6 +65,12 @@ func TestCreateKeyFields(t *testing.T) {
 		}},
 		{"readonly-path", "readonly-path=", func(c *engine.Config) { c.ReadonlyPaths = []string{} }},
 		{"userns", "userns=host", func(c *engine.Config) { c.UsernsMode = "host" }},
+		{"log-driver", "log-driver=local", func(c *engine.Config) {
+			c.LogConfig = &engine.LogConfig{Type: "local", Config: map[string]string{}}
+		}},
+		{"log-opt", "log-driver=json-file log-opt=max-size=1m log-opt=max-file=3", func(c *engine.Config) {
+			c.LogConfig = &engine.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1m", "max-file": "3"}}
+		}},
 		{"ulimit", "ulimit=nofile=10:20 ulimit=nproc=5", func(c *engine.Config) {
 			c.Ulimits = []engine.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}, {Name: "nproc", Soft: 5, Hard: 5}}
 		}},

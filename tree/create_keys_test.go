@@ -31,6 +31,7 @@ var createSamples = map[string]string{
 	"init": "true", "pid": "host", "uts": "host", "ipc": "host",
 	"device": "/dev/null:/dev/xnull", "device-cgroup-rule": "c 1:3 rwm", "cgroupns": "private",
 	"mac-address": "02:42:ac:11:00:99",
+	"log-driver":  "local", "log-opt": "max-size=1m",
 }
 
 // TestEveryCreateKeyLands: each key of the create line, set alone (on top

@@ -59,6 +59,7 @@ type inspectHost struct {
 	VolumesFrom     []string          `json:"VolumesFrom"`
 	VolumeDriver    string            `json:"VolumeDriver"`
 	inspectOptions
+	LogConfig *engine.LogConfig `json:"LogConfig,omitempty"`
 }
 
 type inspectState struct {
@@ -156,6 +157,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			VolumesFrom:     r.Config.VolumesFrom,
 			VolumeDriver:    r.Config.VolumeDriver,
 			inspectOptions:  optionsOf(r.Config),
+			LogConfig:       r.Config.LogConfig,
 		},
 		NetworkSettings: ns.settings(r),
 		Mounts:          mountPoints(r),

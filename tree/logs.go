@@ -118,6 +118,9 @@ func (f logsFile) Open(ctx context.Context, _ int) (fs.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lc := c.Record().Config.LogConfig; lc != nil && lc.Type == engine.LogNone {
+		return nil, errdefs.Invalid("container %s: configured logging driver does not support reading", c.ID())
+	}
 	open := func() (*logs.Reader, error) { return f.t.e.OpenOutput(c.ID(), "") }
 	return &logsHandle{c: c, open: open, opts: logOpts{stdout: true, stderr: true, tail: -1}}, nil
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/enginefs/enginefs/idmap"
 	"github.com/enginefs/enginefs/imagestore"
 	"github.com/enginefs/enginefs/runtime/keeper"
+	"github.com/enginefs/enginefs/runtime/oci"
 	"github.com/enginefs/enginefs/tree"
 	"github.com/enginefs/enginefs/voldrv/local"
 	"github.com/enginefs/enginefs/voldrv/plugin"
@@ -65,6 +66,8 @@ func main() {
 		keeperBin = flag.String("keeper", "", "the enginefs-keeper binary (default: beside this binary, else in $PATH)")
 		runtimes  = flag.StringArray("add-runtime", nil, "an OCI runtime containers may use, NAME=PATH; repeatable (runc and crun are added when found in $PATH)")
 		defRT     = flag.String("default-runtime", "builtin", "the runtime of containers that name none")
+		logDrv    = flag.String("log-driver", engine.DefaultLogDriver, "the logging driver of containers that name none (json-file, local, none, syslog, journald)")
+		logOpts   = flag.StringArray("log-opt", nil, "an option of --log-driver, KEY=VALUE; repeatable")
 		idle      = flag.Duration("keeper-idle", 0, "how long a keeper this daemon starts lingers with nothing to keep (default 2s)")
 		regAddr   = flag.String("registry-addr", "", "serve the image store as a read-only registry on HOST:PORT (loopback, or any with --registry-tls-cert/-key/-ca: mutual TLS)")
 		regCert   = flag.String("registry-tls-cert", "", "TLS certificate of the served registry")
@@ -107,7 +110,7 @@ func main() {
 	log.SetPrefix("enginefs: ")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	rts, err := runtimeTable(*runtimes, *defRT)
+	rts, err := runtimeTable(ctx, *runtimes, *defRT)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
 		os.Exit(2)
@@ -125,6 +128,10 @@ func main() {
 	cfg := config{state: *stateDir, run: *runDir, mount: *mountDir, ninep: *ninepAdr, insecureTCP: *insecTCP, debug: *debug,
 		keeper: bin, keeperIdle: *idle, runtimes: rts, defaultRuntime: *defRT, net: netcfg, pluginDir: *pluginDir,
 		docker: *dockerAdr, tls: tc, ninepLimits: ninepLim()}
+	if cfg.logConfig, err = logConfig(*logDrv, *logOpts); err != nil {
+		fmt.Fprintf(os.Stderr, "enginefs: %v\n", err)
+		os.Exit(2)
+	}
 	if *remapFl != "" {
 		r, err := idmap.Resolve(*remapFl, idmap.Files{SubUID: *subuid, SubGID: *subgid})
 		if err != nil {
@@ -164,16 +171,44 @@ type config struct {
 	docker            []string            // Docker API addresses ("" entries: none)
 	tls               *tls.Config         // for TCP Docker API listeners, or nil
 	imageOpts         []imagestore.Option // --max-layer-size, --max-archive-size
+	logConfig         engine.LogConfig    // --log-driver, --log-opt
+}
+
+// logConfig checks the daemon's --log-driver and --log-opt as dockerd
+// does: a bad one stops the daemon.
+func logConfig(driver string, opts []string) (engine.LogConfig, error) {
+	lc := engine.LogConfig{Type: driver, Config: map[string]string{}}
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return engine.LogConfig{}, fmt.Errorf("--log-opt %q: want KEY=VALUE", o)
+		}
+		lc.Config[k] = v
+	}
+	if err := engine.CheckLogConfig(lc); err != nil {
+		return engine.LogConfig{}, fmt.Errorf("--log-driver %s: %w", driver, err)
+	}
+	return lc, nil
 }
 
 // runtimeTable builds the runtimes from --add-runtime, adding runc and crun
-// when found, and checks the default is among them.
-func runtimeTable(add []string, def string) (map[string]string, error) {
+// when found and when they can run a container here (a tiny one, see
+// oci.Probe; one that cannot is logged with the reason and left out), and
+// checks the default is among them.
+func runtimeTable(ctx context.Context, add []string, def string) (map[string]string, error) {
 	rts := map[string]string{"builtin": "builtin"}
+	unusable := map[string]error{}
 	for _, name := range []string{"runc", "crun"} {
-		if p, err := exec.LookPath(name); err == nil {
-			rts[name] = p
+		p, err := exec.LookPath(name)
+		if err != nil {
+			continue
 		}
+		if err := probeRuntime(ctx, p); err != nil {
+			log.Printf("runtime %s not listed: it cannot run a container on this host: %v", name, err)
+			unusable[name] = err
+			continue
+		}
+		rts[name] = p
 	}
 	for _, a := range add {
 		name, path, ok := strings.Cut(a, "=")
@@ -183,9 +218,27 @@ func runtimeTable(add []string, def string) (map[string]string, error) {
 		rts[name] = path
 	}
 	if _, ok := rts[def]; !ok {
+		if err, ok := unusable[def]; ok {
+			return nil, fmt.Errorf("--default-runtime %q cannot run a container on this host: %w", def, err)
+		}
 		return nil, fmt.Errorf("--default-runtime %q is not a known runtime", def)
 	}
 	return rts, nil
+}
+
+// probeRuntime runs oci.Probe with the binary at path, its state in a
+// temporary directory.
+func probeRuntime(ctx context.Context, path string) error {
+	dir, err := os.MkdirTemp("", "enginefs-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	r, err := oci.New(path, oci.WithRoot(filepath.Join(dir, "state")), oci.WithTempDir(dir))
+	if err != nil {
+		return err
+	}
+	return r.Probe(ctx)
 }
 
 // keeperBinary finds enginefs-keeper: the flag, else beside this binary,
@@ -257,7 +310,8 @@ func run(ctx context.Context, cfg config) error {
 	// Networks: the drivers and the firewall of the flags, and the
 	// embedded DNS the manager makes.
 	nets := network.New(cfg.net)
-	engOpts := []engine.Option{engine.WithRuntimes(cfg.defaultRuntime, names...), engine.WithNetworks(nets), engine.WithVolumes(vols)}
+	engOpts := []engine.Option{engine.WithRuntimes(cfg.defaultRuntime, names...), engine.WithNetworks(nets), engine.WithVolumes(vols),
+		engine.WithLogConfig(cfg.logConfig)}
 	if cfg.remap != nil {
 		ns, err := cfg.remap.NewUserns()
 		if err != nil {

@@ -57,6 +57,8 @@ type Create struct {
 	// word (CMD ARG... or CMD-SHELL COMMAND), where health-cmd is a shell
 	// command (CMD-SHELL) alone.
 	HealthTest []string `ctl:"health-test" usage:"WORD"`
+	LogDriver  string   `ctl:"log-driver" usage:"json-file|local|none|syslog|journald" flag:"log-driver" help:"logging driver for the container"`
+	LogOpt     []string `ctl:"log-opt" usage:"KEY=VALUE" flag:"log-opt" help:"log driver options (max-size=10m, max-file=3, ...)"`
 
 	Network    string   `ctl:"network" usage:"bridge|host|none|NAME" flag:"network" help:"connect a container to a network (bridge, host, none, or a network's name)"`
 	IP         string   `ctl:"ip" usage:"IPV4" flag:"ip" help:"IPv4 address on the network of --network"`

@@ -176,4 +176,3 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
-

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/logs"
 	"github.com/enginefs/enginefs/runtime"
 )
 
@@ -100,6 +101,12 @@ type StartRequest struct {
 	// LogDir receives the output: the plain log (log) and its index of
 	// streams and times (log.idx), written by package logs.
 	LogDir string
+	// JSONLog, if not nil, also receives the output in docker's json-file
+	// format, rotated (the json-file and local logging drivers).
+	JSONLog *logs.JSONFileConfig `json:",omitempty"`
+	// Syslog, if not nil, also receives each line of the output as a
+	// syslog message (the syslog logging driver).
+	Syslog *logs.SyslogConfig `json:",omitempty"`
 }
 
 // ExecRequest starts a process in a running container.

@@ -36,6 +36,7 @@ type proc struct {
 	rp      runtime.Process
 	started time.Time // when the runtime's start returned; no exit is earlier
 	log     *logs.Writer
+	sinks   []sink         // the logging driver's copies of the output
 	outs    []output       // what the copiers read
 	tty     *os.File       // the terminal's master; nil without a terminal
 	copiers sync.WaitGroup // one per output
@@ -166,7 +167,13 @@ func (s *server) copyOut(p *proc, o output) {
 			return true
 		})
 		if n > 0 {
-			if werr := p.log.Write(o.stream, (*buf)[:n]); werr != nil && !failed {
+			werr := p.log.Write(o.stream, (*buf)[:n])
+			for _, sk := range p.sinks {
+				if serr := sk.Write(o.stream, (*buf)[:n], time.Now()); werr == nil {
+					werr = serr
+				}
+			}
+			if werr != nil && !failed {
 				// Go on reading, or the process blocks.
 				s.logf("%v: %v", p, werr)
 				failed = true
@@ -217,6 +224,11 @@ func (s *server) reap(p *proc) {
 	}
 	if err := p.log.Close(); err != nil {
 		s.logf("%v: %v", p, err)
+	}
+	for _, sk := range p.sinks {
+		if err := sk.Close(); err != nil {
+			s.logf("%v: %v", p, err)
+		}
 	}
 	p.stdinMu.Lock()
 	closeAll(p.stdin)

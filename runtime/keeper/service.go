@@ -124,7 +124,7 @@ func (s *server) start(ctx context.Context, r startParams) (Proc, error) {
 		return Proc{}, fmt.Errorf("container %s: %w", r.ID, err)
 	}
 	c := &container{runtime: r.RuntimeBinary, rt: rt, bundle: r.Bundle}
-	return s.launch(k, c, r.LogDir, r.OpenStdin, spec.Process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
+	return s.launch(k, c, r.LogDir, &r.StartRequest, r.OpenStdin, spec.Process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
 		return rt.Start(ctx, runtime.Container{ID: r.ID, Bundle: r.Bundle, Stdio: stdio})
 	})
 }
@@ -150,7 +150,7 @@ func (s *server) exec(ctx context.Context, r ExecRequest) (Proc, error) {
 	}
 	defer s.release(k)
 	process := r.Process
-	return s.launch(k, nil, r.LogDir, r.OpenStdin, process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
+	return s.launch(k, nil, r.LogDir, nil, r.OpenStdin, process.Terminal, func(stdio runtime.Stdio) (runtime.Process, error) {
 		return c.rt.Exec(ctx, r.ContainerID, runtime.ExecProcess{
 			ID: r.ExecID, Bundle: c.bundle, Pid: init.pid, Process: &process, Stdio: stdio,
 		})
@@ -194,10 +194,15 @@ func (s *server) release(k key) {
 // launch makes the stdio and the log of a process, starts it with run, and
 // keeps it: copiers for its output, a reaper for its exit. c, if not nil,
 // is the container it starts (an init process).
-func (s *server) launch(k key, c *container, logDir string, openStdin, terminal bool, run func(runtime.Stdio) (runtime.Process, error)) (Proc, error) {
+func (s *server) launch(k key, c *container, logDir string, drivers *StartRequest, openStdin, terminal bool, run func(runtime.Stdio) (runtime.Process, error)) (Proc, error) {
 	name := (&proc{key: k}).String()
 	lw, err := logs.Create(logDir)
 	if err != nil {
+		return Proc{}, fmt.Errorf("%s: %w", name, err)
+	}
+	sinks, err := openSinks(drivers)
+	if err != nil {
+		lw.Close()
 		return Proc{}, fmt.Errorf("%s: %w", name, err)
 	}
 	pp := &pipes{}
@@ -212,9 +217,10 @@ func (s *server) launch(k key, c *container, logDir string, openStdin, terminal 
 	if err != nil {
 		pp.closeOurs()
 		lw.Close()
+		closeSinks(sinks)
 		return Proc{}, err
 	}
-	p := &proc{key: k, pid: rp.Pid(), rp: rp, started: time.Now(), log: lw, stdin: pp.stdin}
+	p := &proc{key: k, pid: rp.Pid(), rp: rp, started: time.Now(), log: lw, sinks: sinks, stdin: pp.stdin}
 	if terminal {
 		if con := rp.Console(); con == nil {
 			s.logf("%s: the runtime gave no terminal; its output is lost", name)
@@ -371,5 +377,42 @@ func (s *server) dropWaiter(k key, w *waiter) {
 				break
 			}
 		}
+	}
+}
+
+// sink is a logging driver's copy of a container's output (logs.JSONFile,
+// logs.Syslog), written beside the tree's log.
+type sink interface {
+	Write(s logs.Stream, p []byte, t time.Time) error
+	Close() error
+}
+
+// openSinks opens the drivers r names (nil r: none, as for an exec).
+func openSinks(r *StartRequest) ([]sink, error) {
+	var sinks []sink
+	if r == nil {
+		return nil, nil
+	}
+	if r.JSONLog != nil {
+		jw, err := logs.CreateJSONFile(*r.JSONLog)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, jw)
+	}
+	if r.Syslog != nil {
+		sw, err := logs.DialSyslog(*r.Syslog)
+		if err != nil {
+			closeSinks(sinks)
+			return nil, err
+		}
+		sinks = append(sinks, sw)
+	}
+	return sinks, nil
+}
+
+func closeSinks(sinks []sink) {
+	for _, s := range sinks {
+		s.Close()
 	}
 }
