@@ -59,7 +59,7 @@ func TestDctl(t *testing.T) {
 		if !strings.Contains(ps, id[:12]) || !strings.Contains(ps, "sleeper") || !strings.Contains(ps, "Up ") {
 			t.Errorf("ps does not show sleeper running:\n%s", ps)
 		}
-		if _, errOut, code := d.dctl("rm", "sleeper"); code == 0 || !strings.Contains(errOut, "is running") {
+		if _, errOut, code := d.dctl("rm", "sleeper"); code == 0 || !strings.Contains(errOut, "You cannot remove a running container") {
 			t.Errorf("rm of a running container: exit %d, %q", code, errOut)
 		}
 		if out := d.mustDctl("stop", "-t", "1", "sleeper"); out != "sleeper\n" {
