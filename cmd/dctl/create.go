@@ -143,7 +143,8 @@ func (c *cli) create(ctx context.Context, line verbs.Create) (string, fs.Handle,
 
 // readKVFiles reads --env-file or --label-file files with the docker CLI's
 // own parser: KEY=VALUE lines, # comments and blank lines skipped, and a
-// bare KEY taken from lookup (dropped when lookup is nil or lacks it).
+// bare KEY taken from lookup (dropped when lookup is nil or lacks it, as
+// docker drops it).
 func readKVFiles(files []string, lookup func(string) (string, bool)) ([]string, error) {
 	var out []string
 	for _, name := range files {

@@ -74,9 +74,9 @@ func (f *format) write(w io.Writer, header map[string]string, rows []any) error 
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	if err := f.tmpl.Funcs(templates.HeaderFunctions).Execute(tw, header); err != nil {
-		return fmt.Errorf("template parsing error: %w", err)
-	}
+	// As docker's, a header the template cannot make (a method with
+	// arguments, like .Label "k") is printed as far as it goes.
+	_ = f.tmpl.Funcs(templates.HeaderFunctions).Execute(tw, header)
 	tw.Write([]byte{'\n'})
 	buf.WriteTo(tw)
 	return tw.Flush()
