@@ -134,6 +134,7 @@ func parseFilters(flags []string) (filters.Args, error) {
 // (-1: no limit).
 func psSelect(list []listEntry, f filters.Args, all bool, last int) []listEntry {
 	list = slices.Clone(list)
+	slices.Reverse(list) // the tree lists in creation order; Created is in seconds
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Created > list[j].Created })
 	var before, since *listEntry
 	for _, key := range []string{"before", "since"} {
