@@ -59,6 +59,8 @@ func TestPsFidelity(t *testing.T) {
 		{"filter before", []string{"ps", "-a", "-f", "before=web", "--format", "{{.Names}}"}, "db\nold\n"},
 		{"filter since", []string{"ps", "-a", "-f", "since=old", "--format", "{{.Names}}"}, "web\ndb\n"},
 		{"filter id", []string{"ps", "-a", "-f", "id=aaaa", "--format", "{{.Names}}"}, "db\n"},
+		{"filter publish", []string{"ps", "-a", "-f", "publish=80/tcp", "--format", "{{.Names}}"}, "web\n"},
+		{"filter expose", []string{"ps", "-a", "-f", "expose=80", "-f", "expose=53/udp", "--format", "{{.Names}}"}, "web\n"},
 		{"last", []string{"ps", "-n", "2", "--format", "{{.Names}}"}, "web\ndb\n"},
 		{"latest", []string{"ps", "-l", "-q"}, "bbbb00000000\n"},
 		{"size", []string{"ps", "-s", "--format", "{{.Names}} {{.Size}}"}, "web 2B (virtual 4MB)\n"},

@@ -38,7 +38,7 @@ var psHeader = map[string]string{
 
 // psFilters are docker ps's filters.
 var psFilters = map[string]bool{"status": true, "name": true, "id": true, "label": true, "ancestor": true, "exited": true,
-	"health": true, "network": true, "volume": true, "before": true, "since": true, "is-task": true, "publish": true, "expose": true}
+	"health": true, "network": true, "volume": true, "before": true, "since": true, "publish": true, "expose": true}
 
 func (c *cli) psCmd() *cobra.Command {
 	var all, quiet, noTrunc, size, latest bool
@@ -218,7 +218,31 @@ func psMatch(f filters.Args, c listEntry) bool {
 	}) {
 		return false
 	}
+	if f.Contains("publish") && !matchPorts(f, "publish", c.Ports, true) {
+		return false
+	}
+	if f.Contains("expose") && !matchPorts(f, "expose", c.Ports, false) {
+		return false
+	}
 	return true
+}
+
+// matchPorts reports whether one of the container's ports (published ones
+// only when published) is named by a PORT[/PROTO] value of the filter key,
+// as docker's publish= and expose= name the container's side.
+func matchPorts(f filters.Args, key string, ports []container.Port, published bool) bool {
+	for _, want := range f.Get(key) {
+		port, proto, _ := strings.Cut(want, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		for _, p := range ports {
+			if (!published || p.PublicPort != 0) && strconv.Itoa(int(p.PrivatePort)) == port && p.Type == proto {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sameImageRef reports whether ref names image: equal, or equal once
