@@ -96,6 +96,7 @@ func TestPsFidelity(t *testing.T) {
 		{"bad status", []string{"ps", "-f", "status=asleep"}, "invalid filter 'status=asleep'"},
 		{"bad health", []string{"ps", "-f", "health=fine"}, "Unrecognised filter value for health: fine"},
 		{"bad template", []string{"ps", "--format", "{{.Names"}, "template parsing error"},
+		{"before nothing", []string{"ps", "-f", "before=nosuch"}, "No such container: nosuch"},
 		{"unknown field", []string{"ps", "--format", "{{.Colour}}"}, "can't evaluate field Colour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

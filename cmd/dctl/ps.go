@@ -90,8 +90,12 @@ func (c *cli) psCmd() *cobra.Command {
 			if err := c.readJSON(cmd.Context(), "containers/list", &list); err != nil {
 				return err
 			}
+			selected, err := psSelect(list, f, all || last > 0, last)
+			if err != nil {
+				return err
+			}
 			var rows []any
-			for _, e := range psSelect(list, f, all || last > 0, last) {
+			for _, e := range selected {
 				if size {
 					var sz struct{ SizeRw, SizeRootFs int64 }
 					if err := c.readJSON(cmd.Context(), "containers/"+e.ID+"/size", &sz); err != nil {
@@ -131,14 +135,16 @@ func parseFilters(flags []string) (filters.Args, error) {
 
 // psSelect is what docker ps shows of list: newest first, the running
 // ones unless all (or a status filter), those matching f, at most last
-// (-1: no limit).
-func psSelect(list []listEntry, f filters.Args, all bool, last int) []listEntry {
+// (-1: no limit). A before= or since= naming no container is an error, as
+// docker's.
+func psSelect(list []listEntry, f filters.Args, all bool, last int) ([]listEntry, error) {
 	list = slices.Clone(list)
 	slices.Reverse(list) // the tree lists in creation order; Created is in seconds
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Created > list[j].Created })
 	var before, since *listEntry
 	for _, key := range []string{"before", "since"} {
 		for _, ref := range f.Get(key) {
+			found := false
 			for i := range list {
 				if list[i].ID == ref || strings.HasPrefix(list[i].ID, ref) || slices.Contains(list[i].Names, "/"+ref) {
 					if key == "before" {
@@ -146,8 +152,12 @@ func psSelect(list []listEntry, f filters.Args, all bool, last int) []listEntry 
 					} else {
 						since = &list[i]
 					}
+					found = true
 					break
 				}
+			}
+			if !found {
+				return nil, fmt.Errorf("No such container: %s", ref)
 			}
 		}
 	}
@@ -168,7 +178,7 @@ func psSelect(list []listEntry, f filters.Args, all bool, last int) []listEntry 
 			break
 		}
 	}
-	return out
+	return out, nil
 }
 
 // psMatch applies docker ps's filters to one container.
