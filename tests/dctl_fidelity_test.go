@@ -69,6 +69,7 @@ func TestDctlFidelity(t *testing.T) {
 		same("ps", "-a", "--filter", "name=web", "--filter", "ancestor=busybox", "--format", "{{.Names}}")
 		same("ps", "-n", "1", "--format", "{{.Names}}")
 		same("ps", "-l", "--format", "{{.Names}}")
+		same("ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}")
 	})
 	t.Run("inspect -f", func(t *testing.T) {
 		same("inspect", "-f", "{{.State.Status}}", "web", "done")
@@ -94,6 +95,7 @@ func TestDctlFidelity(t *testing.T) {
 	t.Run("events", func(t *testing.T) {
 		since, until := fmt.Sprint(t0.Unix()), fmt.Sprint(time.Now().Unix()+1)
 		same("events", "--since", since, "--until", until, "--filter", "container=web", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+		same("events", "--since", since, "--until", until, "--filter", "type=container")
 	})
 	t.Run("run --env-file", func(t *testing.T) {
 		dir := t.TempDir()
