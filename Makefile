@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test ./hostconfig -run '^$$' -fuzz '^FuzzCheckPorts$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore/imageref -run '^$$' -fuzz '^FuzzReference$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./cmd/dctl -run '^$$' -fuzz '^FuzzVolumeFlags$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./cmd/dctl -run '^$$' -fuzz '^FuzzPsFilter$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchiveMetadata$$' -fuzztime $(FUZZTIME)

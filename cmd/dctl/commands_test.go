@@ -24,7 +24,7 @@ func rootCmd(c *cli) *cobra.Command {
 		c.runCmd(), c.createCmd(), c.startCmd(), c.stopCmd(), c.restartCmd(), c.killCmd(), c.rmCmd(),
 		c.simple("pause", "Pause all processes within one or more containers", verbs.ContainerPause{}),
 		c.simple("unpause", "Unpause all processes within one or more containers", verbs.ContainerResume{}),
-		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(),
+		c.waitCmd(), c.logsCmd(), c.psCmd(), c.inspectCmd(), c.renameCmd(), c.portCmd(), c.eventsCmd(),
 		c.imagesCmd(), c.versionCmd(), c.infoCmd(),
 		c.pullCmd(), c.pushCmd(), c.tagCmd(), c.rmiCmd(), c.historyCmd(), c.imageCmd(),
 		c.networkCmd(), c.volumeCmd(),
@@ -254,7 +254,7 @@ func TestPs(t *testing.T) {
 		return row(status, "bbbb00000000", "nginx:alpine", `"nginx -g 'daemon of…"`, "About an hour ago", "Up About an hour",
 			"0.0.0.0:8080->80/tcp, 443/tcp", "web")
 	}
-	db := row(25, "aaaa00000000", "postgres:16", `"postgres"`, "3 hours ago", "Exited (3) 2 hours ago", "", "db,shop/db")
+	db := row(25, "aaaa00000000", "postgres:16", `"postgres"`, "3 hours ago", "Exited (3) 2 hours ago", "", "db") // link names hidden, as docker ps without --no-trunc
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -296,9 +296,10 @@ func imageList(now time.Time) string {
 // TestImages: images hides the intermediate images of builds without -a.
 func TestImages(t *testing.T) {
 	// The REPOSITORY and TAG columns are as wide as their widest cells
-	// plus 3: 26 and 9 with 127.0.0.1:5000/tools/bb and <none>.
+	// plus 3, and at least 10 as docker's: 26 and 10 with
+	// 127.0.0.1:5000/tools/bb and <none>.
 	type w struct{ repo, tag int }
-	wide := w{26, 9}
+	wide := w{26, 10}
 	row := func(w w, repo, tag, id, size string) string {
 		return fmt.Sprintf("%-*s%-*s%-15s%-14s%s\n", w.repo, repo, w.tag, tag, id, "2 hours ago", size)
 	}
@@ -317,9 +318,9 @@ func TestImages(t *testing.T) {
 		{"default", []string{"images"}, header(wide) + bb + app + dangling},
 		{"all", []string{"images", "-a"}, header(wide) + bb + steps + app + dangling},
 		{"image ls", []string{"image", "ls"}, header(wide) + bb + app + dangling},
-		{"a repository", []string{"images", "busybox"}, header(w{13, 9}) + row(w{13, 9}, "busybox", "latest", "bbbbbbbbbbbb", "4MB")},
+		{"a repository", []string{"images", "busybox"}, header(w{13, 10}) + row(w{13, 10}, "busybox", "latest", "bbbbbbbbbbbb", "4MB")},
 		{"a tag", []string{"images", "127.0.0.1:5000/tools/bb:v1"},
-			header(w{26, 6}) + row(w{26, 6}, "127.0.0.1:5000/tools/bb", "v1", "bbbbbbbbbbbb", "4MB")},
+			header(w{26, 10}) + row(w{26, 10}, "127.0.0.1:5000/tools/bb", "v1", "bbbbbbbbbbbb", "4MB")},
 		{"quiet", []string{"images", "-q"}, "bbbbbbbbbbbb\naaaaaaaaaaaa\ndddddddddddd\n"},
 		{"quiet all", []string{"images", "-qa"}, "bbbbbbbbbbbb\n111111111111\n222222222222\naaaaaaaaaaaa\ndddddddddddd\n"},
 	} {
@@ -339,8 +340,8 @@ func TestImages(t *testing.T) {
 		f := newFakeTree()
 		f.file("images/list", imageList(time.Now()))
 		stdout, _, err := f.dctl(t, "images", "--digests", "busybox")
-		want := fmt.Sprintf("%-13s%-9s%-14s%-15s%-14s%s\n", "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE") +
-			fmt.Sprintf("%-13s%-9s%-14s%-15s%-14s%s\n", "busybox", "latest", "sha256:feed", "bbbbbbbbbbbb", "2 hours ago", "4MB")
+		want := fmt.Sprintf("%-13s%-10s%-14s%-15s%-14s%s\n", "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE") +
+			fmt.Sprintf("%-13s%-10s%-14s%-15s%-14s%s\n", "busybox", "latest", "sha256:feed", "bbbbbbbbbbbb", "2 hours ago", "4MB")
 		if err != nil || stdout != want {
 			t.Errorf("printed\n%s\nwant\n%s(%v)", stdout, want, err)
 		}
@@ -455,7 +456,7 @@ func TestLists(t *testing.T) {
 		`{"Name":"app","Id":"a000000000000000","Driver":"macvlan","Scope":"local"}]`)
 	f.file("volumes/list", `[{"Name":"data","Driver":"local"},{"Name":"0123456789abcdef","Driver":"local"}]`)
 	f.file("containers/web/inspect", `{"Id":"c1","Name":"/web"}`)
-	f.file("containers/web/log", "one\ntwo\n")
+	f.optsFile("containers/web/logs", "\x01\x00\x00\x00\x00\x00\x00\x08one\ntwo\n")
 	f.file("networks/app/config", `{"Name":"app"}`)
 	for _, tc := range []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/docker/cli/pkg/kvfile"
 	"github.com/spf13/cobra"
 
 	"github.com/enginefs/enginefs/ctl/verbs"
@@ -20,7 +21,9 @@ import (
 // createFlags are the flags run and create share: docker run's, those of
 // verbs.Create's fields (verbs.Flags), which the flags set.
 type createFlags struct {
-	c verbs.Create
+	c                  verbs.Create
+	envFile, labelFile []string
+	labels             []string
 }
 
 func (f *createFlags) add(cmd *cobra.Command) {
@@ -40,6 +43,11 @@ func (f *createFlags) add(cmd *cobra.Command) {
 			panic(fmt.Sprintf("flag %s: a %T", d.Name, d.Value))
 		}
 	}
+	fl.StringArrayVar(&f.envFile, "env-file", nil, "read in a file of environment variables")
+	fl.StringArrayVar(&f.labelFile, "label-file", nil, "read in a line delimited file of labels")
+	if fl.Lookup("label") == nil {
+		fl.StringArrayVarP(&f.labels, "label", "l", nil, "set meta data on a container")
+	}
 	fl.Bool("help", false, "help for "+cmd.Name()) // keep -h for --hostname, as docker does
 }
 
@@ -55,7 +63,18 @@ func (f *createFlags) create(image string, argv []string) (verbs.Create, error) 
 	if len(argv) > 0 {
 		c.Cmd = argv
 	}
-	c.Env = nil
+	// docker's order: the files' lines first, then the flags', so that a
+	// flag overrides a file.
+	env, err := readKVFiles(f.envFile, os.LookupEnv)
+	if err != nil {
+		return c, err
+	}
+	c.Env = env
+	labels, err := readKVFiles(f.labelFile, nil)
+	if err != nil {
+		return c, err
+	}
+	c.Label = append(append(labels, f.c.Label...), f.labels...)
 	for _, v := range f.c.Env {
 		if !strings.Contains(v, "=") {
 			val, ok := os.LookupEnv(v)
@@ -120,6 +139,22 @@ func (c *cli) create(ctx context.Context, line verbs.Create) (string, fs.Handle,
 		fmt.Fprintln(os.Stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
 	return id, h, nil
+}
+
+// readKVFiles reads --env-file or --label-file files with the docker CLI's
+// own parser: KEY=VALUE lines, # comments and blank lines skipped, and a
+// bare KEY taken from lookup (dropped when lookup is nil or lacks it, as
+// docker drops it).
+func readKVFiles(files []string, lookup func(string) (string, bool)) ([]string, error) {
+	var out []string
+	for _, name := range files {
+		kv, err := kvfile.Parse(name, lookup)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kv...)
+	}
+	return out, nil
 }
 
 // absPath makes a host path that starts with "." absolute, relative to

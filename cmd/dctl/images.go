@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/docker/api/types/image"
@@ -34,6 +35,7 @@ func (c *cli) imageCmd() *cobra.Command {
 
 func (c *cli) imagesCmd() *cobra.Command {
 	var quiet, digests, noTrunc, all bool
+	var formatFlag string
 	cmd := &cobra.Command{
 		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
@@ -43,29 +45,28 @@ func (c *cli) imagesCmd() *cobra.Command {
 			if err := c.readJSON(cmd.Context(), "images/list", &list); err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-			if !quiet {
-				if digests {
-					fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
-				} else {
-					fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-				}
+			def := defaultImagesFormat
+			if digests {
+				def = defaultImagesDigestsFormat
+			}
+			src := formatFlag
+			if quiet {
+				src = "{{.ID}}"
+			}
+			form, err := parseFormat(src, def)
+			if err != nil {
+				return err
 			}
 			seen := map[string]bool{}
 			parents := map[string]bool{}
 			for _, img := range list {
 				parents[img.ParentID] = true
 			}
+			var rows []any
 			for _, img := range list {
 				if !all && len(img.RepoTags) == 0 && parents[img.ID] {
 					continue // an intermediate image of a build, as docker hides it
 				}
-				id := img.ID
-				if !noTrunc {
-					id = strings.TrimPrefix(id, "sha256:")[:12]
-				}
-				created := units.HumanDuration(time.Since(time.Unix(img.Created, 0))) + " ago"
-				size := units.HumanSizeWithPrecision(float64(img.Size), 3)
 				tags := img.RepoTags
 				if len(tags) == 0 {
 					tags = []string{"<none>:<none>"}
@@ -76,22 +77,18 @@ func (c *cli) imagesCmd() *cobra.Command {
 						continue
 					}
 					if quiet {
-						if !seen[id] {
-							fmt.Fprintln(w, id)
+						if seen[img.ID] {
+							continue
 						}
-						seen[id] = true
-						continue
+						seen[img.ID] = true
 					}
-					if digests {
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", repo, tag, digestOf(img.RepoDigests, repo), id, created, size)
-					} else {
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, created, size)
-					}
+					rows = append(rows, &imageRow{img: img, repo: repo, tag: tag, trunc: !noTrunc})
 				}
 			}
-			return w.Flush()
+			return form.write(os.Stdout, imagesHeader, rows)
 		},
 	}
+	cmd.Flags().StringVar(&formatFlag, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show digests")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
@@ -306,4 +303,90 @@ func (c *cli) imageDir(ctx context.Context, ref string) (string, error) {
 		return "", err
 	}
 	return "images/by-id/" + strings.TrimPrefix(id, "sha256:") + "/", nil
+}
+
+const (
+	// defaultImagesFormat is docker images' table.
+	defaultImagesFormat = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	// defaultImagesDigestsFormat is docker images --digests' table.
+	defaultImagesDigestsFormat = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+)
+
+// imagesHeader names the columns of images --format table, as docker's.
+var imagesHeader = map[string]string{
+	"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "CreatedSince": "CREATED",
+	"CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE",
+	"SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+}
+
+// imageRow is one line of images as --format sees it: the fields of
+// docker's formatter.ImageContext.
+type imageRow struct {
+	img       image.Summary
+	repo, tag string
+	trunc     bool
+}
+
+// ID is the image id, 12 hex digits unless --no-trunc.
+func (r *imageRow) ID() string {
+	if r.trunc {
+		return truncID(r.img.ID)
+	}
+	return r.img.ID
+}
+
+// Repository is the repository of the line's tag, <none> for none.
+func (r *imageRow) Repository() string { return r.repo }
+
+// Tag is the line's tag, <none> for none.
+func (r *imageRow) Tag() string { return r.tag }
+
+// Digest is the repository's digest, <none> without one.
+func (r *imageRow) Digest() string { return digestOf(r.img.RepoDigests, r.repo) }
+
+// CreatedSince is how long ago the image was made.
+func (r *imageRow) CreatedSince() string {
+	return units.HumanDuration(time.Now().UTC().Sub(time.Unix(r.img.Created, 0))) + " ago"
+}
+
+// CreatedAt is the creation time in Go's default layout, as docker's.
+func (r *imageRow) CreatedAt() string { return time.Unix(r.img.Created, 0).String() }
+
+// Size is the image's size.
+func (r *imageRow) Size() string { return units.HumanSizeWithPrecision(float64(r.img.Size), 3) }
+
+// VirtualSize is the size too, as docker's (deprecated) field.
+func (r *imageRow) VirtualSize() string { return r.Size() }
+
+// SharedSize is the size shared with other images, N/A when unknown.
+func (r *imageRow) SharedSize() string {
+	if r.img.SharedSize == -1 {
+		return "N/A"
+	}
+	return units.HumanSize(float64(r.img.SharedSize))
+}
+
+// UniqueSize is the size less the shared one, N/A when unknown.
+func (r *imageRow) UniqueSize() string {
+	if r.img.SharedSize == -1 {
+		return "N/A"
+	}
+	return units.HumanSize(float64(r.img.Size - r.img.SharedSize))
+}
+
+// Containers counts the image's containers, N/A when unknown.
+func (r *imageRow) Containers() string {
+	if r.img.Containers == -1 {
+		return "N/A"
+	}
+	return strconv.FormatInt(r.img.Containers, 10)
+}
+
+// MarshalJSON is the row as {{json .}} prints it: every field by name.
+func (r *imageRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"ID": r.ID(), "Repository": r.Repository(), "Tag": r.Tag(), "Digest": r.Digest(), "CreatedSince": r.CreatedSince(),
+		"CreatedAt": r.CreatedAt(), "Size": r.Size(), "VirtualSize": r.VirtualSize(), "SharedSize": r.SharedSize(),
+		"UniqueSize": r.UniqueSize(), "Containers": r.Containers(),
+	})
 }

@@ -84,7 +84,7 @@ func main() {
 		c.loginCmd(), c.logoutCmd(),
 		c.networkCmd(), c.volumeCmd(),
 		c.buildCmd(), c.commitCmd(), c.importCmd(),
-		c.cpCmd(), c.diffCmd(), c.exportCmd(),
+		c.cpCmd(), c.diffCmd(), c.exportCmd(), c.portCmd(), c.eventsCmd(),
 	)
 	err := root.ExecuteContext(ctx)
 	if c.client != nil {
