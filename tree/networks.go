@@ -86,12 +86,18 @@ var reservedNetworkNames = map[string]bool{"ctl": true, "err": true, "list": tru
 // networkOptions reads a create line.
 func networkOptions(c verbs.NetworkCreate) (network.Options, error) {
 	o := network.Options{Name: c.Name, Options: map[string]string{}, Labels: map[string]string{},
-		Driver: c.Driver, Subnet: c.Subnet, Gateway: c.Gateway, Internal: c.Internal}
+		Driver: c.Driver, Subnet: c.Subnet, Gateway: c.Gateway, Internal: c.Internal, IPRange: c.IPRange}
 	if reservedNetworkNames[o.Name] {
 		return o, errdefs.Invalid("network name %q is reserved: it names a file of /networks", o.Name)
 	}
 	if c.Parent != "" {
 		o.Options["parent"] = c.Parent
+	}
+	if len(c.Aux) > 0 {
+		o.Aux = map[string]string{}
+		if err := keyValues(c, "aux-address", c.Aux, o.Aux); err != nil {
+			return o, err
+		}
 	}
 	if err := keyValues(c, "opt", c.Opt, o.Options); err != nil {
 		return o, err
@@ -186,6 +192,15 @@ func (t *tree) networkInspect(ref string) (networktypes.Inspect, error) {
 		cfg := networktypes.IPAMConfig{Subnet: rec.Subnet.String()}
 		if rec.Gateway.IsValid() {
 			cfg.Gateway = rec.Gateway.String()
+		}
+		if rec.IPRange.IsValid() {
+			cfg.IPRange = rec.IPRange.String()
+		}
+		if len(rec.AuxAddresses) > 0 {
+			cfg.AuxAddress = map[string]string{}
+			for name, a := range rec.AuxAddresses {
+				cfg.AuxAddress[name] = a.String()
+			}
 		}
 		doc.IPAM.Config = append(doc.IPAM.Config, cfg)
 	}

@@ -296,7 +296,7 @@ func newEndpoint(n *entry, id string, es *networktypes.EndpointSettings, prev *E
 		return nil, nil, errdefs.Invalid("network-scoped aliases and user-chosen addresses are supported only on user-defined networks, not on %s", n.rec.Name)
 	}
 	for _, a := range ep.Aliases {
-		if !validName.MatchString(a) {
+		if !validAlias.MatchString(a) {
 			return nil, nil, errdefs.Invalid("invalid alias %q", a)
 		}
 	}
