@@ -113,3 +113,63 @@ func TestDockerCLINetworkNames(t *testing.T) {
 		t.Errorf("a name with '/': exit %d, %q", code, errOut)
 	}
 }
+
+// TestDockerCLILinks: legacy --link NAME[:ALIAS] on the default bridge, as
+// docker has it: the linking container reaches the linked one by alias
+// and by name (an /etc/hosts line: alias, hostname, name) and gets the
+// NAME_PORT_..., NAME_NAME and NAME_ENV_... variables of its exposed ports
+// and environment; a link to a container that is missing or not running
+// is refused, and so is a link on the host network.
+func TestDockerCLILinks(t *testing.T) {
+	d := startDockerd(t)
+	defer d.docker("rm", "-f", "web", "client", "stopped")
+	id := strings.TrimSpace(d.mustDocker("run", "-d", "--name", "web", "--expose", "80", "-e", "GREETING=hello there", "busybox",
+		"sh", "-c", "mkdir -p /srv; echo linked-page > /srv/index.html; exec httpd -f -p 80 -h /srv"))
+	ip := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"))
+	if _, err := netip.ParseAddr(ip); err != nil {
+		t.Fatalf("web's address on the default bridge: %q", ip)
+	}
+
+	out := d.mustDocker("run", "--name", "client", "--link", "web:w", "busybox", "sh", "-c", "grep -w w /etc/hosts; env | sort")
+	if want := ip + "\tw " + id[:12] + " web\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("/etc/hosts of the linking container: %q, want the line %q", out, want)
+	}
+	for _, kv := range []string{
+		"W_PORT=tcp://" + ip + ":80", "W_PORT_80_TCP=tcp://" + ip + ":80", "W_PORT_80_TCP_ADDR=" + ip,
+		"W_PORT_80_TCP_PORT=80", "W_PORT_80_TCP_PROTO=tcp", "W_NAME=/client/w", "W_ENV_GREETING=hello there",
+	} {
+		if !strings.Contains(out, "\n"+kv+"\n") {
+			t.Errorf("the linking container's environment lacks %s:\n%s", kv, out)
+		}
+	}
+	if strings.Contains(out, "W_ENV_PATH=") {
+		t.Errorf("W_ENV_PATH is set; docker leaves PATH and HOME out:\n%s", out)
+	}
+	// By alias, and by name when the alias is the name.
+	if out := d.mustDocker("run", "--rm", "--link", "web:w", "busybox", "wget", "-qO-", "http://w/"); out != "linked-page\n" {
+		t.Errorf("wget http://w/ through the link: %q", out)
+	}
+	if out := d.mustDocker("run", "--rm", "--link", "web", "busybox", "wget", "-qO-", "http://web/"); out != "linked-page\n" {
+		t.Errorf("wget http://web/ through --link web: %q", out)
+	}
+	// dctl has --link too.
+	if out := d.mustDctl("run", "--rm", "--link", "web:www", "busybox", "wget", "-qO-", "http://www/"); out != "linked-page\n" {
+		t.Errorf("dctl run --link web:www, wget http://www/: %q", out)
+	}
+
+	// Refused.
+	d.mustDocker("create", "--name", "stopped", "busybox", "true")
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--link", "nosuch:x"}, "nosuch"},
+		{[]string{"--link", "stopped:s"}, "Cannot link to a non running container"},
+		{[]string{"--network", "host", "--link", "web:w"}, "conflicting options"},
+	} {
+		args := append(append([]string{"run", "--rm"}, tc.args...), "busybox", "true")
+		if _, errOut, code := d.docker(args...); code == 0 || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("docker %v: exit %d, %q, want %q", args, code, errOut, tc.msg)
+		}
+	}
+}
