@@ -142,6 +142,9 @@ func TestDockerCLILinks(t *testing.T) {
 			t.Errorf("the linking container's environment lacks %s:\n%s", kv, out)
 		}
 	}
+	if out := d.mustDocker("inspect", "-f", "{{json .HostConfig.Links}}", "client"); out != `["/web:/client/w"]`+"\n" {
+		t.Errorf("inspect's HostConfig.Links: %q", out)
+	}
 	if strings.Contains(out, "W_ENV_PATH=") {
 		t.Errorf("W_ENV_PATH is set; docker leaves PATH and HOME out:\n%s", out)
 	}

@@ -290,3 +290,16 @@ func ports(pm nat.PortMap) []container.Port {
 	})
 	return out
 }
+
+// withLinks sets the Links of inspect as docker shows them, /NAME:/PARENT/ALIAS
+// (null without links).
+func (o inspectOptions) withLinks(parent string, links []string) inspectOptions {
+	for _, l := range links {
+		name, alias, err := network.ParseLink(l)
+		if err != nil {
+			continue // refused at create: not in a record
+		}
+		o.Links = append(o.Links, "/"+name+":/"+strings.TrimPrefix(parent, "/")+"/"+alias)
+	}
+	return o
+}
