@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzJSONEndpoints$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./fs/ninep -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./fs/fstar -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./netdrv/ipam -run '^$$' -fuzz '^FuzzPoolRange$$' -fuzztime $(FUZZTIME)
 
 bench: build fixtures
 	bench/run.sh

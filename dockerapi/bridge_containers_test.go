@@ -113,8 +113,8 @@ func TestBridgeCreateErrors(t *testing.T) {
 			400, `{"message":"no image specified: the config has no Image"}` + "\n"},
 		{"empty body", ``, nil, 0,
 			400, `{"message":"the request body is empty: a JSON object was expected"}` + "\n"},
-		{"links", `{"Image":"busybox","HostConfig":{"Links":["db:db"]}}`, nil, 0,
-			400, `{"message":"links are not supported (containers on a user-defined network find each other by name)"}` + "\n"},
+		{"links on a user-defined network", `{"Image":"busybox","HostConfig":{"NetworkMode":"n"},"NetworkingConfig":{"EndpointsConfig":{"n":{"Links":["db:db"]}}}}`, nil, 0,
+			400, `{"message":"network n: links are supported on the default bridge network only (containers on a user-defined network find each other by name)"}` + "\n"},
 		{"npipe mount", `{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"npipe","Target":"/x"}]}}`, nil, 0,
 			400, `{"message":"mount type \"npipe\" is not supported (bind, volume or tmpfs)"}` + "\n"},
 	} {

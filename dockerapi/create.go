@@ -211,7 +211,7 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 			case es.MacAddress != "" && name != primary:
 				return errdefs.Invalid("network %s: a MAC address of one's choice is supported only on the first network (%s)", name, primary)
 			case len(es.Links) > 0:
-				return errdefs.Invalid("network %s: links are not supported (containers on a user-defined network find each other by name)", name)
+				return errdefs.Invalid("network %s: links are supported on the default bridge network only (containers on a user-defined network find each other by name)", name)
 			}
 			if name != primary {
 				continue
@@ -226,9 +226,7 @@ func networkingOf(c *verbs.Create, cfg *container.Config, hc *container.HostConf
 			}
 		}
 	}
-	if len(hc.Links) > 0 {
-		return errdefs.Invalid("links are not supported (containers on a user-defined network find each other by name)")
-	}
+	c.Link = hc.Links // legacy links, NAME:ALIAS: the engine takes them on the default bridge
 	for _, p := range sortedPorts(cfg.ExposedPorts) {
 		if _, published := hc.PortBindings[p]; !published {
 			c.Expose = append(c.Expose, string(p))

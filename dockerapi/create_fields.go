@@ -89,7 +89,7 @@ var hostConfigFields = map[string]fieldRule{
 	"GroupAdd":        {use: mapped},
 	"IpcMode":         {use: mapped},
 	"Cgroup":          {use: refused, why: "--cgroup"},
-	"Links":           {use: mapped}, // networkingOf refuses them, naming links
+	"Links":           {use: mapped}, // networkingOf: link=, on the default bridge only
 	"OomScoreAdj":     {use: refused, why: "--oom-score-adj"},
 	"PidMode":         {use: mapped},
 	"Privileged":      {use: mapped},
@@ -149,7 +149,7 @@ var hostConfigFields = map[string]fieldRule{
 // and clients echo back: dockerd ignores them too.
 var endpointFields = map[string]fieldRule{
 	"IPAMConfig":          {use: mapped}, // connectVerb refuses IPv6 and link-local addresses
-	"Links":               {use: mapped}, // networkingOf refuses them, naming links
+	"Links":               {use: mapped}, // networkingOf refuses them: links on a user-defined network
 	"Aliases":             {use: mapped},
 	"DriverOpts":          {use: refused, why: "--network driver-opt="},
 	"GwPriority":          {use: refused, why: "--network gw-priority="},

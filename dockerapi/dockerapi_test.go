@@ -119,8 +119,15 @@ func TestCreateVerbNetworkingAndStorage(t *testing.T) {
 	if line := verbs.Line(c); line != "create image=busybox network=net1 alias=a" {
 		t.Errorf("line %q", line)
 	}
+	// Legacy links: link= (the engine takes them on the default bridge).
+	c = createOf(t, "", container.CreateRequest{Config: &container.Config{Image: "busybox"},
+		HostConfig: &container.HostConfig{Links: []string{"db:d", "web:web"}}})
+	if line := verbs.Line(c); line != "create image=busybox link=db:d link=web:web" {
+		t.Errorf("links: line %q", line)
+	}
 	for name, bad := range map[string]container.CreateRequest{
-		"links": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{Links: []string{"a:b"}}},
+		"links on a user-defined network": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{NetworkMode: "n"},
+			NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"n": {Links: []string{"a:b"}}}}},
 		"npipe": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeNamedPipe, Target: "/x"}}}},
 		"ipv6": {Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{NetworkMode: "n"},
 			NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"n": {IPAMConfig: &network.EndpointIPAMConfig{IPv6Address: "::5"}}}}},

@@ -106,7 +106,7 @@ func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) error {
 
 // createNetwork is POST /networks/create: networks/ctl's create. One IPv4
 // subnet (with its gateway) is what the tree's networks take; what it
-// cannot do (IPv6, ranges, swarm scopes) is refused, naming the field.
+// cannot do (IPv6, swarm scopes) is refused, naming the field.
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) error {
 	var req network.CreateRequest
 	if err := decodeBody(r, &req, true); err != nil {
@@ -137,13 +137,13 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) error {
 		case 0:
 		case 1:
 			cfg := ipam.Config[0]
-			if cfg.IPRange != "" || len(cfg.AuxAddress) > 0 {
-				return errdefs.Invalid("network %s: IPAM IPRange and AuxiliaryAddresses are not supported", req.Name)
-			}
 			if cfg.Subnet == "" && cfg.Gateway != "" {
 				return errdefs.Invalid("network %s: a gateway needs a subnet", req.Name)
 			}
-			c.Subnet, c.Gateway = cfg.Subnet, cfg.Gateway
+			c.Subnet, c.Gateway, c.IPRange = cfg.Subnet, cfg.Gateway, cfg.IPRange
+			for _, name := range sortedKeys(cfg.AuxAddress) {
+				c.Aux = append(c.Aux, name+"="+cfg.AuxAddress[name])
+			}
 		default:
 			return errdefs.Invalid("network %s: %d IPAM configs: one IPv4 subnet is supported", req.Name, len(ipam.Config))
 		}

@@ -140,6 +140,9 @@ type Networking struct {
 	// first network (docker's --mac-address); "" derives it from the
 	// address, as docker does.
 	MacAddress string `json:"MacAddress,omitempty"`
+	// Links are docker's legacy links NAME[:ALIAS] (--link), on the
+	// default bridge only.
+	Links []string `json:"Links,omitempty"`
 }
 
 // Storage is what a container mounts (volume_mounts.go resolves it into

@@ -64,12 +64,14 @@ var bucketNetworks = []byte("networks")
 func (n Networking) settings() network.Settings {
 	return network.Settings{NetworkMode: n.NetworkMode, EndpointsConfig: n.EndpointsConfig,
 		ExposedPorts: n.ExposedPorts, PortBindings: n.PortBindings, PublishAllPorts: n.PublishAllPorts,
-		ExtraHosts: n.ExtraHosts, DNS: n.DNS, DNSSearch: n.DNSSearch, DNSOptions: n.DNSOptions, MacAddress: n.MacAddress}
+		ExtraHosts: n.ExtraHosts, DNS: n.DNS, DNSSearch: n.DNSSearch, DNSOptions: n.DNSOptions, MacAddress: n.MacAddress,
+		Links: n.Links}
 }
 
 // netView is what the networks see of the container of rec.
 func (e *Engine) netView(rec Record) network.Container {
-	return network.Container{ID: rec.ID, Name: rec.Name, Dir: e.containerDir(rec.ID), Settings: rec.Config.Networking.settings(),
+	return network.Container{ID: rec.ID, Name: rec.Name, Hostname: rec.Config.Hostname, Env: rec.Config.Env,
+		Dir: e.containerDir(rec.ID), Settings: rec.Config.Networking.settings(),
 		Endpoints: rec.Networks, Ports: rec.Ports, Created: rec.State.Status != StatusNew, Live: rec.State.Status.live()}
 }
 

@@ -40,7 +40,7 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 		ID:             rec.ID,
 		Hostname:       hostname,
 		Args:           p.Args,
-		Env:            p.Env,
+		Env:            sb.LinkEnv(p.Env),
 		Cwd:            p.Cwd,
 		User:           fmt.Sprintf("%d:%d", user.UID, user.GID),
 		AdditionalGids: user.AdditionalGids,

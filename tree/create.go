@@ -165,6 +165,7 @@ func networkingFromCreate(c verbs.Create, cfg *engine.Config) error {
 	cfg.PublishAllPorts = c.PublishAll
 	cfg.ExtraHosts, cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = c.AddHost, c.DNS, c.DNSSearch, c.DNSOption
 	cfg.MacAddress = c.MacAddress
+	cfg.Links = c.Link
 	return nil
 }
 

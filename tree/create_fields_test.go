@@ -96,6 +96,7 @@ func TestCreateKeyFields(t *testing.T) {
 		{"expose", "expose=53/udp expose=8000-8001", func(c *engine.Config) {
 			c.ExposedPorts = nat.PortSet{"53/udp": {}, "8000/tcp": {}, "8001/tcp": {}}
 		}},
+		{"link", "link=web:w link=db", func(c *engine.Config) { c.Links = []string{"web:w", "db"} }},
 		{"volume", "volume=data:/data volume=/anon", func(c *engine.Config) { c.Binds = []string{"data:/data", "/anon"} }},
 		{"mount", "mount=type=bind,src=/srv,dst=/s,readonly", func(c *engine.Config) {
 			c.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/srv", Target: "/s", ReadOnly: true}}

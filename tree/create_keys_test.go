@@ -22,7 +22,7 @@ var createSamples = map[string]string{
 	"security-opt": "no-new-privileges", "sysctl": "net.ipv4.ip_forward=1", "userns": "host", "masked-path": "/proc/version",
 	"readonly-path": "/proc/cmdline", "ulimit": "nofile=10:20", "shm-size": "8m", "label": "k=v",
 	"console-size": "24x80", "network": "net1", "ip": "10.0.0.2", "alias": "www",
-	"publish": "8080:80", "publish-all": "true", "expose": "81", "volume": "data:/data", "mount": "type=tmpfs,dst=/t",
+	"publish": "8080:80", "publish-all": "true", "expose": "81", "link": "web:w", "volume": "data:/data", "mount": "type=tmpfs,dst=/t",
 	"tmpfs": "/tmp2:size=1m", "volumes-from": "other", "volume-driver": "plugin",
 	"health-cmd": "true", "health-interval": "1s", "health-timeout": "2s", "health-retries": "4",
 	"health-start-period": "3s", "health-start-interval": "500ms", "no-healthcheck": "true",

@@ -156,7 +156,7 @@ func inspect(r engine.Record, logPath string, networkMode string, ns networkSett
 			Tmpfs:           r.Config.Tmpfs,
 			VolumesFrom:     r.Config.VolumesFrom,
 			VolumeDriver:    r.Config.VolumeDriver,
-			inspectOptions:  optionsOf(r.Config),
+			inspectOptions:  optionsOf(r.Config).withLinks(r.Name, r.Config.Links),
 			LogConfig:       r.Config.LogConfig,
 		},
 		NetworkSettings: ns.settings(r),

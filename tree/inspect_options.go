@@ -17,6 +17,7 @@ type inspectOptions struct {
 	CgroupnsMode      string                 `json:"CgroupnsMode"`
 	Devices           []engine.DeviceMapping `json:"Devices"`
 	DeviceCgroupRules []string               `json:"DeviceCgroupRules"`
+	Links             []string               `json:"Links"` // withLinks
 }
 
 // optionsOf is what inspect shows of c's options: docker's "private" IPC

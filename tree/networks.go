@@ -86,12 +86,18 @@ var reservedNetworkNames = map[string]bool{"ctl": true, "err": true, "list": tru
 // networkOptions reads a create line.
 func networkOptions(c verbs.NetworkCreate) (network.Options, error) {
 	o := network.Options{Name: c.Name, Options: map[string]string{}, Labels: map[string]string{},
-		Driver: c.Driver, Subnet: c.Subnet, Gateway: c.Gateway, Internal: c.Internal}
+		Driver: c.Driver, Subnet: c.Subnet, Gateway: c.Gateway, Internal: c.Internal, IPRange: c.IPRange}
 	if reservedNetworkNames[o.Name] {
 		return o, errdefs.Invalid("network name %q is reserved: it names a file of /networks", o.Name)
 	}
 	if c.Parent != "" {
 		o.Options["parent"] = c.Parent
+	}
+	if len(c.Aux) > 0 {
+		o.Aux = map[string]string{}
+		if err := keyValues(c, "aux-address", c.Aux, o.Aux); err != nil {
+			return o, err
+		}
 	}
 	if err := keyValues(c, "opt", c.Opt, o.Options); err != nil {
 		return o, err
@@ -187,6 +193,15 @@ func (t *tree) networkInspect(ref string) (networktypes.Inspect, error) {
 		if rec.Gateway.IsValid() {
 			cfg.Gateway = rec.Gateway.String()
 		}
+		if rec.IPRange.IsValid() {
+			cfg.IPRange = rec.IPRange.String()
+		}
+		if len(rec.AuxAddresses) > 0 {
+			cfg.AuxAddress = map[string]string{}
+			for name, a := range rec.AuxAddresses {
+				cfg.AuxAddress[name] = a.String()
+			}
+		}
 		doc.IPAM.Config = append(doc.IPAM.Config, cfg)
 	}
 	att, err := t.n.Attached(rec.ID)
@@ -274,4 +289,17 @@ func ports(pm nat.PortMap) []container.Port {
 		return out[i].Type < out[j].Type
 	})
 	return out
+}
+
+// withLinks sets the Links of inspect as docker shows them, /NAME:/PARENT/ALIAS
+// (null without links).
+func (o inspectOptions) withLinks(parent string, links []string) inspectOptions {
+	for _, l := range links {
+		name, alias, err := network.ParseLink(l)
+		if err != nil {
+			continue // refused at create: not in a record
+		}
+		o.Links = append(o.Links, "/"+name+":/"+strings.TrimPrefix(parent, "/")+"/"+alias)
+	}
+	return o
 }

@@ -43,6 +43,11 @@ func TestNetworkOptions(t *testing.T) {
 			network.Options{Name: "app", Internal: true, Options: map[string]string{}, Labels: map[string]string{}}, ""},
 		{"nothing but a name", "create app",
 			network.Options{Name: "app", Options: map[string]string{}, Labels: map[string]string{}}, ""},
+		{"ip-range and aux-address", "create 'my net' subnet=10.9.0.0/24 ip-range=10.9.0.16/28 aux-address=r=10.9.0.17 aux-address=s=10.9.0.200",
+			network.Options{Name: "my net", Subnet: "10.9.0.0/24", IPRange: "10.9.0.16/28",
+				Aux:     map[string]string{"r": "10.9.0.17", "s": "10.9.0.200"},
+				Options: map[string]string{}, Labels: map[string]string{}}, ""},
+		{"an aux-address without a name", "create app aux-address==10.9.0.3", network.Options{}, `want K=V "aux-address==10.9.0.3"`},
 		{"a reserved name", "create list", network.Options{}, `network name "list" is reserved`},
 		{"an option without a key", "create app opt==1", network.Options{}, `want K=V "opt==1"`},
 		{"a label without a key", "create app label==1", network.Options{}, `want K=V "label==1"`},
@@ -65,7 +70,7 @@ func TestNetworkOptions(t *testing.T) {
 		})
 	}
 	for _, k := range verbs.Spec(verbs.NetworkCreate{}).Keys {
-		if !strings.Contains(" driver= subnet= gateway= parent= internal= opt= label=", " "+k+"=") {
+		if !strings.Contains(" driver= subnet= gateway= ip-range= aux-address= parent= internal= opt= label=", " "+k+"=") {
 			t.Errorf("the network create key %s= has no case here", k)
 		}
 	}

@@ -130,22 +130,24 @@ func (c *cli) pruneCmd(kind string, prune verbs.Verb, short, header string) *cob
 }
 
 func (c *cli) networkCreateCmd() *cobra.Command {
-	var driver, subnet, gateway string
+	var driver, subnet, gateway, ipRange string
 	var internal bool
-	var opts, labels []string
+	var opts, labels, aux []string
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.ctlLine(cmd, "networks/ctl", verbs.NetworkCreate{Name: args[0], Driver: driver, Subnet: subnet,
-				Gateway: gateway, Internal: internal, Opt: opts, Label: labels})
+				Gateway: gateway, IPRange: ipRange, Aux: aux, Internal: internal, Opt: opts, Label: labels})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&driver, "driver", "d", "bridge", "driver to manage the network (bridge, macvlan)")
 	fl.StringVar(&subnet, "subnet", "", "subnet in CIDR format (default: a free /24 of the daemon's pool)")
 	fl.StringVar(&gateway, "gateway", "", "IPv4 gateway of the subnet (default: its first address)")
+	fl.StringVar(&ipRange, "ip-range", "", "allocate container addresses from a sub-range of the subnet (CIDR)")
+	fl.StringArrayVar(&aux, "aux-address", nil, "auxiliary IPv4 address the network must not give (NAME=IP)")
 	fl.BoolVar(&internal, "internal", false, "restrict external access to the network")
 	fl.StringArrayVarP(&opts, "opt", "o", nil, "driver options (parent=IF for macvlan)")
 	fl.StringArrayVar(&labels, "label", nil, "metadata on a network (K=V)")

@@ -65,8 +65,8 @@ func TestUsage(t *testing.T) {
 		{ImageSave{}, ctl.Verb{Name: "save", MinArgs: 2, MaxArgs: -1, Usage: "save REF... PATH"}},
 		{ImageLogin{}, ctl.Verb{Name: "login", MaxArgs: 1, Keys: []string{"user", "password", "save"}, Required: []string{"user", "password"},
 			Usage: "login [SERVER] user=USER password=PASSWORD [save=false]"}},
-		{NetworkCreate{}, ctl.Verb{Name: "create", MinArgs: 1, MaxArgs: 2, Keys: []string{"driver", "subnet", "gateway", "parent", "internal", "opt", "label"},
-			Usage: "create NAME [driver=bridge|macvlan] [subnet=CIDR] [gateway=IP] [parent=IF] [internal] [opt=K=V]... [label=K=V]..."}},
+		{NetworkCreate{}, ctl.Verb{Name: "create", MinArgs: 1, MaxArgs: 2, Keys: []string{"driver", "subnet", "gateway", "ip-range", "aux-address", "parent", "internal", "opt", "label"},
+			Usage: "create NAME [driver=bridge|macvlan] [subnet=CIDR] [gateway=IP] [ip-range=CIDR] [aux-address=NAME=IP]... [parent=IF] [internal] [opt=K=V]... [label=K=V]..."}},
 		{VolumeRm{}, ctl.Verb{Name: "rm", MinArgs: 1, MaxArgs: -1, Usage: "rm NAME..."}},
 		{BuildPrune{}, ctl.Verb{Name: "prune", Keys: []string{"all"}, Usage: "prune [all=true]"}},
 	} {
@@ -225,6 +225,8 @@ func TestParse(t *testing.T) {
 		{Networks, "create n internal", NetworkCreate{Name: "n", Internal: true}},
 		{Networks, "create n internal internal=false", NetworkCreate{Name: "n"}},
 		{Networks, "create n internal=yes", NetworkCreate{Name: "n", Internal: true}},
+		{Networks, "create 'my net' ip-range=10.1.0.16/28 aux-address=a=10.1.0.17 aux-address=b=10.1.0.18",
+			NetworkCreate{Name: "my net", IPRange: "10.1.0.16/28", Aux: []string{"a=10.1.0.17", "b=10.1.0.18"}}},
 		{ContainerLogs, "logs stdout=false tail=5", Logs{NoStdout: true, Tail: "5"}},
 		{Exec, "create user=u -- id -u", ExecCreate{User: "u", Cmd: []string{"id", "-u"}}},
 	} {

@@ -66,6 +66,7 @@ type Create struct {
 	Publish    []string `ctl:"publish" usage:"[HOSTIP:][HOSTPORT[-END]:]PORT[-END][/PROTO]" flag:"publish,p" help:"publish a container's port(s) to the host ([hostip:][hostport:]port[/proto])"`
 	PublishAll bool     `ctl:"publish-all" flag:"publish-all,P" help:"publish all exposed ports to random ports"`
 	Expose     []string `ctl:"expose" usage:"PORT[/PROTO]" flag:"expose" help:"expose a port or a range of ports"`
+	Link       []string `ctl:"link" usage:"NAME[:ALIAS]" flag:"link" help:"add a legacy link to another container on the default bridge (name[:alias])"`
 
 	// Docker's name resolution, init process and shared namespaces.
 	AddHost          []string `ctl:"add-host" usage:"HOST:IP" flag:"add-host" help:"add a custom host-to-IP mapping (host:ip, or host:host-gateway)"`

@@ -7,6 +7,8 @@ type NetworkCreate struct {
 	Driver   string   `ctl:"driver" usage:"bridge|macvlan"`
 	Subnet   string   `ctl:"subnet" usage:"CIDR"`
 	Gateway  string   `ctl:"gateway" usage:"IP"`
+	IPRange  string   `ctl:"ip-range" usage:"CIDR"`
+	Aux      []string `ctl:"aux-address" usage:"NAME=IP"`
 	Parent   string   `ctl:"parent" usage:"IF"`
 	Internal bool     `ctl:"internal" word:"internal"`
 	Opt      []string `ctl:"opt" usage:"K=V"`

@@ -71,6 +71,10 @@ type Settings struct {
 	// MacAddress is the MAC of the interface on the first network
 	// (--mac-address); "" is MACFor the address.
 	MacAddress string
+	// Links are docker's legacy links, NAME[:ALIAS] (--link), on the
+	// default bridge only: an /etc/hosts line and environment variables
+	// of the linked container, resolved at each start.
+	Links []string
 }
 
 // Container is what the networks see of a container: a copy of what its
@@ -78,6 +82,10 @@ type Settings struct {
 type Container struct {
 	ID   string
 	Name string
+	// Hostname and Env are its configured hostname and environment,
+	// which a container linking to it sees (Settings.Links).
+	Hostname string
+	Env      []string
 	// Dir is the container's directory, where its hosts and resolv.conf
 	// files are written.
 	Dir string
@@ -150,6 +158,9 @@ func (m *Manager) Attach(c Container, imagePorts map[string]struct{}) (*Attachme
 	eps, release, err := m.attach(c)
 	if err == nil {
 		err = m.checkPublish(c.Settings, imagePorts, eps)
+	}
+	if err == nil {
+		err = checkLinks(c, m.Mode(c.NetworkMode))
 	}
 	if err != nil {
 		release()
@@ -296,7 +307,7 @@ func newEndpoint(n *entry, id string, es *networktypes.EndpointSettings, prev *E
 		return nil, nil, errdefs.Invalid("network-scoped aliases and user-chosen addresses are supported only on user-defined networks, not on %s", n.rec.Name)
 	}
 	for _, a := range ep.Aliases {
-		if !validName.MatchString(a) {
+		if !validAlias.MatchString(a) {
 			return nil, nil, errdefs.Invalid("invalid alias %q", a)
 		}
 	}

@@ -53,6 +53,9 @@ ff02::2	ip6-allrouters
 		return nil, err
 	}
 	hosts = append(hosts, extra...)
+	for _, l := range sb.links {
+		hosts = append(hosts, l.hostsLine()...)
+	}
 	if !sb.Host() {
 		hosts = append(hosts, self...)
 	}

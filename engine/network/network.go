@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -70,6 +69,12 @@ type Record struct {
 	Internal bool              `json:"Internal,omitempty"`
 	Options  map[string]string `json:"Options,omitempty"`
 	Labels   map[string]string `json:"Labels,omitempty"`
+	// IPRange is where containers get their addresses (docker's
+	// --ip-range); zero: the whole subnet.
+	IPRange netip.Prefix `json:"IPRange,omitzero"`
+	// AuxAddresses are reserved and never given (docker's --aux-address),
+	// by name.
+	AuxAddresses map[string]netip.Addr `json:"AuxAddresses,omitempty"`
 }
 
 // Predefined reports whether r is one of bridge, host and none, which
@@ -96,6 +101,8 @@ type Options struct {
 	Internal bool
 	Options  map[string]string
 	Labels   map[string]string
+	IPRange  string            // CIDR inside the subnet; default: the whole subnet
+	Aux      map[string]string // auxiliary addresses: name → IP in the subnet
 }
 
 // Store keeps the network records by id: the networks bucket of the
@@ -231,7 +238,7 @@ func (m *Manager) Open(ctx context.Context, st Store, cs Containers, emit Emit) 
 	for _, r := range byName {
 		n := &entry{rec: r}
 		if r.Subnet.IsValid() {
-			if n.pool, err = ipam.New(r.Subnet, r.Gateway); err != nil {
+			if n.pool, err = r.newPool(); err != nil {
 				m.logf("network %s: %v", r.Name, err)
 				continue
 			}
@@ -253,15 +260,13 @@ func (m *Manager) Open(ctx context.Context, st Store, cs Containers, emit Emit) 
 	return nil
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // Create makes a network and its host side (a bridge).
 func (m *Manager) Create(ctx context.Context, o Options) (Record, error) {
 	if err := m.networking(); err != nil {
 		return Record{}, err
 	}
-	if !validName.MatchString(o.Name) || len(o.Name) > 128 {
-		return Record{}, errdefs.Invalid("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+	if err := checkName(o.Name); err != nil {
+		return Record{}, err
 	}
 	if o.Driver == "" {
 		o.Driver = "bridge"
@@ -280,7 +285,10 @@ func (m *Manager) Create(ctx context.Context, o Options) (Record, error) {
 	if err := m.address(&rec, o.Subnet, o.Gateway); err != nil {
 		return Record{}, err
 	}
-	pool, err := ipam.New(rec.Subnet, rec.Gateway)
+	if err := rec.ipam(o); err != nil {
+		return Record{}, err
+	}
+	pool, err := rec.newPool()
 	if err != nil {
 		return Record{}, fmt.Errorf("network %s: %w", o.Name, err)
 	}

@@ -34,6 +34,7 @@ type Sandbox struct {
 	dns     bool
 	addrs   []netip.Addr // the container's addresses, for its /etc/hosts
 	proxies []proxy.Proxy
+	links   []link // its legacy links, resolved as it started
 }
 
 // sandboxes are the kept sandboxes, by container id.
@@ -104,6 +105,11 @@ func (m *Manager) orderedEndpoints(c Container) []string {
 func (m *Manager) Up(ctx context.Context, c Container) (*Sandbox, error) {
 	mode := m.Mode(c.NetworkMode)
 	sb := &Sandbox{m: m, c: c, mode: mode}
+	links, err := m.resolveLinks(c, mode)
+	if err != nil {
+		return nil, err
+	}
+	sb.links = links
 	switch mode {
 	case Host, None:
 		return sb, nil

@@ -8,7 +8,12 @@
 // its container is removed, and survives restarts with no second copy of the
 // truth to keep in step.
 //
-// Entry points: New, Pool.Allocate, Pool.Claim, Pool.Release; NextSubnet.
+// A pool may hand out only the addresses of a range of its subnet
+// (docker's --ip-range) and keep auxiliary addresses that no holder ever
+// gets (docker's --aux-address).
+//
+// Entry points: New (WithRange, WithAux), Pool.Allocate, Pool.Claim,
+// Pool.Release; NextSubnet.
 package ipam
 
 import (
@@ -24,15 +29,61 @@ import (
 type Pool struct {
 	subnet  netip.Prefix
 	gateway netip.Addr
+	iprange netip.Prefix          // where Allocate looks: the subnet, or a range in it
+	aux     map[netip.Addr]string // auxiliary address → its name
 
 	mu   sync.Mutex
 	used map[netip.Addr]string // address → holder
 	last netip.Addr            // the last address handed out
 }
 
+// Option configures New.
+type Option func(*Pool) error
+
+// WithRange makes Allocate hand out only the addresses of r, a prefix
+// inside the subnet (docker's --ip-range). Claim still takes any host
+// address of the subnet, as docker's --ip does. Default: the whole subnet.
+func WithRange(r netip.Prefix) Option {
+	return func(p *Pool) error {
+		if !r.IsValid() {
+			return nil
+		}
+		if r != r.Masked() {
+			return errdefs.Invalid("invalid ip-range %s: host bits are set (did you mean %s?)", r, r.Masked())
+		}
+		if !r.Addr().Is4() || r.Bits() < p.subnet.Bits() || !p.subnet.Contains(r.Addr()) {
+			return errdefs.Invalid("no matching subnet for range %s (subnet %s)", r, p.subnet)
+		}
+		p.iprange = r
+		return nil
+	}
+}
+
+// WithAux reserves the auxiliary addresses of aux (name → address, docker's
+// --aux-address): host addresses of the subnet, other than the gateway and
+// each other, that Allocate never hands out and Claim refuses. Default:
+// none.
+func WithAux(aux map[string]netip.Addr) Option {
+	return func(p *Pool) error {
+		for name, a := range aux {
+			switch {
+			case name == "":
+				return errdefs.Invalid("aux-address %s has no name (want NAME=IP)", a)
+			case !a.Is4() || !p.subnet.Contains(a):
+				return errdefs.Invalid("no matching subnet for aux-address %s (%s=%s, subnet %s)", a, name, a, p.subnet)
+			case p.reserved(a) || p.aux[a] != "":
+				return errdefs.AlreadyExists("failed to allocate secondary ip address (%s:%s): Address already in use", name, a)
+			}
+			p.aux[a] = name
+		}
+		return nil
+	}
+}
+
 // New returns a pool over subnet (IPv4, /8 to /30) in which the network and
-// broadcast addresses and gateway (when valid) are never handed out.
-func New(subnet netip.Prefix, gateway netip.Addr) (*Pool, error) {
+// broadcast addresses, the gateway (when valid) and the auxiliary addresses
+// are never handed out.
+func New(subnet netip.Prefix, gateway netip.Addr, opts ...Option) (*Pool, error) {
 	if err := CheckSubnet(subnet); err != nil {
 		return nil, err
 	}
@@ -40,7 +91,15 @@ func New(subnet netip.Prefix, gateway netip.Addr) (*Pool, error) {
 	if gateway.IsValid() && (!subnet.Contains(gateway) || gateway == subnet.Addr() || gateway == broadcast(subnet)) {
 		return nil, errdefs.Invalid("gateway %s is not a host address of subnet %s", gateway, subnet)
 	}
-	return &Pool{subnet: subnet, gateway: gateway, used: map[netip.Addr]string{}, last: subnet.Addr()}, nil
+	p := &Pool{subnet: subnet, gateway: gateway, iprange: subnet, aux: map[netip.Addr]string{},
+		used: map[netip.Addr]string{}}
+	for _, o := range opts {
+		if err := o(p); err != nil {
+			return nil, err
+		}
+	}
+	p.last = p.iprange.Addr()
+	return p, nil
 }
 
 // CheckSubnet refuses what a pool cannot serve.
@@ -71,21 +130,27 @@ func broadcast(subnet netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// reserved reports whether a is an address of the subnet no holder may have.
+// reserved reports whether a is an address of the subnet no holder may have
+// (the auxiliary ones aside).
 func (p *Pool) reserved(a netip.Addr) bool {
-	return a == p.subnet.Addr() || a == broadcast(p.subnet) || a == p.gateway
+	_, aux := p.aux[a]
+	return a == p.subnet.Addr() || a == broadcast(p.subnet) || a == p.gateway || aux
 }
 
-// Allocate hands out a free address to holder: the next one after the last
-// handed out, going round, so a freed address is not reused at once. A full
-// subnet is an errdefs.ErrUnavailable error.
+// Range returns where Allocate looks: the subnet, or the range given to
+// WithRange.
+func (p *Pool) Range() netip.Prefix { return p.iprange }
+
+// Allocate hands out a free address of the range to holder: the next one
+// after the last handed out, going round, so a freed address is not reused
+// at once. A full range is an errdefs.ErrUnavailable error.
 func (p *Pool) Allocate(holder string) (netip.Addr, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	a := p.last
 	for {
-		if a = a.Next(); !p.subnet.Contains(a) {
-			a = p.subnet.Addr() // round again; reserved, so skipped
+		if a = a.Next(); !p.iprange.Contains(a) {
+			a = p.iprange.Addr() // round again
 		}
 		if !p.reserved(a) {
 			if _, taken := p.used[a]; !taken {
@@ -94,7 +159,7 @@ func (p *Pool) Allocate(holder string) (netip.Addr, error) {
 			}
 		}
 		if a == p.last {
-			return netip.Addr{}, errdefs.Unavailable("no free address left in %s", p.subnet)
+			return netip.Addr{}, errdefs.Unavailable("no free address left in %s", p.iprange)
 		}
 	}
 }
@@ -110,6 +175,8 @@ func (p *Pool) Claim(a netip.Addr, holder string) error {
 	switch {
 	case !a.Is4() || !p.subnet.Contains(a):
 		return errdefs.Invalid("address %s is not in subnet %s", a, p.subnet)
+	case p.aux[a] != "":
+		return errdefs.AlreadyExists("address %s is already in use (auxiliary address %s)", a, p.aux[a])
 	case p.reserved(a):
 		return errdefs.Invalid("address %s is reserved in %s (network, broadcast or gateway)", a, p.subnet)
 	}
