@@ -118,21 +118,30 @@ func (f logsFile) Open(ctx context.Context, _ int) (fs.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if lc := c.Record().Config.LogConfig; lc != nil && lc.Type == engine.LogNone {
-		return nil, errdefs.Invalid("container %s: configured logging driver does not support reading", c.ID())
+	// What the logging driver kept, as dockerd reads it; a driver that
+	// keeps nothing to read is refused with dockerd's message.
+	path, err := f.t.e.ReadLogPath(c.Record())
+	if err != nil {
+		return nil, err
 	}
-	open := func() (*logs.Reader, error) { return f.t.e.OpenOutput(c.ID(), "") }
+	open := func() (entryReader, error) { return logs.OpenJSONFile(path) }
 	return &logsHandle{c: c, open: open, opts: logOpts{stdout: true, stderr: true, tail: -1}}, nil
 }
 
+// entryReader reads a log's entries in order (logs.JSONReader).
+type entryReader interface {
+	Next(ctx context.Context, follow bool) (logs.Entry, error)
+	Close() error
+}
+
 type logsHandle struct {
-	c    *engine.Container            // nil: no run to follow
-	open func() (*logs.Reader, error) // the container's output
+	c    *engine.Container           // nil: no run to follow
+	open func() (entryReader, error) // the driver's files
 
 	mu      sync.Mutex // serialises the reads and writes of one open
 	opts    logOpts
 	started bool
-	r       *logs.Reader
+	r       entryReader
 	pending []byte
 	phase   logPhase
 	atStart [3]bool // per stream: the next byte begins a line
