@@ -282,9 +282,35 @@ func (r *JSONReader) rotated() (bool, error) {
 	if now.Ino == s.ino && uint64(now.Dev) == s.dev {
 		return false, nil
 	}
+	// Renamed away: but it may have grown between our look at its size
+	// and the rename. Read it to its end first.
+	if err := syscall.Fstat(int(s.f.Fd()), &st); err != nil {
+		return false, fmt.Errorf("json log %s: %w", r.path, err)
+	}
+	if st.Size > s.off {
+		return true, nil
+	}
 	// The writer closed the old file before renaming it: we have read it
-	// all. The file now at path comes next.
+	// all. The file now at path comes next, after the files rotated
+	// since (found by our file's inode where it was not compressed).
+	ino, dev := s.ino, s.dev
 	r.next()
+	names, err := rotatedFiles(r.path)
+	if err != nil {
+		return false, err
+	}
+	for i, name := range names {
+		var st syscall.Stat_t
+		if syscall.Stat(name, &st) != nil || st.Ino != ino || uint64(st.Dev) != dev {
+			continue
+		}
+		for _, newer := range names[i+1:] {
+			if ns, err := openSource(newer, false); err == nil {
+				r.queue = append(r.queue, ns)
+			}
+		}
+		break
+	}
 	return true, nil
 }
 
