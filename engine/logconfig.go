@@ -200,6 +200,14 @@ func (e *Engine) resolveLogConfig(cfg *Config) error {
 	return CheckLogConfig(*cfg.LogConfig)
 }
 
+// OutputLogMax caps the daemon's own log of a container's output (the
+// tree's log file; what attach, the stdout and stderr files and builds
+// read as it is written): it is rotated at this size, keeping the last two
+// parts, so it holds at most 2 x 32 MiB on disk whatever the container
+// writes. docker logs reads the logging driver's files, which keep what
+// the driver's options say.
+const OutputLogMax = 32 << 20
+
 // LocalLogName is the local driver's file in its directory, docker's
 // (local-logs/container.log).
 const LocalLogName = "local-logs/container.log"

@@ -253,3 +253,39 @@ func TestDockerLogsSyslogCache(t *testing.T) {
 		t.Errorf("cache-disabled=maybe: exit %d, %q; want dockerd's refusal", code, errOut)
 	}
 }
+
+// TestDockerOutputLogCapped runs a json-file container with max-size=1k
+// writing 40 MiB: the driver keeps its 2 x 1k, and the daemon's own log
+// of the output (the tree's log file) is capped too, rotated at 32 MiB
+// with one part kept, rather than growing with what the client writes.
+func TestDockerOutputLogCapped(t *testing.T) {
+	d := startDockerd(t)
+	const written = 40 << 20
+	id := strings.TrimSpace(d.mustDocker("run", "-d", "--log-driver", "json-file", "--log-opt", "max-size=1k", "--log-opt", "max-file=2",
+		"busybox", "sh", "-c", fmt.Sprintf("yes $(printf %%0999d 0) | head -c %d; echo; echo last", written)))
+	if out := d.mustDocker("wait", id); out != "0\n" {
+		t.Fatalf("docker wait: %q", out)
+	}
+	dir := filepath.Dir(strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.LogPath}}", id)))
+	var total int64
+	for _, name := range []string{"log", "log.1"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("the daemon's log: %v (want a part rotated away at 32 MiB)", err)
+			continue
+		}
+		if fi.Size() > 32<<20 {
+			t.Errorf("the daemon's log: %s holds %d bytes, over the cap of 32 MiB", name, fi.Size())
+		}
+		total += fi.Size()
+	}
+	if total > 64<<20 {
+		t.Errorf("the daemon's log of %d bytes of output holds %d bytes on disk, over 2 x 32 MiB", written, total)
+	}
+	if out := d.mustDocker("logs", "--tail", "1", id); out != "last\n" {
+		t.Errorf("docker logs --tail 1: %q", out)
+	}
+	if out, _, err := d.trySh("tail -c 5 " + d.mnt + "/containers/" + id + "/log"); err != nil || out != "last\n" {
+		t.Errorf("the tree's log file ends with %q (%v), want the last line", out, err)
+	}
+}
