@@ -98,10 +98,12 @@ func ParseTime(s string) (time.Time, error) {
 const TimestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // logsFile is containers/<id>/logs: the container's output as docker logs
-// shows it. An open may first write one line of options (verbs.Logs) and
-// then reads the output: every run so far, then with follow=true what the
-// current (or, for a container not started yet, the next) run writes until
-// it ends. Each line is a message of the stream it came from; format=framed
+// shows it, read from what its logging driver kept (the json-file or local
+// driver's files, rotated ones first; syslog's dual-logging cache), so
+// what rotation dropped is gone, as with dockerd. An open may first write
+// one line of options (verbs.Logs) and then reads the output: what the
+// files hold, then with follow=true what the current run writes (across
+// rotations) until it ends. Each line is a message of the stream it came from; format=framed
 // puts each message in docker's multiplexed frame (an 8-byte header: the
 // stream, 1 stdout or 2 stderr, three zero bytes, the length as a 32-bit
 // big-endian number), which is what the REST bridge reads; plain is the
