@@ -169,6 +169,11 @@ func TestDockerLogsReadDriverFiles(t *testing.T) {
 			}
 		})
 	}
+	// The local driver's files are read the same way.
+	d.mustDocker("run", "--name", "loc", "--log-driver", "local", "busybox", "sh", "-c", "echo one; echo two >&2")
+	if out, errOut, code := d.docker("logs", "loc"); code != 0 || out != "one\n" || errOut != "two\n" {
+		t.Errorf("docker logs of a local container: exit %d, %q, %q", code, out, errOut)
+	}
 	// The tree's logs file reads the same.
 	out, errOut, err := d.trySh("cat " + d.mnt + "/containers/rot-plain/logs")
 	path := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.LogPath}}", "rot-plain"))
