@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./imagestore -run '^$$' -fuzz '^FuzzArchiveMetadata$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./logs -run '^$$' -fuzz '^FuzzJSONFile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./logs -run '^$$' -fuzz '^FuzzJSONReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./detachkeys -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./builder -run '^$$' -fuzz '^FuzzDockerfile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./dockerapi -run '^$$' -fuzz '^FuzzCreateRequest$$' -fuzztime $(FUZZTIME)

@@ -185,6 +185,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 		LogDir:    e.containerDir(rec.ID),
 		JSONLog:   jsonLog,
 		Syslog:    syslogConfig(rec),
+		LogMax:    OutputLogMax,
 	})
 	if err != nil {
 		return fail(err)

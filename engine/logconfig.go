@@ -55,6 +55,22 @@ var logOpts = map[string][]string{
 	LogJournald: {"tag", "labels", "labels-regex", "env", "env-regex"},
 }
 
+// cacheOpts are the options of dockerd's dual logging (the local cache
+// that docker logs reads for a driver that cannot be read), which every
+// driver takes.
+var cacheOpts = []string{"cache-disabled", "cache-max-size", "cache-max-file", "cache-compress"}
+
+// The dual-logging cache's defaults, dockerd 20.10's: 20 MiB per file, 5
+// files, compressed.
+const (
+	DefaultCacheMaxSize = 20 << 20
+	DefaultCacheMaxFile = 5
+)
+
+// CachedLogName is the dual-logging cache's file in the container's
+// directory, dockerd's.
+const CachedLogName = "container-cached.log"
+
 // LogDrivers returns the drivers a container may name, in docker info's
 // order (journald is not among them: nothing writes to the journal yet).
 func LogDrivers() []string {
@@ -81,7 +97,7 @@ func CheckLogConfig(lc LogConfig) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !contains(allowed, k) {
+		if !contains(allowed, k) && (lc.Type == LogNone || !contains(cacheOpts, k)) {
 			return errdefs.Invalid("unknown log opt '%s' for %s log driver", k, lc.Type)
 		}
 	}
@@ -138,6 +154,11 @@ func checkLogValues(lc LogConfig) error {
 			return fmt.Errorf("compression cannot be enabled when max file count is 1")
 		}
 	}
+	if v, ok := o["cache-disabled"]; ok {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("invalid value for option cache-disabled: %s", v)
+		}
+	}
 	if err := logs.CheckSyslogFacility(o["syslog-facility"]); err != nil {
 		return err
 	}
@@ -179,6 +200,14 @@ func (e *Engine) resolveLogConfig(cfg *Config) error {
 	return CheckLogConfig(*cfg.LogConfig)
 }
 
+// OutputLogMax caps the daemon's own log of a container's output (the
+// tree's log file; what attach, the stdout and stderr files and builds
+// read as it is written): it is rotated at this size, keeping the last two
+// parts, so it holds at most 2 x 32 MiB on disk whatever the container
+// writes. docker logs reads the logging driver's files, which keep what
+// the driver's options say.
+const OutputLogMax = 32 << 20
+
 // LocalLogName is the local driver's file in its directory, docker's
 // (local-logs/container.log).
 const LocalLogName = "local-logs/container.log"
@@ -212,6 +241,14 @@ func (e *Engine) jsonLog(rec Record) (*logs.JSONFileConfig, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 			return nil, errdefs.Unavailable("container %s: local log: %w", rec.ID, err)
 		}
+	case LogSyslog:
+		if !cached(*lc) {
+			return nil, nil
+		}
+		// dockerd 20.10's dual logging: a cache docker logs reads.
+		cfg.Path = filepath.Join(e.containerDir(rec.ID), CachedLogName)
+		cfg.MaxSize, cfg.MaxFile, cfg.Compress = DefaultCacheMaxSize, DefaultCacheMaxFile, true
+		return cacheConfig(cfg, lc.Config, rec.ID)
 	default:
 		return nil, nil
 	}
@@ -252,4 +289,62 @@ func syslogConfig(rec Record) *logs.SyslogConfig {
 		}
 	}
 	return &logs.SyslogConfig{Address: lc.Config["syslog-address"], Facility: lc.Config["syslog-facility"], Tag: tag}
+}
+
+// cached reports whether a driver docker logs cannot read (syslog) keeps
+// dockerd's dual-logging cache: unless cache-disabled says otherwise.
+func cached(lc LogConfig) bool {
+	off, _ := strconv.ParseBool(lc.Config["cache-disabled"])
+	return !off
+}
+
+// cacheConfig applies the cache-max-size, cache-max-file and
+// cache-compress options to the cache's config.
+func cacheConfig(cfg *logs.JSONFileConfig, o map[string]string, id string) (*logs.JSONFileConfig, error) {
+	if v, ok := o["cache-max-size"]; ok {
+		n, err := units.RAMInBytes(v)
+		if err != nil || n <= 0 {
+			return nil, errdefs.Invalid("container %s: log-opt cache-max-size=%s: invalid size", id, v)
+		}
+		cfg.MaxSize = n
+	}
+	if v, ok := o["cache-max-file"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, errdefs.Invalid("container %s: log-opt cache-max-file=%s: want a number of at least 1", id, v)
+		}
+		cfg.MaxFile = n
+	}
+	if v, ok := o["cache-compress"]; ok {
+		cfg.Compress, _ = strconv.ParseBool(v)
+	}
+	if cfg.MaxFile == 1 {
+		cfg.Compress = false
+	}
+	return cfg, nil
+}
+
+// ErrNoReading is why docker logs of a container whose driver keeps
+// nothing to read (none, or syslog with cache-disabled=true) is refused:
+// dockerd's message.
+const ErrNoReading = "configured logging driver does not support reading"
+
+// ReadLogPath returns the file docker logs reads for the container, as
+// dockerd reads it: the driver's own (json-file, local) or dockerd's
+// dual-logging cache (syslog); its rotated files are beside it. A driver
+// that keeps nothing to read is errdefs.ErrInvalid with dockerd's message.
+func (e *Engine) ReadLogPath(rec Record) (string, error) {
+	lc := rec.Config.LogConfig
+	if lc == nil {
+		lc = &LogConfig{Type: LogJSONFile}
+	}
+	switch {
+	case lc.Type == LogJSONFile:
+		return e.DriverLogPath(rec), nil
+	case lc.Type == LogLocal:
+		return filepath.Join(e.containerDir(rec.ID), LocalLogName), nil
+	case lc.Type == LogSyslog && cached(*lc):
+		return filepath.Join(e.containerDir(rec.ID), CachedLogName), nil
+	}
+	return "", errdefs.Invalid("container %s: %s", rec.ID, ErrNoReading)
 }

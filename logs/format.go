@@ -30,6 +30,14 @@ const (
 // end is the stream of the record that ends a run.
 const end Stream = 0
 
+// moved is the stream of the record that ends a rotated index: the log
+// goes on in the new files (see Rotation in the package doc).
+const moved Stream = 3
+
+// RotatedSuffix names the pair of files a rotation moved aside
+// (log.1, log.idx.1).
+const RotatedSuffix = ".1"
+
 // maxRecord bounds the length of one record: Write splits larger writes,
 // and a reader refuses a record claiming more (a corrupt index).
 const maxRecord = 1 << 30
@@ -84,7 +92,7 @@ func decode(b []byte) (record, error) {
 		nanos:  int64(binary.LittleEndian.Uint64(b[16:])),
 	}
 	switch {
-	case rec.stream > Stderr:
+	case rec.stream > moved:
 		return rec, errdefs.Invalid("log index: record of unknown stream %d", rec.stream)
 	case rec.offset < 0 || rec.length > maxRecord:
 		return rec, errdefs.Invalid("log index: record of %d bytes at %d is out of bounds", rec.length, rec.offset)
@@ -104,6 +112,8 @@ func (s Stream) String() string {
 		return "stderr"
 	case end:
 		return "end"
+	case moved:
+		return "moved"
 	}
 	return fmt.Sprintf("stream(%d)", uint8(s))
 }

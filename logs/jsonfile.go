@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -139,6 +140,7 @@ func (j *JSONFile) rotate() error {
 	name := func(i int) string { return j.cfg.Path + "." + strconv.Itoa(i) + ext }
 	if j.cfg.MaxFile > 1 {
 		_ = os.Remove(name(j.cfg.MaxFile - 1))
+		_ = os.Remove(j.cfg.Path + "." + strconv.Itoa(j.cfg.MaxFile-1))
 		for i := j.cfg.MaxFile - 2; i >= 1; i-- {
 			if err := os.Rename(name(i), name(i+1)); err != nil && !os.IsNotExist(err) {
 				return errdefs.Unavailable("json log: %w", err)
@@ -156,15 +158,18 @@ func (j *JSONFile) rotate() error {
 	return nil
 }
 
-// shift moves the current file to dst, gzipped when Compress says so.
+// shift moves the current file to dst. With Compress it is renamed to
+// dst without ".gz" first (so a follower holding it reads it to its end, as
+// docker's does), then gzipped into dst and removed.
 func (j *JSONFile) shift(dst string) error {
+	plain := strings.TrimSuffix(dst, ".gz")
+	if err := os.Rename(j.cfg.Path, plain); err != nil {
+		return errdefs.Unavailable("json log: %w", err)
+	}
 	if !j.cfg.Compress {
-		if err := os.Rename(j.cfg.Path, dst); err != nil {
-			return errdefs.Unavailable("json log: %w", err)
-		}
 		return nil
 	}
-	in, err := os.Open(j.cfg.Path)
+	in, err := os.Open(plain)
 	if err != nil {
 		return errdefs.Unavailable("json log: %w", err)
 	}
@@ -187,8 +192,9 @@ func (j *JSONFile) shift(dst string) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return errdefs.Unavailable("json log: compress %s: %w", j.cfg.Path, err)
+		return errdefs.Unavailable("json log: compress %s: %w", plain, err)
 	}
+	_ = os.Remove(plain)
 	return nil
 }
 

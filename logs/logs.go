@@ -43,6 +43,18 @@
 // with the repaired one. A log truncated by hand (shorter than its index
 // says) gets a new index, its remaining bytes one Stdout record.
 //
+// # Rotation
+//
+// A Writer made WithMaxSize rotates the log before a write would pass the
+// size: it renames log.idx, then log, to log.idx.1 and log.1 (replacing the
+// previous pair), creates new ones, and appends to the old index a Moved
+// record (stream 3, length 0): a reader that reaches it goes on at the
+// first record of the new files. So the log holds at most twice the size
+// (and a last write) on disk, and a follower lagging by more than the
+// size loses the pair rotated away before it got there. The files' names
+// are those of the last pair: `cat log` shows the output since the last
+// rotation, `tail -F log` follows across rotations.
+//
 // # Following
 //
 // Next with follow waits for log.idx to change through inotify: one inotify
@@ -78,6 +90,7 @@ const (
 // for concurrent use by the goroutines that copy a process's streams.
 type Writer struct {
 	dir string
+	max int64 // rotate before a write would pass it; 0: never
 
 	mu   sync.Mutex // orders the two writes of a record
 	log  *os.File
@@ -86,28 +99,79 @@ type Writer struct {
 	rec  [RecordSize]byte
 }
 
+// Option configures a Writer.
+type Option func(*Writer)
+
+// WithMaxSize rotates the log before a write would make log pass n bytes
+// (see Rotation in the package doc). Default: 0, the log is never rotated.
+func WithMaxSize(n int64) Option {
+	return func(w *Writer) { w.max = max(n, 0) }
+}
+
 // Create opens the log of dir for appending, creating log and log.idx (and
 // dir, mode 0700, if missing). It repairs what a writer that crashed left
 // (see the package doc). An index of another format is errdefs.ErrInvalid.
-func Create(dir string) (*Writer, error) {
+func Create(dir string, opts ...Option) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log %s: %w", dir, err)
 	}
-	lf, err := os.OpenFile(filepath.Join(dir, LogName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	lf, xf, err := openFiles(dir)
 	if err != nil {
-		return nil, fmt.Errorf("log %s: %w", dir, err)
-	}
-	xf, err := os.OpenFile(filepath.Join(dir, IndexName), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		lf.Close()
 		return nil, fmt.Errorf("log %s: %w", dir, err)
 	}
 	w := &Writer{dir: dir, log: lf, idx: xf}
+	for _, o := range opts {
+		o(w)
+	}
 	if err := w.recover(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("log %s: %w", dir, err)
 	}
 	return w, nil
+}
+
+// openFiles opens (creating) log, then log.idx, for appending.
+func openFiles(dir string) (lf, xf *os.File, err error) {
+	lf, err = os.OpenFile(filepath.Join(dir, LogName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, nil, err
+	}
+	xf, err = os.OpenFile(filepath.Join(dir, IndexName), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		lf.Close()
+		return nil, nil, err
+	}
+	return lf, xf, nil
+}
+
+// rotate moves log.idx, then log, to their ".1" names (replacing the
+// previous ones), starts new ones, and appends a Moved record to the old
+// index, which tells its readers to go on in the new files. w.mu is held.
+func (w *Writer) rotate() error {
+	for _, name := range []string{IndexName, LogName} {
+		p := filepath.Join(w.dir, name)
+		if err := os.Rename(p, p+RotatedSuffix); err != nil {
+			return err
+		}
+	}
+	lf, xf, err := openFiles(w.dir)
+	if err != nil {
+		return err
+	}
+	if _, err := xf.Write(header()); err != nil {
+		lf.Close()
+		xf.Close()
+		return err
+	}
+	if err := w.append(record{offset: w.size, stream: moved, nanos: time.Now().UnixNano()}); err != nil {
+		lf.Close()
+		xf.Close()
+		return err
+	}
+	w.log.Close()
+	w.idx.Close()
+	w.log, w.idx, w.size = lf, xf, 0
+	return nil
 }
 
 // recover checks the header (writing it to a new index), drops a partial
@@ -190,6 +254,11 @@ func (w *Writer) Write(s Stream, p []byte) error {
 	}
 	for len(p) > 0 {
 		chunk := p[:min(len(p), maxRecord)]
+		if w.max > 0 && w.size > 0 && w.size+int64(len(chunk)) > w.max {
+			if err := w.rotate(); err != nil {
+				return fmt.Errorf("log %s: rotate at %d bytes (cap %d): %w", w.dir, w.size, w.max, err)
+			}
+		}
 		n, err := w.log.Write(chunk)
 		if n > 0 {
 			rec := record{offset: w.size, length: uint32(n), stream: s, nanos: time.Now().UnixNano()}

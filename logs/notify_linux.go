@@ -139,13 +139,17 @@ func readEvents(f *os.File) {
 				w.wakeAll()
 			case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0:
 				w.wakeAll()
-			case string(bytes.TrimRight(name, "\x00")) == IndexName:
+			case isIndex(string(bytes.TrimRight(name, "\x00"))):
 				w.wakeAll()
 			}
 		}
 		notifier.mu.Unlock()
 	}
 }
+
+// isIndex reports whether name is the index or the rotated one (whose
+// last record, Moved, sends its followers to the new index).
+func isIndex(name string) bool { return name == IndexName || name == IndexName+RotatedSuffix }
 
 // wakeAll wakes every subscriber of w; notifier.mu is held.
 func (w *watch) wakeAll() {

@@ -118,6 +118,12 @@ func (r *Reader) Next(ctx context.Context, follow bool) (Entry, error) {
 		switch {
 		case err != nil:
 			return Entry{}, err
+		case ok && rec.stream == moved:
+			// Rotated: go on in the new files, from their start.
+			if err := r.reopen(); err != nil {
+				return Entry{}, err
+			}
+			continue
 		case ok && rec.stream == end:
 			if follow {
 				return Entry{}, io.EOF
@@ -175,6 +181,19 @@ func (r *Reader) entry(rec record) (Entry, error) {
 		return Entry{}, fmt.Errorf("log %s: %w", r.dir, err)
 	}
 	return e, nil
+}
+
+// reopen closes the rotated files so the next record is the first of the
+// files now at the log's names.
+func (r *Reader) reopen() error {
+	for _, f := range []**os.File{&r.log, &r.idx} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
+	}
+	r.checked, r.pos, r.r, r.n = false, HeaderSize, 0, 0
+	return nil
 }
 
 // Close releases the reader. Closing twice is not an error.

@@ -98,10 +98,12 @@ func ParseTime(s string) (time.Time, error) {
 const TimestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // logsFile is containers/<id>/logs: the container's output as docker logs
-// shows it. An open may first write one line of options (verbs.Logs) and
-// then reads the output: every run so far, then with follow=true what the
-// current (or, for a container not started yet, the next) run writes until
-// it ends. Each line is a message of the stream it came from; format=framed
+// shows it, read from what its logging driver kept (the json-file or local
+// driver's files, rotated ones first; syslog's dual-logging cache), so
+// what rotation dropped is gone, as with dockerd. An open may first write
+// one line of options (verbs.Logs) and then reads the output: what the
+// files hold, then with follow=true what the current run writes (across
+// rotations) until it ends. Each line is a message of the stream it came from; format=framed
 // puts each message in docker's multiplexed frame (an 8-byte header: the
 // stream, 1 stdout or 2 stderr, three zero bytes, the length as a 32-bit
 // big-endian number), which is what the REST bridge reads; plain is the
@@ -118,21 +120,30 @@ func (f logsFile) Open(ctx context.Context, _ int) (fs.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if lc := c.Record().Config.LogConfig; lc != nil && lc.Type == engine.LogNone {
-		return nil, errdefs.Invalid("container %s: configured logging driver does not support reading", c.ID())
+	// What the logging driver kept, as dockerd reads it; a driver that
+	// keeps nothing to read is refused with dockerd's message.
+	path, err := f.t.e.ReadLogPath(c.Record())
+	if err != nil {
+		return nil, err
 	}
-	open := func() (*logs.Reader, error) { return f.t.e.OpenOutput(c.ID(), "") }
+	open := func() (entryReader, error) { return logs.OpenJSONFile(path) }
 	return &logsHandle{c: c, open: open, opts: logOpts{stdout: true, stderr: true, tail: -1}}, nil
 }
 
+// entryReader reads a log's entries in order (logs.JSONReader).
+type entryReader interface {
+	Next(ctx context.Context, follow bool) (logs.Entry, error)
+	Close() error
+}
+
 type logsHandle struct {
-	c    *engine.Container            // nil: no run to follow
-	open func() (*logs.Reader, error) // the container's output
+	c    *engine.Container           // nil: no run to follow
+	open func() (entryReader, error) // the driver's files
 
 	mu      sync.Mutex // serialises the reads and writes of one open
 	opts    logOpts
 	started bool
-	r       *logs.Reader
+	r       entryReader
 	pending []byte
 	phase   logPhase
 	atStart [3]bool // per stream: the next byte begins a line

@@ -18,7 +18,7 @@ import (
 // the options line and reads to the end.
 func readLogs(t *testing.T, dir, opts string) string {
 	t.Helper()
-	h := &logsHandle{open: func() (*logs.Reader, error) { return logs.Open(dir) }, opts: logOpts{stdout: true, stderr: true, tail: -1}}
+	h := &logsHandle{open: func() (entryReader, error) { return logs.Open(dir) }, opts: logOpts{stdout: true, stderr: true, tail: -1}}
 	defer h.Close()
 	ctx := context.Background()
 	if opts != "" {
@@ -87,7 +87,7 @@ func TestLogsFile(t *testing.T) {
 		t.Errorf("framed stderr: %q", framed)
 	}
 
-	h := &logsHandle{open: func() (*logs.Reader, error) { return logs.Open(dir) }, opts: logOpts{stdout: true, stderr: true, tail: -1}}
+	h := &logsHandle{open: func() (entryReader, error) { return logs.Open(dir) }, opts: logOpts{stdout: true, stderr: true, tail: -1}}
 	for _, bad := range []string{"logs tail=-1", "logs format=json", "logs since=soon", "tail=3", "logs bogus=1"} {
 		if _, err := h.WriteAt(context.Background(), []byte(bad), 0); !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("%q: %v", bad, err)

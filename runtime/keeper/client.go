@@ -107,6 +107,9 @@ type StartRequest struct {
 	// Syslog, if not nil, also receives each line of the output as a
 	// syslog message (the syslog logging driver).
 	Syslog *logs.SyslogConfig `json:",omitempty"`
+	// LogMax, if not 0, rotates the log of LogDir at that many bytes
+	// (logs.WithMaxSize): it then holds at most twice that on disk.
+	LogMax int64 `json:",omitempty"`
 }
 
 // ExecRequest starts a process in a running container.

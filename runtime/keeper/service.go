@@ -196,7 +196,11 @@ func (s *server) release(k key) {
 // is the container it starts (an init process).
 func (s *server) launch(k key, c *container, logDir string, drivers *StartRequest, openStdin, terminal bool, run func(runtime.Stdio) (runtime.Process, error)) (Proc, error) {
 	name := (&proc{key: k}).String()
-	lw, err := logs.Create(logDir)
+	var logMax int64
+	if drivers != nil {
+		logMax = drivers.LogMax
+	}
+	lw, err := logs.Create(logDir, logs.WithMaxSize(logMax))
 	if err != nil {
 		return Proc{}, fmt.Errorf("%s: %w", name, err)
 	}
