@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"regexp"
 	"strings"
 
@@ -343,8 +344,8 @@ func merge(img *imagestore.Image, c *Config) (process, error) {
 	p := process{
 		Args: append(append([]string{}, entry...), cmd...),
 		Env:  mergeEnv(ic.Env, c.Env),
-		Cwd:  firstOf(c.WorkingDir, ic.WorkingDir, "/"),
-		User: firstOf(c.User, ic.User),
+		Cwd:  cmp.Or(c.WorkingDir, ic.WorkingDir, "/"),
+		User: cmp.Or(c.User, ic.User),
 	}
 	if len(p.Args) == 0 {
 		return p, errdefs.Invalid("no command specified: the image has no Cmd or Entrypoint and none was given")
@@ -367,13 +368,4 @@ func mergeEnv(base, over []string) []string {
 		}
 	}
 	return out
-}
-
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

@@ -12,13 +12,14 @@ import (
 	"github.com/enginefs/enginefs/engine/network"
 	"github.com/enginefs/enginefs/errdefs"
 	"github.com/enginefs/enginefs/imagestore"
+	"github.com/enginefs/enginefs/internal/ids"
 )
 
 // Reserve hands out a new container id that is not configured yet (the
 // containers/clone file). It is not persisted; Configure makes it a container,
 // Release drops it.
 func (e *Engine) Reserve() *Container {
-	c := newContainer(newID(), Record{State: State{Status: StatusNew}})
+	c := newContainer(ids.New(), Record{State: State{Status: StatusNew}})
 	e.mu.Lock()
 	e.containers[c.id] = c
 	e.mu.Unlock()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -75,7 +76,7 @@ func (e *Engine) SaveImages(ctx context.Context, refs []string, path string) err
 func (e *Engine) LoadImage(ctx context.Context, path string) ([]LoadedImage, error) {
 	imgs, err := e.images.LoadTagged(ctx, path)
 	for _, img := range imgs {
-		e.emitObject("image", "load", img.ID, "name", firstOf(strings.Join(img.Tags, ","), img.ID))
+		e.emitObject("image", "load", img.ID, "name", cmp.Or(strings.Join(img.Tags, ","), img.ID))
 	}
 	return imgs, err
 }
@@ -133,7 +134,7 @@ func (e *Engine) imageDeleted(before []*imagestore.Image, res *imagestore.Delete
 		}
 	}
 	for _, u := range res.Untagged {
-		e.emitObject("image", "untag", firstOf(owner[u], u), "name", u)
+		e.emitObject("image", "untag", cmp.Or(owner[u], u), "name", u)
 	}
 	for _, id := range res.Deleted {
 		e.emitObject("image", "delete", id, "name", id)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +89,7 @@ func (e *Engine) start(ctx context.Context, c *Container, byPolicy bool) error {
 		return err
 	}
 	c.rec.Path, c.rec.Args, c.rec.Ports = path, args, ports
-	c.rec.Runtime = firstOf(rec.Config.Runtime, e.runtime)
+	c.rec.Runtime = cmp.Or(rec.Config.Runtime, e.runtime)
 	c.rec.State = State{Status: StatusRunning, Pid: proc.Pid, StartedAt: startedAt(proc)}
 	c.reaped = false
 	e.emit(c.rec, "start")
@@ -180,7 +181,7 @@ func (e *Engine) launch(ctx context.Context, rec Record) (keeper.Proc, string, [
 	proc, err := e.keeper.Start(ctx, keeper.StartRequest{
 		ID:        rec.ID,
 		Bundle:    dir,
-		Runtime:   firstOf(rec.Config.Runtime, e.runtime),
+		Runtime:   cmp.Or(rec.Config.Runtime, e.runtime),
 		OpenStdin: rec.Config.OpenStdin,
 		LogDir:    e.containerDir(rec.ID),
 		JSONLog:   jsonLog,

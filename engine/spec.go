@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func (e *Engine) specOptions(rec Record, p process, rootfs string, sb *network.S
 	if err != nil {
 		return runtime.SpecOptions{}, err
 	}
-	hostname := firstOf(rec.Config.Hostname, rec.ID[:12])
+	hostname := cmp.Or(rec.Config.Hostname, rec.ID[:12])
 	if (sb.Host() || rec.Config.UTSMode == "host") && rec.Config.Hostname == "" {
 		hostname, _ = os.Hostname() // docker's --network host
 	}

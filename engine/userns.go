@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -52,7 +53,7 @@ func (e *Engine) checkUserns(cfg *Config) error {
 		return errdefs.Invalid("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode")
 	case cfg.NetworkMode == "host":
 		return errdefs.Invalid("cannot share the host's network namespace when user namespaces are enabled")
-	case firstOf(cfg.Runtime, e.runtime) == "builtin":
+	case cmp.Or(cfg.Runtime, e.runtime) == "builtin":
 		return errdefs.Invalid("runtime builtin cannot run a container in a user namespace yet (--userns-remap): use runtime=runc or crun, or userns=host")
 	}
 	return nil

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -230,7 +231,7 @@ func (e *Engine) resolveMounts(ctx context.Context, cfg *Config, img *imagestore
 					}
 				}
 			}
-			o := volume.Options{Name: mp.Name, Driver: firstOf(mp.Driver, cfg.VolumeDriver)}
+			o := volume.Options{Name: mp.Name, Driver: cmp.Or(mp.Driver, cfg.VolumeDriver)}
 			for _, m := range cfg.Mounts {
 				if path.Clean(m.Target) == mp.Destination && m.VolumeOptions != nil {
 					o.Labels = m.VolumeOptions.Labels

@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/docker/docker/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/enginefs/enginefs/engine/volume"
+	"github.com/enginefs/enginefs/internal/ids"
 )
 
 // Volumes is what the containers ask of the volumes: *volume.Manager,
@@ -72,7 +74,7 @@ func (e *Engine) volumeUsers(name string) []string {
 		r := c.Record()
 		for _, m := range r.Mounts {
 			if m.Type == mount.TypeVolume && m.Name == name {
-				users = append(users, firstOf(r.Name, short(r.ID)))
+				users = append(users, cmp.Or(r.Name, ids.Short(r.ID)))
 				break
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	networktypes "github.com/docker/docker/api/types/network"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 )
 
 // EndpointOptions are what network connect takes.
@@ -52,10 +53,10 @@ func (m *Manager) Connect(ctx context.Context, netRef, ref string, o EndpointOpt
 		case !c.Created:
 			return nil, errdefs.Busy("container %s is not created yet", c.ID)
 		case mode == Host || mode == None:
-			return nil, errdefs.Invalid("container %s has network mode %s and cannot join other networks", short(c.ID), mode)
+			return nil, errdefs.Invalid("container %s has network mode %s and cannot join other networks", ids.Short(c.ID), mode)
 		}
 		if _, ok := c.Endpoints[n.rec.Name]; ok {
-			return nil, errdefs.AlreadyExists("container %s is already attached to network %s", short(c.ID), n.rec.Name)
+			return nil, errdefs.AlreadyExists("container %s is already attached to network %s", ids.Short(c.ID), n.rec.Name)
 		}
 		ep, rel, err := newEndpoint(n, c.ID, es, nil)
 		if err != nil {
@@ -95,7 +96,7 @@ func (m *Manager) Disconnect(ctx context.Context, netRef, ref string) error {
 		var ok bool
 		ep, ok = c.Endpoints[n.rec.Name]
 		if !ok || ep.NetworkID != n.rec.ID {
-			return nil, errdefs.NotFound("container %s is not connected to network %s", short(c.ID), n.rec.Name)
+			return nil, errdefs.NotFound("container %s is not connected to network %s", ids.Short(c.ID), n.rec.Name)
 		}
 		if c.Live {
 			if err := m.unplug(ctx, c, n, ep); err != nil {

@@ -1,12 +1,14 @@
 package network
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/enginefs/enginefs/internal/ids"
 	"github.com/enginefs/enginefs/netdrv/dns"
 )
 
@@ -60,7 +62,7 @@ func (r resolver) Reverse(id string, addr netip.Addr) (string, bool) {
 	name := ""
 	r.peers(id, func(c Container, ep *Endpoint) {
 		if ep.addr() == addr && name == "" {
-			name = firstOf(c.Name, short(c.ID))
+			name = cmp.Or(c.Name, ids.Short(c.ID))
 		}
 	})
 	return name, name != ""

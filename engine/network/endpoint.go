@@ -1,6 +1,7 @@
 package network
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 	"github.com/enginefs/enginefs/netdrv"
 )
 
@@ -42,7 +44,7 @@ func (ep *Endpoint) DNSNames(name, id string) []string {
 		out = append(out, name)
 	}
 	out = append(out, ep.Aliases...)
-	return append(out, short(id))
+	return append(out, ids.Short(id))
 }
 
 // Settings are what a container's config says of its networking, under
@@ -131,7 +133,7 @@ func (m *Manager) Mode(networkMode string) string {
 	if m.cfg == nil {
 		return None
 	}
-	return firstOf(m.cfg.DefaultNetwork, Bridge)
+	return cmp.Or(m.cfg.DefaultNetwork, Bridge)
 }
 
 // Attachment is the endpoints of a container being made (Attach), from

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 )
 
 // MaxLinks caps the legacy links of one container: each is a container
@@ -80,7 +82,7 @@ func (m *Manager) resolveLinks(c Container, mode string) ([]link, error) {
 			return nil, fmt.Errorf("could not get container for %s: %w", name, err)
 		}
 		if child.ID == c.ID {
-			return nil, errdefs.Invalid("cannot link container %s to itself", firstOf(c.Name, short(c.ID)))
+			return nil, errdefs.Invalid("cannot link container %s to itself", cmp.Or(c.Name, ids.Short(c.ID)))
 		}
 		ep := child.Endpoints[Bridge]
 		if !child.Live || ep == nil || !ep.IPAddress.IsValid() {
@@ -93,7 +95,7 @@ func (m *Manager) resolveLinks(c Container, mode string) ([]link, error) {
 		for p := range child.Ports {
 			ports[p] = true
 		}
-		lk := link{alias: alias, name: child.Name, hostname: firstOf(child.Hostname, short(child.ID)), ip: ep.IPAddress, env: child.Env}
+		lk := link{alias: alias, name: child.Name, hostname: cmp.Or(child.Hostname, ids.Short(child.ID)), ip: ep.IPAddress, env: child.Env}
 		for p := range ports {
 			lk.ports = append(lk.ports, p)
 		}

@@ -1,9 +1,8 @@
 package network
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 	"github.com/enginefs/enginefs/netdrv"
 	"github.com/enginefs/enginefs/netdrv/dns"
 	"github.com/enginefs/enginefs/netdrv/ipam"
@@ -226,7 +226,7 @@ func (m *Manager) Open(ctx context.Context, st Store, cs Containers, emit Emit) 
 			m.logf("the default bridge network keeps %s on %s: containers are attached to it", old.Subnet, old.Options[netdrv.OptionBridgeName])
 			continue
 		}
-		w.ID, w.Created = newID(), time.Now().UTC()
+		w.ID, w.Created = ids.New(), time.Now().UTC()
 		if ok {
 			w.ID, w.Created = old.ID, old.Created
 		}
@@ -249,11 +249,11 @@ func (m *Manager) Open(ctx context.Context, st Store, cs Containers, emit Emit) 
 		for name, ep := range c.Endpoints {
 			n := m.nets[ep.NetworkID]
 			if n == nil || n.pool == nil {
-				m.logf("container %s: attached to network %s, which is gone", short(c.ID), name)
+				m.logf("container %s: attached to network %s, which is gone", ids.Short(c.ID), name)
 				continue
 			}
 			if err := n.pool.Claim(ep.addr(), c.ID); err != nil {
-				m.logf("container %s: network %s: %v", short(c.ID), name, err)
+				m.logf("container %s: network %s: %v", ids.Short(c.ID), name, err)
 			}
 		}
 	}
@@ -280,7 +280,7 @@ func (m *Manager) Create(ctx context.Context, o Options) (Record, error) {
 	if _, err := m.lookup(o.Name); err == nil {
 		return Record{}, errdefs.AlreadyExists("network with name %s already exists", o.Name)
 	}
-	rec := Record{ID: newID(), Name: o.Name, Driver: o.Driver, Created: time.Now().UTC(), Internal: o.Internal,
+	rec := Record{ID: ids.New(), Name: o.Name, Driver: o.Driver, Created: time.Now().UTC(), Internal: o.Internal,
 		Options: o.Options, Labels: o.Labels}
 	if err := m.address(&rec, o.Subnet, o.Gateway); err != nil {
 		return Record{}, err
@@ -532,7 +532,7 @@ func (m *Manager) attachedNames(rec Record) []string {
 	var names []string
 	for _, c := range m.ctrs.List() {
 		if ep, ok := c.Endpoints[rec.Name]; ok && ep.NetworkID == rec.ID {
-			names = append(names, firstOf(c.Name, short(c.ID)))
+			names = append(names, cmp.Or(c.Name, ids.Short(c.ID)))
 		}
 	}
 	return names
@@ -561,29 +561,4 @@ func (m *Manager) put(rec Record) error {
 		return err
 	}
 	return m.store.Put(rec.ID, data)
-}
-
-func newID() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on Linux
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// short returns the first 12 characters of an id, as docker shows it.
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

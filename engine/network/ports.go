@@ -14,6 +14,7 @@ import (
 	"github.com/docker/go-connections/proxy"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 )
 
 // Publish publishes the ports of the starting container: its settings'
@@ -89,7 +90,7 @@ func (m *Manager) backend(c Container) (netip.Addr, error) {
 			return ep.addr(), nil
 		}
 	}
-	return netip.Addr{}, errdefs.Invalid("container %s: published ports need the container on a bridge network that is not internal", short(c.ID))
+	return netip.Addr{}, errdefs.Invalid("container %s: published ports need the container on a bridge network that is not internal", ids.Short(c.ID))
 }
 
 // checkPublish refuses, at create, settings that publish ports (-p, or -P

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 	"github.com/enginefs/enginefs/netdrv"
 )
 
@@ -143,7 +144,7 @@ func (m *Manager) Up(ctx context.Context, c Container) (*Sandbox, error) {
 		ep := c.Endpoints[name]
 		n := m.nets[ep.NetworkID]
 		if n == nil {
-			return nil, errdefs.NotFound("network %s of container %s is gone", name, short(c.ID))
+			return nil, errdefs.NotFound("network %s of container %s is gone", name, ids.Short(c.ID))
 		}
 		if err := m.join(ctx, c.ID, n, ep, fmt.Sprintf("eth%d", i), i == 0, ns); err != nil {
 			return nil, err
@@ -240,11 +241,11 @@ func (m *Manager) down(ctx context.Context, id string, sb *Sandbox) {
 		return
 	}
 	if err := netdrv.DeleteNamespace(sb.ns.Path()); err != nil {
-		m.logf("container %s: %v", short(id), err)
+		m.logf("container %s: %v", ids.Short(id), err)
 	}
 	if sb.userns != "" {
 		if err := netdrv.DeleteNamespace(sb.userns); err != nil {
-			m.logf("container %s: %v", short(id), err)
+			m.logf("container %s: %v", ids.Short(id), err)
 		}
 	}
 }
@@ -282,7 +283,7 @@ func (m *Manager) namespaces(c Container, path string) (netdrv.Namespace, string
 func (m *Manager) hotplug(ctx context.Context, c Container, n *entry, ep *Endpoint) error {
 	sb := m.sbs.get(c.ID)
 	if sb == nil || sb.ns == "" {
-		return errdefs.Busy("container %s has no network namespace to join", short(c.ID))
+		return errdefs.Busy("container %s has no network namespace to join", ids.Short(c.ID))
 	}
 	ifname, err := netdrv.FreeIfName(sb.ns)
 	if err != nil {
@@ -293,14 +294,14 @@ func (m *Manager) hotplug(ctx context.Context, c Container, n *entry, ep *Endpoi
 	}
 	if n.rec.userDefined() && !sb.dns {
 		if err := m.dns.Listen(c.ID, sb.ns); err != nil {
-			m.logf("container %s: %v", short(c.ID), err)
+			m.logf("container %s: %v", ids.Short(c.ID), err)
 		} else {
 			sb.dns = true
 			// As docker does, a container that joins its first
 			// user-defined network asks the embedded DNS from now on
 			// (the file is bind-mounted: rewritten in place).
 			if err := os.WriteFile(filepath.Join(c.Dir, "resolv.conf"), embeddedResolvConf(c.Settings), 0o644); err != nil {
-				m.logf("container %s: %v", short(c.ID), err)
+				m.logf("container %s: %v", ids.Short(c.ID), err)
 			}
 		}
 	}
@@ -320,7 +321,7 @@ func (m *Manager) unplug(ctx context.Context, c Container, n *entry, ep *Endpoin
 		return nil // gone already
 	}
 	if err != nil {
-		return fmt.Errorf("container %s: network %s: %w", short(c.ID), n.rec.Name, err)
+		return fmt.Errorf("container %s: network %s: %w", ids.Short(c.ID), n.rec.Name, err)
 	}
 	dep.IfName = ifname
 	return m.cfg.Drivers[n.rec.Driver].Leave(ctx, n.rec.spec(), dep, sb.ns)
@@ -360,7 +361,7 @@ func (m *Manager) Restore(ctx context.Context) {
 		if mode != Host && mode != None {
 			path := m.nsPath(c.ID)
 			if !netdrv.IsNamespace(path) {
-				m.logf("container %s: its network namespace %s is gone", short(c.ID), path)
+				m.logf("container %s: its network namespace %s is gone", ids.Short(c.ID), path)
 				continue
 			}
 			sb.ns = netdrv.Namespace(path)
@@ -381,7 +382,7 @@ func (m *Manager) Restore(ctx context.Context) {
 			m.mu.RUnlock()
 			if sb.dns {
 				if err := m.dns.Listen(c.ID, sb.ns); err != nil {
-					m.logf("container %s: %v", short(c.ID), err)
+					m.logf("container %s: %v", ids.Short(c.ID), err)
 					sb.dns = false
 				}
 			}
@@ -392,7 +393,7 @@ func (m *Manager) Restore(ctx context.Context) {
 				for _, b := range bs {
 					px, err := m.proxy(c, nat.PortMap{p: {b}})
 					if err != nil {
-						m.logf("container %s: published port: %v", short(c.ID), err)
+						m.logf("container %s: published port: %v", ids.Short(c.ID), err)
 					}
 					sb.proxies = append(sb.proxies, px...)
 				}

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 	"github.com/enginefs/enginefs/voldrv"
 	"github.com/enginefs/enginefs/voldrv/local"
 )
@@ -31,12 +33,12 @@ func (m *Manager) Create(ctx context.Context, o Options) (Record, error) {
 // runs with no lock of the manager held.
 func (m *Manager) Ensure(ctx context.Context, o Options, anonymous bool) (rec Record, made bool, err error) {
 	if o.Name == "" {
-		o.Name, anonymous = newID(), true
+		o.Name, anonymous = ids.New(), true
 	}
 	if err := voldrv.CheckName(o.Name); err != nil {
 		return Record{}, false, err
 	}
-	o.Driver = firstOf(o.Driver, local.Name)
+	o.Driver = cmp.Or(o.Driver, local.Name)
 	for {
 		m.mu.Lock()
 		if old, ok := m.vols[o.Name]; ok {
@@ -195,7 +197,7 @@ func (m *Manager) RemoveMade(ctx context.Context, names []string) {
 	defer m.use.Unlock()
 	for _, name := range names {
 		if err := m.removeLocked(ctx, name); err != nil && !errors.Is(err, errdefs.ErrBusy) && !errors.Is(err, errdefs.ErrNotFound) {
-			m.logf("volume %s: %v", short(name), err)
+			m.logf("volume %s: %v", ids.Short(name), err)
 		}
 	}
 }
@@ -209,7 +211,7 @@ func (m *Manager) RemoveAnonymous(ctx context.Context, mounts []MountPoint) {
 			continue
 		}
 		if err := m.Remove(ctx, mp.Name); err != nil && !errors.Is(err, errdefs.ErrBusy) && !errors.Is(err, errdefs.ErrNotFound) {
-			m.logf("volume %s: %v", short(mp.Name), err)
+			m.logf("volume %s: %v", ids.Short(mp.Name), err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/enginefs/enginefs/errdefs"
+	"github.com/enginefs/enginefs/internal/ids"
 )
 
 // MountPoint is one mount of a container, resolved at create from its
@@ -78,7 +80,7 @@ func (m *Manager) Mount(ctx context.Context, id string, mounts []MountPoint, roo
 		if !mp.RW {
 			opts = append(opts, "ro")
 		}
-		opts = append(opts, string(firstOf(string(mp.Propagation), string(mount.PropagationRPrivate))))
+		opts = append(opts, string(cmp.Or(string(mp.Propagation), string(mount.PropagationRPrivate))))
 		switch mp.Type {
 		case mount.TypeVolume:
 			drv, err := m.driver(ctx, mp.Driver)
@@ -127,7 +129,7 @@ func (m *Manager) Unmount(ctx context.Context, id string, mounts []MountPoint) {
 			err = drv.Unmount(ctx, mp.Name, id)
 		}
 		if err != nil {
-			m.logf("container %s: unmounting volume %s: %v", short(id), short(mp.Name), err)
+			m.logf("container %s: unmounting volume %s: %v", ids.Short(id), ids.Short(mp.Name), err)
 		}
 		m.emit("unmount", mp.Name, "container", id, "driver", mp.Driver)
 	}
@@ -146,7 +148,7 @@ func (m *Manager) Restore(ctx context.Context, id string, mounts []MountPoint) {
 			_, err = drv.Mount(ctx, mp.Name, id)
 		}
 		if err != nil {
-			m.logf("container %s: volume %s: %v", short(id), short(mp.Name), err)
+			m.logf("container %s: volume %s: %v", ids.Short(id), ids.Short(mp.Name), err)
 		}
 	}
 }

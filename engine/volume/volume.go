@@ -2,8 +2,6 @@ package volume
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log"
 	"sync"
@@ -155,29 +153,4 @@ func (m *Manager) put(rec Record) error {
 		return err
 	}
 	return m.store.Put(rec.Name, data)
-}
-
-func newID() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on Linux
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// short returns the first 12 characters of a name, as docker shows ids.
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
